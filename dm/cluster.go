@@ -1,0 +1,216 @@
+package dm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// Config configures a Cluster.
+type Config struct {
+	// Store persists the control-plane state. Required: use MemoryStore() for a throwaway
+	// cluster, OpenFileStore(dir) for a durable one.
+	Store Store
+	// Workers names the in-process workers. Empty means two: "worker1" and "worker2".
+	Workers []string
+	// Name is this master's name (default "master1"); Addr its advertised address, shown in
+	// the masters and workers lists (default "127.0.0.1:8261").
+	Name string
+	Addr string
+	// Units builds the data-path units of a subtask. Nil uses the built-in units.
+	Units UnitFactory
+	// DataDir is where relative dump directories of tasks are placed (default ".").
+	DataDir string
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Cluster is a whole DM deployment in one process: the master's API (one method per
+// OpenAPI operation), its state and the workers that run subtasks. It is safe for
+// concurrent use.
+type Cluster struct {
+	cfg   Config
+	store Store
+	db    *memdb.MemDB
+	log   *slog.Logger
+	units UnitFactory
+
+	wmu   sync.Mutex // serialises mutations (one writer, like memdb itself)
+	latch latches    // serialises long operations on one task
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	workers map[string]*worker // online, in-process workers
+
+	closeOnce sync.Once
+}
+
+// DefaultWorkers are the worker names used when Config.Workers is empty.
+var defaultWorkers = []string{"worker1", "worker2"}
+
+// Open rebuilds a Cluster from cfg.Store and starts its workers. Sources bound to workers
+// that are no longer configured are rebound to free ones.
+func Open(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("open cluster: Config.Store is nil; use dm.MemoryStore() or dm.OpenFileStore(dir)")
+	}
+	if len(cfg.Workers) == 0 {
+		cfg.Workers = defaultWorkers
+	}
+	if cfg.Name == "" {
+		cfg.Name = "master1"
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8261"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "."
+	}
+	seen := map[string]bool{}
+	for _, w := range cfg.Workers {
+		if !validName(w) {
+			return nil, fmt.Errorf("open cluster: invalid worker name %q: use letters, digits, '-', '_' or '.'", w)
+		}
+		if seen[w] {
+			return nil, fmt.Errorf("open cluster: worker %q named twice", w)
+		}
+		seen[w] = true
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := loadState(ctx, cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("open cluster: %w", err)
+	}
+	c := &Cluster{cfg: cfg, store: cfg.Store, db: db, log: log, units: cfg.Units, workers: map[string]*worker{}}
+	if c.units == nil {
+		c.units = builtinUnits
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+
+	if err := c.bootstrap(ctx); err != nil {
+		c.cancel()
+		return nil, fmt.Errorf("open cluster: %w", err)
+	}
+	for _, name := range cfg.Workers {
+		w := newWorker(c, name)
+		c.workers[name] = w
+	}
+	for _, w := range c.workers {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			w.run(c.ctx)
+		}()
+	}
+	return c, nil
+}
+
+// bootstrap makes sure the cluster id exists, registers configured workers and binds every
+// enabled-or-not unbound source to a free online worker.
+func (c *Cluster) bootstrap(ctx context.Context) error {
+	return c.update(ctx, func(w *writeTxn) error {
+		if w.get(kindMeta, metaClusterID) == nil {
+			var b [8]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				return fmt.Errorf("generate cluster id: %w", err)
+			}
+			id := binary.BigEndian.Uint64(b[:])>>1 | 1
+			raw, _ := json.Marshal(id)
+			w.put(kindMeta, &metaRecord{Name: metaClusterID, Value: raw})
+		}
+		for _, name := range c.cfg.Workers {
+			if w.get(kindWorker, name) == nil {
+				w.put(kindWorker, &workerRecord{Name: name, Addr: c.cfg.Addr})
+			}
+		}
+		// Sources bound to workers that are not online here move to free online workers.
+		for _, wr := range listRecords[*workerRecord](w.txn, kindWorker, "") {
+			if wr.Source != "" && !c.isConfiguredWorker(wr.Name) {
+				nw := *wr
+				nw.Source = ""
+				w.put(kindWorker, &nw)
+			}
+		}
+		c.bindUnbound(w)
+		return nil
+	})
+}
+
+func (c *Cluster) isConfiguredWorker(name string) bool {
+	for _, w := range c.cfg.Workers {
+		if w == name {
+			return true
+		}
+	}
+	return false
+}
+
+// bindUnbound binds every unbound source to a free online worker, in name order.
+func (c *Cluster) bindUnbound(w *writeTxn) {
+	sources := listRecords[*sourceRecord](w.txn, kindSource, "")
+	for _, s := range sources {
+		if boundWorker(w.txn, s.Source.SourceName) != nil {
+			continue
+		}
+		free := c.freeWorker(w.txn)
+		if free == nil {
+			return
+		}
+		nw := *free
+		nw.Source = s.Source.SourceName
+		w.put(kindWorker, &nw)
+	}
+}
+
+// freeWorker returns an online worker bound to nothing, preferring the first by name.
+func (c *Cluster) freeWorker(txn *memdb.Txn) *workerRecord {
+	names := append([]string(nil), c.cfg.Workers...)
+	sort.Strings(names)
+	for _, n := range names {
+		r, _ := getRecord(txn, kindWorker, n).(*workerRecord)
+		if r != nil && r.Source == "" && (r.RelaySource == "") {
+			return r
+		}
+	}
+	return nil
+}
+
+// boundWorker returns the worker bound to source, or nil.
+func boundWorker(txn *memdb.Txn, source string) *workerRecord {
+	obj, err := txn.First(kindWorker, "source", source)
+	if err != nil || obj == nil {
+		return nil
+	}
+	return obj.(*workerRecord)
+}
+
+// Close stops every worker (running subtasks are interrupted at a safe point and resume
+// from their checkpoints on the next Open) and closes the store.
+func (c *Cluster) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.wg.Wait()
+		for _, w := range c.workers {
+			w.stopAll()
+		}
+		err = c.store.Close()
+	})
+	return err
+}
+
+const (
+	metaClusterID = "cluster_id"
+	metaTopology  = "topology"
+)

@@ -1,0 +1,190 @@
+package dm
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dmkit/dmkit/filter"
+	"github.com/dmkit/dmkit/router"
+)
+
+// Sentinels of buildSubtaskRules; callers map them to API error codes.
+var (
+	// errUnknownFilterRule: a table rule names a binlog_filter_rule the task does not define.
+	errUnknownFilterRule = errors.New("unknown binlog filter rule")
+	// errBadRoutePattern: the route rules derived from table_migrate_rule are invalid.
+	errBadRoutePattern = errors.New("invalid table route")
+	// errBadAllowListPattern: the allow-list derived from table_migrate_rule is invalid.
+	errBadAllowListPattern = errors.New("invalid block-allow list")
+	// errBadFilterRule: a binlog_filter_rule template is invalid (e.g. a bad ignore_sql regexp).
+	errBadFilterRule = errors.New("invalid binlog filter rule")
+)
+
+// ruleError carries a user-facing message and matches one of the sentinels above.
+type ruleError struct {
+	kind error
+	msg  string
+}
+
+func (e *ruleError) Error() string { return e.msg }
+func (e *ruleError) Unwrap() error { return e.kind }
+
+func newRuleError(kind error, format string, args ...any) error {
+	return &ruleError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// subtaskRules are the filters and routes of one source of a task.
+type subtaskRules struct {
+	BA     *filter.BAList
+	Router *router.Router
+	Events *filter.EventFilter
+	// BARules, RouteRules and EventRules are the rules the three matchers were
+	// built from. BARules is the effective allow-list (see buildSubtaskRules),
+	// so rebuild table_migrate_rule from the task, not from BARules.
+	BARules    filter.Rules
+	RouteRules []router.Rule
+	EventRules []filter.EventRule
+}
+
+// migrateTarget is one migrated source table and where it goes.
+type migrateTarget struct{ SourceSchema, SourceTable, TargetSchema, TargetTable string }
+
+// buildSubtaskRules derives the allow-list, routes and event filter of source
+// sourceName from the task's table_migrate_rule and binlog_filter_rule
+// (API.md §3.2.5). Only rules whose source_name is sourceName count.
+//
+//   - Allow-list: a rule with a table adds a do-table, one without adds a
+//     do-db; no rules means everything but system schemas. When both kinds
+//     are present, each rule still allows what it names: the do-tables'
+//     schemas join do-dbs and each do-db S adds a do-table S.* (DM would
+//     instead migrate only tables matching both lists).
+//   - Routes: a rule whose target sets a schema or a table routes
+//     (source.schema, source.table) to it; a target table without a target
+//     schema is rejected, as in DM.
+//   - Event filters: every binlog_filter_rule name of a rule becomes an Ignore
+//     rule with the template's ignore_event and ignore_sql, scoped to the
+//     rule's schema and table patterns (schema level when table is "").
+//
+// Checks run in DM's order: unknown filter names (errUnknownFilterRule), the
+// allow-list (errBadAllowListPattern), routes (errBadRoutePattern), then the
+// filter templates (errBadFilterRule). Unknown event names are not errors;
+// they are reported by Events.UnknownEvents().
+func buildSubtaskRules(sourceName string, rules []TaskTableMigrateRule, filters map[string]TaskBinLogFilterRule, caseSensitive bool) (*subtaskRules, error) {
+	var (
+		doDBs      []string
+		doTables   []filter.Table
+		routes     []router.Rule
+		eventRules []filter.EventRule
+		// eventTemplate[i] is the template name of eventRules[i], for errors.
+		eventTemplate []string
+	)
+	seenDB := map[string]bool{}
+	seenTable := map[[2]string]bool{}
+	addDB := func(db string) {
+		if k := filter.PatternKey(db, caseSensitive); !seenDB[k] {
+			seenDB[k] = true
+			doDBs = append(doDBs, db)
+		}
+	}
+	addTable := func(t filter.Table) {
+		k := [2]string{filter.PatternKey(t.Schema, caseSensitive), filter.PatternKey(t.Name, caseSensitive)}
+		if !seenTable[k] {
+			seenTable[k] = true
+			doTables = append(doTables, t)
+		}
+	}
+	for _, rule := range rules {
+		src := rule.Source
+		if src.SourceName != sourceName {
+			continue
+		}
+		for _, name := range rule.BinlogFilterRule {
+			tmpl, ok := filters[name]
+			if !ok {
+				return nil, newRuleError(errUnknownFilterRule, "filter rule name %s not found.", name)
+			}
+			events := make([]filter.EventType, len(tmpl.IgnoreEvent))
+			for i, e := range tmpl.IgnoreEvent {
+				events[i] = filter.EventType(e)
+			}
+			eventRules = append(eventRules, filter.EventRule{
+				SchemaPattern: src.Schema,
+				TablePattern:  src.Table,
+				Events:        events,
+				SQLPatterns:   tmpl.IgnoreSQL,
+				Action:        filter.Ignore,
+			})
+			eventTemplate = append(eventTemplate, name)
+		}
+		if src.Table != "" {
+			addTable(filter.Table{Schema: src.Schema, Name: src.Table})
+		} else {
+			addDB(src.Schema)
+		}
+		if t := rule.Target; t != nil && (t.Schema != "" || t.Table != "") {
+			routes = append(routes, router.Rule{
+				SchemaPattern: src.Schema,
+				TablePattern:  src.Table,
+				TargetSchema:  t.Schema,
+				TargetTable:   t.Table,
+			})
+		}
+	}
+
+	if len(doDBs) > 0 && len(doTables) > 0 {
+		for _, db := range doDBs {
+			addTable(filter.Table{Schema: db, Name: "*"})
+		}
+		for _, t := range doTables {
+			addDB(t.Schema)
+		}
+	}
+	ba := filter.Rules{DoDBs: doDBs, DoTables: doTables}
+	baList, err := filter.NewBAList(ba, caseSensitive)
+	if err != nil {
+		return nil, newRuleError(errBadAllowListPattern, "generate block allow list error: table_migrate_rule source patterns: %v", err)
+	}
+	rt, err := router.New(routes, caseSensitive)
+	if err != nil {
+		return nil, newRuleError(errBadRoutePattern, "generate table router error: table_migrate_rule: %v", err)
+	}
+	for i, r := range eventRules {
+		if _, err := filter.NewEventFilter([]filter.EventRule{r}, caseSensitive); err != nil {
+			return nil, newRuleError(errBadFilterRule, "binlog_filter_rule %s (applied to %s.%s): %v", eventTemplate[i], r.SchemaPattern, orAll(r.TablePattern), err)
+		}
+	}
+	events, err := filter.NewEventFilter(eventRules, caseSensitive)
+	if err != nil {
+		return nil, newRuleError(errBadFilterRule, "binlog_filter_rule: %v", err)
+	}
+	return &subtaskRules{
+		BA:         baList,
+		Router:     rt,
+		Events:     events,
+		BARules:    ba,
+		RouteRules: routes,
+		EventRules: eventRules,
+	}, nil
+}
+
+func orAll(table string) string {
+	if table == "" {
+		return "*"
+	}
+	return table
+}
+
+// migrateTargets returns the tables the allow-list admits, in input order,
+// each with its routed target. A table claimed by two routes is an error.
+func (r *subtaskRules) migrateTargets(tables []filter.Table) ([]migrateTarget, error) {
+	allowed := r.BA.Filter(tables)
+	out := make([]migrateTarget, 0, len(allowed))
+	for _, t := range allowed {
+		ts, tt, err := r.Router.Route(t.Schema, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migrateTarget{SourceSchema: t.Schema, SourceTable: t.Name, TargetSchema: ts, TargetTable: tt})
+	}
+	return out, nil
+}

@@ -1,0 +1,646 @@
+package dm
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dmkit/dmkit/internal/dbconn"
+	"github.com/dmkit/dmkit/internal/sqlq"
+)
+
+func mustRoundTrip(in, out any) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		panic(fmt.Sprintf("dm: encode %T: %v", in, err))
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		panic(fmt.Sprintf("dm: decode %T: %v", out, err))
+	}
+}
+
+// targetDBConfig is how dmkit connects to a task's target.
+func targetDBConfig(tc *TaskTargetDataBase) dbconn.Config {
+	return dbconn.Config{Host: tc.Host, Port: tc.Port, User: tc.User, Password: tc.Password, TLS: tlsConfig(tc.Security)}
+}
+
+// openTarget connects to a task's target; failure is DM's 10001.
+func openTarget(ctx context.Context, t *Task) (*sql.DB, error) {
+	db, err := dbconn.Open(ctx, targetDBConfig(&t.TargetConfig), "")
+	if err != nil {
+		return nil, NewError(CodeDBDriver, "database driver error: cannot connect to the target of task %s at %s:%d as %s; check target_config",
+			t.Name, t.TargetConfig.Host, t.TargetConfig.Port, t.TargetConfig.User).withCause(err)
+	}
+	return db, nil
+}
+
+// latches serialises long operations (precheck, metadata cleanup) on one task: a second
+// one at the same time is refused with 46024 instead of racing.
+type latches struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+func (l *latches) acquire(op, name string) (func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		l.held = map[string]bool{}
+	}
+	if l.held[name] {
+		return nil, NewError(CodeResourceInUse, "when %s, resource %s is in use by other client", op, name)
+	}
+	l.held[name] = true
+	return func() {
+		l.mu.Lock()
+		delete(l.held, name)
+		l.mu.Unlock()
+	}, nil
+}
+
+// checkedTask is a task that passed every check that needs servers.
+type checkedTask struct {
+	task        *Task
+	checkResult string
+}
+
+// checkTask validates a task against the cluster and the live servers: its sources exist,
+// the target is reachable, rules compile, and the precheck passes.
+func (c *Cluster) checkTask(ctx context.Context, in *Task) (*checkedTask, error) {
+	t, err := normalizeTask(in)
+	if err != nil {
+		return nil, err
+	}
+	txn := c.read()
+	sources := make([]*sourceRecord, 0, len(t.SourceConfig.SourceConf))
+	for _, sc := range t.SourceConfig.SourceConf {
+		r, _ := getRecord(txn, kindSource, sc.SourceName).(*sourceRecord)
+		if r == nil {
+			return nil, NewError(CodeSourceNotFound, "source config with ID %s not exists", sc.SourceName)
+		}
+		sources = append(sources, r)
+	}
+	target, err := openTarget(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer target.Close()
+	in2 := precheckInput{Mode: t.TaskMode, ShardMode: t.ShardMode, Target: target, Ignore: t.IgnoreCheckingItems,
+		ExportThreads: *t.SourceConfig.FullMigrateConf.ExportThreads, ImportThreads: *t.SourceConfig.FullMigrateConf.ImportThreads,
+		HasMeta: map[string]bool{}}
+	for i, r := range sources {
+		rules, err := c.subtaskRules(t, r)
+		if err != nil {
+			return nil, err
+		}
+		sc := t.SourceConfig.SourceConf[i]
+		in2.HasMeta[r.Source.SourceName] = sc.BinlogName != nil || sc.BinlogGTID != nil || sc.BinlogPos != nil
+		if slices.Contains(t.IgnoreCheckingItems, "all") {
+			continue
+		}
+		db, err := c.openSource(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		in2.Sources = append(in2.Sources, precheckSource{Name: r.Source.SourceName, DB: db, Flavor: r.Flavor, Rules: rules})
+	}
+	res, err := precheck(ctx, in2)
+	if err != nil {
+		return nil, err
+	}
+	return &checkedTask{task: t, checkResult: res}, nil
+}
+
+// subtaskRules builds the filters and routes of task t on source r.
+func (c *Cluster) subtaskRules(t *Task, r *sourceRecord) (*subtaskRules, error) {
+	rules, err := buildSubtaskRules(r.Source.SourceName, t.TableMigrateRule, t.BinlogFilterRule, r.CaseSensitive)
+	if err != nil {
+		code := CodeOpenAPICommon
+		switch {
+		case errors.Is(err, errBadRoutePattern):
+			code = CodeBadRoute
+		case errors.Is(err, errBadAllowListPattern):
+			code = CodeBadAllowList
+		}
+		return nil, NewError(code, "source name %s: %v", r.Source.SourceName, err)
+	}
+	return rules, nil
+}
+
+// taskView is a task as the API shows it: the target password masked.
+func taskView(t *Task) *Task {
+	v := cloneTask(t)
+	v.TargetConfig.Password = maskedPassword
+	if v.TargetConfig.Security != nil {
+		v.TargetConfig.Security = &Security{CertAllowedCN: v.TargetConfig.Security.CertAllowedCN}
+	}
+	if f := v.SourceConfig.FullMigrateConf; f != nil && f.Security != nil {
+		f.Security = &Security{CertAllowedCN: f.Security.CertAllowedCN}
+	}
+	return v
+}
+
+// CreateTask validates a task, checks it against the live servers (precheck) and creates
+// one subtask per source, stopped. The response carries the task and the precheck result.
+func (c *Cluster) CreateTask(ctx context.Context, req CreateTaskRequest) (*OperateTaskResponse, error) {
+	if req.Task != nil && req.Task.Name != "" {
+		release, err := c.latch.acquire("create task", req.Task.Name)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if c.taskRecord(req.Task.Name) != nil {
+			return nil, c.taskExistsError(req.Task)
+		}
+	}
+	ct, err := c.checkTask(ctx, req.Task)
+	if err != nil {
+		return nil, err
+	}
+	t := ct.task
+	err = c.update(ctx, func(w *writeTxn) error {
+		if w.get(kindTask, t.Name) != nil {
+			return c.taskExistsError(t)
+		}
+		var unbound []string
+		for _, sc := range t.SourceConfig.SourceConf {
+			if w.get(kindSource, sc.SourceName) == nil {
+				return NewError(CodeSourceNotFound, "source config with ID %s not exists", sc.SourceName)
+			}
+			if boundWorker(w.txn, sc.SourceName) == nil {
+				unbound = append(unbound, sc.SourceName)
+			}
+		}
+		if len(unbound) > 0 {
+			return NewError(CodeSourcesNotBound, "sources %v have not bound", unbound)
+		}
+		w.put(kindTask, &taskRecord{Task: *t})
+		for _, sc := range t.SourceConfig.SourceConf {
+			w.put(kindSubtask, &subtaskRecord{Task: t.Name, Source: sc.SourceName, Expected: StageStopped})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.log.Info("task created", "task", t.Name, "mode", t.TaskMode)
+	return &OperateTaskResponse{Task: taskView(t), CheckResult: ct.checkResult}, nil
+}
+
+func (c *Cluster) taskExistsError(t *Task) error {
+	var names []string
+	for _, sc := range t.SourceConfig.SourceConf {
+		names = append(names, sc.SourceName)
+	}
+	return NewError(CodeTaskExists, "subtasks with name %s for sources %v already exist", t.Name, names)
+}
+
+// taskRecord returns the stored task, or nil.
+func (c *Cluster) taskRecord(name string) *taskRecord {
+	r, _ := getRecord(c.read(), kindTask, name).(*taskRecord)
+	return r
+}
+
+func taskNotFound(name string) error {
+	return NewError(CodeTaskNotFound, "task with name %s not exist", name)
+}
+
+// GetTask returns a task as created or last updated (target password masked); withStatus
+// adds status_list.
+func (c *Cluster) GetTask(ctx context.Context, name string, withStatus bool) (*Task, error) {
+	txn := c.read()
+	r, _ := getRecord(txn, kindTask, name).(*taskRecord)
+	if r == nil {
+		return nil, taskNotFound(name)
+	}
+	v := taskView(&r.Task)
+	if withStatus {
+		st := c.taskStatuses(txn, name, nil)
+		v.StatusList = &st
+	}
+	return v, nil
+}
+
+// ListTasks returns the tasks, sorted by name, that match opts: with Stage, only tasks
+// whose every subtask reports that stage; with SourceNameList, only tasks on exactly those
+// sources.
+func (c *Cluster) ListTasks(ctx context.Context, opts ListTasksOptions) (List[Task], error) {
+	if opts.Stage != "" && !slices.Contains([]string{StageRunning, StagePaused, StageStopped, StageFinished}, opts.Stage) {
+		return List[Task]{}, invalidf("stage %q is not one of Running, Paused, Stopped, Finished", opts.Stage)
+	}
+	txn := c.read()
+	var out []Task
+	for _, r := range listRecords[*taskRecord](txn, kindTask, "") {
+		if len(opts.SourceNameList) > 0 && !sameSet(taskSources(&r.Task), opts.SourceNameList) {
+			continue
+		}
+		v := taskView(&r.Task)
+		if opts.Stage != "" || opts.WithStatus {
+			st := c.taskStatuses(txn, r.Task.Name, nil)
+			if opts.Stage != "" && !allStage(st, opts.Stage) {
+				continue
+			}
+			if opts.WithStatus {
+				v.StatusList = &st
+			}
+		}
+		out = append(out, *v)
+	}
+	return newList(out), nil
+}
+
+func allStage(st []SubTaskStatus, stage string) bool {
+	for _, s := range st {
+		if s.Stage != stage {
+			return false
+		}
+	}
+	return len(st) > 0
+}
+
+func taskSources(t *Task) []string {
+	var out []string
+	for _, sc := range t.SourceConfig.SourceConf {
+		out = append(out, sc.SourceName)
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	sort.Strings(a)
+	sort.Strings(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// updatableTaskFields are the only parts of a task that may change on update (as DM):
+// table rules, filters and the sync unit's parallelism. Everything else would make the
+// target disagree with what was already migrated.
+func updatableView(t *Task) Task {
+	v := *cloneTask(t)
+	v.TableMigrateRule, v.BinlogFilterRule = nil, nil
+	if v.SourceConfig.IncrMigrateConf != nil {
+		v.SourceConfig.IncrMigrateConf.ReplThreads, v.SourceConfig.IncrMigrateConf.ReplBatch = nil, nil
+	}
+	for i := range v.SourceConfig.SourceConf {
+		sc := &v.SourceConfig.SourceConf[i]
+		sc.BinlogName, sc.BinlogPos, sc.BinlogGTID = nil, nil, nil
+	}
+	v.IgnoreCheckingItems = nil
+	return v
+}
+
+// changedFields names the top-level JSON fields that differ between a and b.
+func changedFields(a, b Task) []string {
+	var ma, mb map[string]json.RawMessage
+	mustRoundTrip(a, &ma)
+	mustRoundTrip(b, &mb)
+	var out []string
+	for k, v := range ma {
+		if string(v) != string(mb[k]) {
+			out = append(out, k)
+		}
+	}
+	for k := range mb {
+		if _, ok := ma[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// UpdateTask replaces the definition of a task whose subtasks are all stopped. Only table
+// rules, binlog filters, source positions and repl_threads/repl_batch may change; a masked
+// or empty target password keeps the stored one.
+func (c *Cluster) UpdateTask(ctx context.Context, name string, req CreateTaskRequest) (*OperateTaskResponse, error) {
+	if req.Task == nil {
+		return nil, invalidf("request body must be {\"task\": {...}}")
+	}
+	in := cloneTask(req.Task)
+	if in.Name == "" {
+		in.Name = name
+	}
+	if name != "" && in.Name != name {
+		return nil, invalidf("task name %q in the body differs from %q in the path; a task cannot be renamed", in.Name, name)
+	}
+	release, err := c.latch.acquire("update task", in.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	old := c.taskRecord(in.Name)
+	if old == nil {
+		return nil, taskNotFound(in.Name)
+	}
+	if in.TargetConfig.Password == "" || in.TargetConfig.Password == maskedPassword {
+		in.TargetConfig.Password = old.Task.TargetConfig.Password
+	}
+	if err := c.taskUpdateAllowed(c.read(), &old.Task, in); err != nil {
+		return nil, err
+	}
+	ct, err := c.checkTask(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	t := ct.task
+	if diff := changedFields(updatableView(&old.Task), updatableView(t)); len(diff) > 0 {
+		return nil, NewError(CodeTaskUpdateBlocked, "subtask with name %s can not update because new config contains some fields that should not be changed: %s",
+			t.Name, strings.Join(diff, ", "))
+	}
+	err = c.update(ctx, func(w *writeTxn) error {
+		cur, _ := w.get(kindTask, t.Name).(*taskRecord)
+		if cur == nil {
+			return taskNotFound(t.Name)
+		}
+		if err := c.taskUpdateAllowed(w.txn, &cur.Task, t); err != nil {
+			return err
+		}
+		w.put(kindTask, &taskRecord{Task: *t})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &OperateTaskResponse{Task: taskView(t), CheckResult: ct.checkResult}, nil
+}
+
+// taskUpdateAllowed refuses an update that names sources the task lacks or touches a
+// running subtask.
+func (c *Cluster) taskUpdateAllowed(txn txnReader, old, t *Task) error {
+	var missing []string
+	for _, s := range taskSources(t) {
+		if getRecord(txn, kindSubtask, subtaskKey(old.Name, s)) == nil {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) > 0 || len(taskSources(t)) != len(taskSources(old)) {
+		return NewError(CodeSubtaskNotInTask, "subtasks with name %s for sources %v not exist; the sources of a task cannot change (delete and re-create it)", old.Name, missing)
+	}
+	for _, st := range listRecords[*subtaskRecord](txn, kindSubtask, "task", old.Name) {
+		if st.Expected == StageRunning {
+			return NewError(CodeTaskUpdateBlocked, "subtask with name %s source name %s can only update when no running tasks for now", old.Name, st.Source)
+		}
+		if boundWorker(txn, st.Source) == nil {
+			return NewError(CodeTaskUpdateBlocked, "subtask with name %s source name %s can only update when no running tasks for now: this source: %s have not bound to worker", old.Name, st.Source, st.Source)
+		}
+	}
+	return nil
+}
+
+// DeleteTask removes a task. Without force it is refused while a subtask is expected to
+// run. Unless KeepMeta, the task's checkpoint tables in the target are dropped (best
+// effort, as DM: a failure is logged and the delete still succeeds).
+func (c *Cluster) DeleteTask(ctx context.Context, name string, opts DeleteTaskOptions) error {
+	release, err := c.latch.acquire("delete task", name)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var task Task
+	var sources []string
+	err = c.update(ctx, func(w *writeTxn) error {
+		r, _ := w.get(kindTask, name).(*taskRecord)
+		if r == nil {
+			return taskNotFound(name)
+		}
+		task = r.Task
+		subs := listRecords[*subtaskRecord](w.txn, kindSubtask, "task", name)
+		if !opts.Force {
+			for _, st := range subs {
+				if st.Expected == StageRunning {
+					return NewError(CodeOpenAPICommon, "task %s have running subtasks, please stop them or delete task with force.", name)
+				}
+			}
+		}
+		for _, st := range subs {
+			sources = append(sources, st.Source)
+			deleteSubtask(w, st)
+		}
+		w.del(kindTask, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.waitTaskGone(ctx, name, sources)
+	if !opts.KeepMeta {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := dropTaskMeta(cctx, &task); err != nil {
+			c.log.Warn("task deleted, but its metadata in the target was not cleaned", "task", name, "err", err)
+		}
+	}
+	c.log.Info("task deleted", "task", name)
+	return nil
+}
+
+// waitTaskGone waits (up to 30 s) until no worker runs the task's subtasks any more.
+func (c *Cluster) waitTaskGone(ctx context.Context, task string, sources []string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, w := range c.workers {
+		w.poke()
+		_ = w.waitTaskStopped(ctx, task)
+	}
+}
+
+// metaTables are the per-task tables dmkit (and DM) keep in the target's meta schema.
+var metaTables = []string{"loader_checkpoint", "lightning_checkpoint_list", "syncer_checkpoint", "syncer_sharding_meta",
+	"onlineddl", "validator_checkpoint", "validator_pending_change", "validator_error_change", "validator_table_status"}
+
+// dropTaskMeta drops a task's checkpoint tables and meta database in its target.
+func dropTaskMeta(ctx context.Context, t *Task) error {
+	db, err := openTarget(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var errs []error
+	for _, tbl := range metaTables {
+		q := "DROP TABLE IF EXISTS " + sqlq.QuoteTable(t.MetaSchema, t.Name+"_"+tbl)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", q, err))
+		}
+	}
+	q := "DROP DATABASE IF EXISTS " + sqlq.QuoteName(t.MetaSchema+"_"+t.Name)
+	if _, err := db.ExecContext(ctx, q); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", q, err))
+	}
+	return errors.Join(errs...)
+}
+
+// TaskStatus reports each subtask of a task, by source name; sources, when given, limits
+// the report to those sources (DM ignores it; dmkit honours it).
+func (c *Cluster) TaskStatus(ctx context.Context, name string, sources []string) (List[SubTaskStatus], error) {
+	txn := c.read()
+	if getRecord(txn, kindTask, name) == nil {
+		return List[SubTaskStatus]{}, taskNotFound(name)
+	}
+	return newList(c.taskStatuses(txn, name, sources)), nil
+}
+
+func (c *Cluster) taskStatuses(txn txnReader, task string, sources []string) []SubTaskStatus {
+	var out []SubTaskStatus
+	for _, st := range listRecords[*subtaskRecord](txn, kindSubtask, "task", task) {
+		if len(sources) > 0 && !slices.Contains(sources, st.Source) {
+			continue
+		}
+		out = append(out, c.subtaskStatus(txn, st))
+	}
+	return nonNil(out)
+}
+
+func (c *Cluster) subtaskStatus(txn txnReader, st *subtaskRecord) SubTaskStatus {
+	bw := boundWorker(txn, st.Source)
+	if bw == nil {
+		return SubTaskStatus{Name: st.Task, SourceName: st.Source,
+			ErrorMsg: fmt.Sprintf("source %s is not bound to any worker; add a free worker or transfer the source\n", st.Source)}
+	}
+	w := c.workers[bw.Name]
+	if w == nil {
+		return SubTaskStatus{Name: st.Task, SourceName: st.Source, WorkerName: bw.Name,
+			ErrorMsg: fmt.Sprintf("dm-worker %s is offline\n", bw.Name)}
+	}
+	if s, ok := w.status(st.Task); ok {
+		return s
+	}
+	// The worker has not picked the subtask up yet.
+	return SubTaskStatus{Name: st.Task, SourceName: st.Source, WorkerName: bw.Name, Stage: StageStopped, UnresolvedDDLLockID: strPtr("")}
+}
+
+var startTimeRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:?\d{2})?$`)
+
+// StartTask starts, or resumes, the task's subtasks on the listed sources (default: all).
+// RemoveMeta first drops the task's checkpoints in the target, so it starts over.
+// StartTime and SafeModeDuration are stored for the sync unit (API.md §1.4.6).
+func (c *Cluster) StartTask(ctx context.Context, name string, req StartTaskRequest) error {
+	tr := c.taskRecord(name)
+	if tr == nil {
+		if len(req.SourceNameList) > 0 {
+			return NewError(CodeSourceNotFound, "source config with ID %s not exists", req.SourceNameList[0])
+		}
+		return taskNotFound(name)
+	}
+	sources := req.SourceNameList
+	if len(sources) == 0 {
+		sources = taskSources(&tr.Task)
+	}
+	hasArgs := req.StartTime != nil || req.SafeModeTimeDuration != nil
+	if req.StartTime != nil && *req.StartTime != "" && !startTimeRE.MatchString(*req.StartTime) {
+		return plainError("while converting task command line arguments: error while parse start-time, expected in the format like '2006-01-02 15:04:05' or '2006-01-02T15:04:05': unsupported start-time format %s", *req.StartTime)
+	}
+	if req.SafeModeTimeDuration != nil && *req.SafeModeTimeDuration != "" {
+		if d, err := time.ParseDuration(*req.SafeModeTimeDuration); err != nil || d < 0 {
+			return plainError("while converting task command line arguments: invalid safe_mode_time_duration %q: use a duration such as 60s or 10m", *req.SafeModeTimeDuration)
+		}
+	}
+	txn := c.read()
+	for _, s := range sources {
+		st, _ := getRecord(txn, kindSubtask, subtaskKey(name, s)).(*subtaskRecord)
+		if st == nil {
+			return NewError(CodeSourceNotFound, "source config with ID %s not exists", s)
+		}
+		sc := sourceConfOf(&tr.Task, s)
+		if tr.Task.TaskMode == ModeIncremental && (sc == nil || (sc.BinlogName == nil && sc.BinlogGTID == nil)) && (req.StartTime == nil || *req.StartTime == "") {
+			return NewError(CodeIncrementalNeedsMeta, "mysql-instance(%s) must set meta for task-mode %s", s, ModeIncremental)
+		}
+		sr, _ := getRecord(txn, kindSource, s).(*sourceRecord)
+		if sr == nil {
+			return NewError(CodeSourceNotFound, "source config with ID %s not exists", s)
+		}
+		if !sr.enabled() {
+			return NewError(CodeSourceDisabled, "can not start task: %s reason: source: %s is not enabled", name, s)
+		}
+	}
+	if req.RemoveMeta {
+		release, err := c.latch.acquire("start task with remove_meta", name)
+		if err != nil {
+			return err
+		}
+		defer release()
+		for _, s := range taskSources(&tr.Task) {
+			if st, _ := getRecord(c.read(), kindSubtask, subtaskKey(name, s)).(*subtaskRecord); st != nil && st.Expected == StageRunning {
+				return invalidf("task %s is running on source %s; stop it before starting with remove_meta", name, s)
+			}
+		}
+		c.waitTaskGone(ctx, name, nil)
+		if err := dropTaskMeta(ctx, &tr.Task); err != nil {
+			return NewError(CodeDBDriver, "while removing metadata: %v", err).withCause(err)
+		}
+	}
+	return c.update(ctx, func(w *writeTxn) error {
+		for _, s := range sources {
+			st, _ := w.get(kindSubtask, subtaskKey(name, s)).(*subtaskRecord)
+			if st == nil {
+				return NewError(CodeSourcesNotInTask, "sources %v need to be operate not exist", []string{s})
+			}
+			n := *st
+			n.Expected = StageRunning
+			n.ResumeSeq++
+			n.StopTimeout = ""
+			if hasArgs {
+				n.StartTime, n.SafeModeDuration = derefStr(req.StartTime), derefStr(req.SafeModeTimeDuration)
+			} else {
+				n.StartTime, n.SafeModeDuration = "", ""
+			}
+			w.put(kindSubtask, &n)
+		}
+		return nil
+	})
+}
+
+func sourceConfOf(t *Task, source string) *TaskSourceConf {
+	for i := range t.SourceConfig.SourceConf {
+		if t.SourceConfig.SourceConf[i].SourceName == source {
+			return &t.SourceConfig.SourceConf[i]
+		}
+	}
+	return nil
+}
+
+// StopTask pauses the task's subtasks on the listed sources (default: all). Status then
+// reports them Paused; StartTask resumes them from their checkpoints.
+func (c *Cluster) StopTask(ctx context.Context, name string, req StopTaskRequest) error {
+	if req.TimeoutDuration != nil && *req.TimeoutDuration != "" {
+		if d, err := time.ParseDuration(*req.TimeoutDuration); err != nil || d < 0 {
+			return plainError("while converting task command line arguments: invalid timeout_duration %q: use a duration such as 10s", *req.TimeoutDuration)
+		}
+	}
+	return c.update(ctx, func(w *writeTxn) error {
+		tr, _ := w.get(kindTask, name).(*taskRecord)
+		if tr == nil {
+			if len(req.SourceNameList) > 0 {
+				return NewError(CodeSubtasksNotFound, "subtasks with name %s need to be operate not exist", name)
+			}
+			return taskNotFound(name)
+		}
+		sources := req.SourceNameList
+		if len(sources) == 0 {
+			sources = taskSources(&tr.Task)
+		}
+		for _, s := range sources {
+			st, _ := w.get(kindSubtask, subtaskKey(name, s)).(*subtaskRecord)
+			if st == nil {
+				return NewError(CodeSourcesNotInTask, "sources %v need to be operate not exist", []string{s})
+			}
+			n := *st
+			n.Expected = StageStopped
+			n.StopTimeout = derefStr(req.TimeoutDuration)
+			if req.TimeoutDuration == nil {
+				n.StartTime, n.SafeModeDuration = "", ""
+			}
+			w.put(kindSubtask, &n)
+		}
+		return nil
+	})
+}
