@@ -73,9 +73,7 @@ type precheckInput struct {
 	Target    *sql.DB  // always present in dm
 	Ignore    []string // ignore_checking_items
 
-	ExportThreads, ImportThreads int             // 0 means DM's defaults (4 and 16)
-	HasMeta                      map[string]bool // source name -> binlog meta given in source_conf
-
+	ExportThreads, ImportThreads int // 0 means DM's defaults (4 and 16)
 	// Optional refinements; the zero values behave like DM's defaults.
 
 	// TargetAddr is host:port of the target, shown in the detail.
@@ -468,6 +466,7 @@ func pcFetchTableMeta(ctx context.Context, db *sql.DB, tables []pcTable) (map[pc
 func (p *prechecker) plan(ctx context.Context) ([]precheckFunc, error) {
 	var checks []precheckFunc
 	in, items := p.in, p.items
+	target := in.Target != nil
 	if items[precheckConnNumber] {
 		if pcModeDumps(in.Mode) {
 			threads := cmp.Or(in.ExportThreads, defaultExportThreads)
@@ -475,12 +474,12 @@ func (p *prechecker) plan(ctx context.Context) ([]precheckFunc, error) {
 				checks = append(checks, pcConnNumberCheck(s.DB, "dumper_conn_number_checker", "dumper", pcPrivProcess, threads+2))
 			}
 		}
-		if pcModeLoads(in.Mode) {
+		if pcModeLoads(in.Mode) && target {
 			need := len(p.sources) * (cmp.Or(in.ImportThreads, defaultImportThreads) + 1)
 			checks = append(checks, pcLoaderConnNumberCheck(in.Target, need))
 		}
 	}
-	if items[precheckTargetPrivilege] {
+	if items[precheckTargetPrivilege] && target {
 		checks = append(checks, p.targetPrivilegeCheck)
 	}
 	for _, s := range p.sources {

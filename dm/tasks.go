@@ -93,16 +93,17 @@ func (c *Cluster) checkTask(ctx context.Context, in *Task) (*checkedTask, error)
 		return nil, err
 	}
 	defer target.Close()
+	full := t.SourceConfig.FullMigrateConf
 	in2 := precheckInput{Mode: t.TaskMode, ShardMode: t.ShardMode, Target: target, Ignore: t.IgnoreCheckingItems,
-		ExportThreads: *t.SourceConfig.FullMigrateConf.ExportThreads, ImportThreads: *t.SourceConfig.FullMigrateConf.ImportThreads,
-		HasMeta: map[string]bool{}}
+		ExportThreads: *full.ExportThreads, ImportThreads: *full.ImportThreads, Consistency: full.Consistency,
+		TargetAddr: fmt.Sprintf("%s:%d", t.TargetConfig.Host, t.TargetConfig.Port),
+		Meta:       map[string]TaskSourceConf{}, TaskName: t.Name, MetaSchema: t.MetaSchema}
 	for i, r := range sources {
 		rules, err := c.subtaskRules(t, r)
 		if err != nil {
 			return nil, err
 		}
-		sc := t.SourceConfig.SourceConf[i]
-		in2.HasMeta[r.Source.SourceName] = sc.BinlogName != nil || sc.BinlogGTID != nil || sc.BinlogPos != nil
+		in2.Meta[r.Source.SourceName] = t.SourceConfig.SourceConf[i]
 		if slices.Contains(t.IgnoreCheckingItems, "all") {
 			continue
 		}
@@ -111,7 +112,8 @@ func (c *Cluster) checkTask(ctx context.Context, in *Task) (*checkedTask, error)
 			return nil, err
 		}
 		defer db.Close()
-		in2.Sources = append(in2.Sources, precheckSource{Name: r.Source.SourceName, DB: db, Flavor: r.Flavor, Rules: rules})
+		in2.Sources = append(in2.Sources, precheckSource{Name: r.Source.SourceName, DB: db, Flavor: r.Flavor, Rules: rules,
+			Addr: fmt.Sprintf("%s:%d", r.Source.Host, r.Source.Port)})
 	}
 	res, err := precheck(ctx, in2)
 	if err != nil {
