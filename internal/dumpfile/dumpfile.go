@@ -52,7 +52,9 @@ func unescape(s string) (string, error) { return url.PathUnescape(s) }
 func SchemaCreateName(db string) string { return escape(db) + "-schema-create.sql" }
 
 // TableSchemaName is the file name of a table's CREATE TABLE.
-func TableSchemaName(db, table string) string { return escape(db) + "." + escape(table) + "-schema.sql" }
+func TableSchemaName(db, table string) string {
+	return escape(db) + "." + escape(table) + "-schema.sql"
+}
 
 // DataName is the file name of one data file of a table: chunk and part within the chunk
 // (DM's %09d%04d index).
