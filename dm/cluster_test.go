@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/dmkit/dmkit/internal/mysqltest"
 )
 
 // stepUnit is a control-plane test unit: it runs until released, failed or cancelled, so
@@ -816,4 +818,103 @@ func TestClusterReopensFromStore(t *testing.T) {
 	if ws.Data[0].BoundSourceName != "src1" {
 		t.Fatalf("binding lost across reopen: %+v", ws.Data)
 	}
+}
+
+func TestCreateSourceRefusesBadBinlogSettings(t *testing.T) {
+	ctx := testCtx(t)
+	c, _ := newTestCluster(t)
+	statement := lazyServer(t, "sourcecheck-statement", mysqltest.Options{
+		ExtraArgs: []string{"--binlog-format=STATEMENT", "--binlog-row-image=MINIMAL"},
+	})
+	noBinlog := lazyServer(t, "sourcecheck-nobinlog", mysqltest.Options{SkipLogBin: true})
+	tests := []struct {
+		name   string
+		server *mysqltest.Server
+		want   []string
+	}{
+		{"statement format", statement, []string{"binlog_format", "STATEMENT", "ROW", "binlog_row_image", "FULL"}},
+		{"binlog off", noBinlog, []string{"log_bin", "OFF"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("bad-src", tt.server)})
+			wantCode(t, err, CodeSourceCheckFailed)
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			// The same check guards updates.
+			_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("good-src", testSrc)})
+			mustOK(t, err)
+			_, err = c.UpdateSource(ctx, "good-src", UpdateSourceRequest{Source: sourceFor("good-src", tt.server)})
+			wantCode(t, err, CodeSourceCheckFailed)
+			mustOK(t, c.DeleteSource(ctx, "good-src", false))
+		})
+	}
+}
+
+func TestConvertTask(t *testing.T) {
+	ctx := testCtx(t)
+	c, _ := newTestCluster(t)
+	_, err := c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
+	mustOK(t, err)
+	task := fullTask("conv", ModeAll, "db", "src1")
+	resp, err := c.ConvertTask(ctx, ConverterTaskRequest{Task: task})
+	mustOK(t, err)
+	if !strings.Contains(resp.TaskConfigFile, "task-mode: all") || resp.Task.Name != "conv" {
+		t.Fatalf("task → YAML = %+v", resp)
+	}
+	back, err := c.ConvertTask(ctx, ConverterTaskRequest{TaskConfigFile: &resp.TaskConfigFile})
+	mustOK(t, err)
+	if back.TaskConfigFile != resp.TaskConfigFile {
+		t.Fatalf("YAML round trip changed:\n%s\nvs\n%s", resp.TaskConfigFile, back.TaskConfigFile)
+	}
+	_, err = c.ConvertTask(ctx, ConverterTaskRequest{})
+	wantCode(t, err, CodeOpenAPICommon)
+	_, err = c.ConvertTask(ctx, ConverterTaskRequest{Task: fullTask("conv", ModeAll, "db", "ghost")})
+	wantCode(t, err, CodeConverterSourceNotFound)
+	_, err = c.ConvertTask(ctx, ConverterTaskRequest{TaskConfigFile: strPtr("name: [unclosed")})
+	if err == nil {
+		t.Fatal("bad YAML converted")
+	}
+}
+
+func TestRelayBookkeeping(t *testing.T) {
+	ctx := testCtx(t)
+	c, _ := newTestCluster(t, "w1", "w2", "w3")
+	_, err := c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("a", testSrc), WorkerName: "w1"})
+	mustOK(t, err)
+	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("b", testSrc), WorkerName: "w2"})
+	mustOK(t, err)
+	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("c", testSrc), WorkerName: "w2"})
+	wantCode(t, err, CodeWorkerNotFree)
+
+	// Relay of a on the free w3 moves w3 to the relay stage; w3 then can't serve b.
+	mustOK(t, c.EnableRelay(ctx, "a", EnableRelayRequest{WorkerNameList: []string{"w3"}}))
+	ws, _ := c.ListWorkers(ctx)
+	if ws.Data[2].BoundStage != WorkerRelay {
+		t.Fatalf("w3 = %+v", ws.Data[2])
+	}
+	wantCode(t, c.EnableRelay(ctx, "b", EnableRelayRequest{WorkerNameList: []string{"w3"}}), CodeRelayWorkerBusy)
+	wantCode(t, c.EnableRelay(ctx, "b", EnableRelayRequest{WorkerNameList: []string{"w1"}}), CodeRelayWorkerBoundOther)
+	wantCode(t, c.DisableRelay(ctx, "b", DisableRelayRequest{WorkerNameList: []string{"w3"}}), CodeRelayWorkerOther)
+	wantCode(t, c.TransferSource(ctx, "b", WorkerNameRequest{WorkerName: "w3"}), CodeTransferRelayOther)
+	st, err := c.SourceStatus(ctx, "a")
+	mustOK(t, err)
+	if st.Total != 2 || st.Data[0].WorkerName != "w3" || st.Data[0].RelayStatus == nil || st.Data[1].WorkerName != "w1" {
+		t.Fatalf("status of a = %+v", st)
+	}
+	mustOK(t, c.PurgeRelay(ctx, "a", PurgeRelayRequest{RelayBinlogName: "mysql-bin.000001"}))
+	mustOK(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"w3"}}))
+	wantCode(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"ghost"}}), CodeWorkerNotFound)
+	wantCode(t, c.EnableRelay(ctx, "ghost", EnableRelayRequest{}), CodeSourceNotFound)
+
+	// Relay enabled by configuration cannot be toggled per worker.
+	src := sourceFor("auto", testSrc)
+	src.RelayConfig = &RelayConfig{EnableRelay: true}
+	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: src})
+	mustOK(t, err)
+	wantCode(t, c.EnableRelay(ctx, "auto", EnableRelayRequest{}), CodeRelayAutoStart)
+	wantCode(t, c.DisableRelay(ctx, "auto", DisableRelayRequest{}), CodeRelayAutoStop)
 }
