@@ -246,7 +246,8 @@ func (c *Cluster) sourceView(txn txnReader, r *sourceRecord, withStatus bool) *S
 	if withStatus {
 		st := c.sourceStatuses(txn, r.Source.SourceName)
 		s.StatusList = &st
-		s.TaskNameList = c.sourceTaskNames(txn, r.Source.SourceName)
+		names := c.sourceTaskNames(txn, r.Source.SourceName)
+		s.TaskNameList = &names
 	}
 	return &s
 }

@@ -49,7 +49,7 @@ type Source struct {
 	// Enable is nil when omitted: true on create, unchanged on update.
 	Enable       *bool           `json:"enable,omitempty"`
 	Flavor       string          `json:"flavor,omitempty"`
-	TaskNameList []string        `json:"task_name_list,omitempty"`
+	TaskNameList *[]string       `json:"task_name_list,omitempty"`
 	Security     *Security       `json:"security"`
 	Purge        *Purge          `json:"purge,omitempty"`
 	StatusList   *[]SourceStatus `json:"status_list,omitempty"`

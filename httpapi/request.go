@@ -232,7 +232,7 @@ func jsonSyntaxError(data []byte, err error) string {
 	}
 	before := data[:min(int(se.Offset), len(data))]
 	line := bytes.Count(before, []byte("\n")) + 1
-	col := len(before) - bytes.LastIndexByte(before, '\n')
+	col := len(before) - bytes.LastIndexByte(before, '\n') - 1
 	return fmt.Sprintf("%v (line %d, column %d)", err, line, col)
 }
 

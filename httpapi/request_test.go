@@ -73,7 +73,7 @@ func TestRequestBodyValidation(t *testing.T) {
 		{name: "table schema_source enum", method: "PUT", target: "/api/v1/tasks/t/sources/s/schemas/d/tb",
 			body: `{"schema_source": "file"}`, wantMsg: []string{"/schema_source", "downstream"}},
 		{name: "malformed JSON", method: "POST", target: "/api/v1/tasks", body: "{\n  \"task\": {,\n}",
-			wantMsg: []string{"request body is not valid JSON", "line 2"}},
+			wantMsg: []string{"request body is not valid JSON", "(line 2, column 12)"}},
 		{name: "trailing comma", method: "POST", target: "/api/v1/tasks", body: `{"task": {"name": "t",}}`,
 			wantMsg: []string{"request body is not valid JSON"}},
 		{name: "trailing data", method: "POST", target: "/api/v1/tasks", body: `{} {}`,
@@ -306,5 +306,22 @@ func TestSecretsNotLogged(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), secret) {
 		t.Errorf("a password reached the log:\n%s", logs.String())
+	}
+}
+
+// TestCallDecoding covers the handlers' own decoding, which backs up the validator.
+func TestCallDecoding(t *testing.T) {
+	x := &call{r: httptest.NewRequest(http.MethodGet, "/?a=true&b=abc", nil), body: []byte(`{"worker_name": 3}`)}
+	if !x.boolQuery("a") || x.optBoolQuery("missing") != nil || x.err != nil {
+		t.Fatalf("valid booleans: err = %v", x.err)
+	}
+	x.boolQuery("b")
+	if dm.ErrorCode(x.err) != dm.CodeInvalidRequest || !strings.Contains(x.err.Error(), `"b"`) {
+		t.Errorf("invalid boolean: err = %v", x.err)
+	}
+	var req dm.WorkerNameRequest
+	err := x.decode(&req)
+	if dm.ErrorCode(err) != dm.CodeInvalidRequest || !strings.Contains(err.Error(), "/worker_name") {
+		t.Errorf("type mismatch: err = %v", err)
 	}
 }

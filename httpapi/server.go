@@ -87,6 +87,11 @@ func newServer(c *dm.Cluster, opts Options) (*server, error) {
 	}
 	s := &server{cluster: c, log: log, maxBody: maxBody, spec: sp}
 	s.router = &httprouter.Router{
+		// No redirects: an API client gets a 404 body rather than a redirect it may not
+		// follow. OPTIONS is not served (it answers 405 like any other method).
+		RedirectTrailingSlash:  false,
+		RedirectFixedPath:      false,
+		HandleOPTIONS:          false,
 		HandleMethodNotAllowed: true,
 		NotFound:               http.HandlerFunc(s.notFound),
 		MethodNotAllowed:       http.HandlerFunc(s.methodNotAllowed),
@@ -275,13 +280,14 @@ type pathEntry struct {
 }
 
 func (t *pathTable) add(rt *route) {
+	segs := strings.Split(rt.path, "/")
 	for _, e := range t.entries {
-		if e.routes[rt.method] == nil && slices.Equal(e.segs, strings.Split(rt.path, "/")) {
+		if slices.Equal(e.segs, segs) {
 			e.routes[rt.method] = rt
 			return
 		}
 	}
-	t.entries = append(t.entries, &pathEntry{segs: strings.Split(rt.path, "/"), routes: map[string]*route{rt.method: rt}})
+	t.entries = append(t.entries, &pathEntry{segs: segs, routes: map[string]*route{rt.method: rt}})
 }
 
 // lookup returns the best entry for path and its path parameters, or nil.
