@@ -918,3 +918,36 @@ func TestRelayBookkeeping(t *testing.T) {
 	wantCode(t, c.EnableRelay(ctx, "auto", EnableRelayRequest{}), CodeRelayAutoStart)
 	wantCode(t, c.DisableRelay(ctx, "auto", DisableRelayRequest{}), CodeRelayAutoStop)
 }
+
+func TestFinishedSurvivesRestart(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	store, err := OpenFileStore(dir)
+	mustOK(t, err)
+	su := &stepUnits{}
+	c, err := Open(ctx, Config{Store: store, Units: su.factory})
+	mustOK(t, err)
+	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
+	mustOK(t, err)
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: fullTask("once", ModeDump, "db", "src1")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "once", StartTaskRequest{}))
+	waitStage(t, c, "once", StageRunning, UnitDump)
+	close(su.get("once", "src1")[0].release)
+	waitStage(t, c, "once", StageFinished, UnitDump)
+	mustOK(t, c.Close())
+
+	store2, err := OpenFileStore(dir)
+	mustOK(t, err)
+	su2 := &stepUnits{}
+	c2, err := Open(ctx, Config{Store: store2, Units: su2.factory})
+	mustOK(t, err)
+	defer c2.Close()
+	waitStage(t, c2, "once", StageFinished, UnitDump)
+	if u := su2.get("once", "src1"); u != nil {
+		t.Fatal("a finished subtask ran again after a restart")
+	}
+	// A new start runs it again.
+	mustOK(t, c2.StartTask(ctx, "once", StartTaskRequest{}))
+	waitStage(t, c2, "once", StageRunning, UnitDump)
+}

@@ -57,6 +57,9 @@ type subtaskRecord struct {
 	// ResumeSeq grows on every start request, so that a start also resumes a subtask that
 	// an error paused while its expected stage stayed Running.
 	ResumeSeq int64 `json:"resume_seq"`
+	// FinishedSeq is the ResumeSeq of the run that finished all units; while it equals
+	// ResumeSeq the subtask stays Finished across restarts instead of running again.
+	FinishedSeq int64 `json:"finished_seq,omitempty"`
 	// StartTime, SafeModeDuration and StopTimeout are the stored command-line args of the
 	// last start/stop (API.md §1.4.6).
 	StartTime        string `json:"start_time,omitempty"`

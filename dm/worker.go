@@ -129,6 +129,16 @@ func (w *worker) reconcile(ctx context.Context, txn txnReader, source string, de
 		stage, errMsg, retryAt := r.stage, r.errMsg, r.retryAt
 		userResume := st.ResumeSeq != r.resumeSeq
 		r.mu.Unlock()
+		if st.FinishedSeq == st.ResumeSeq && st.ResumeSeq > 0 && stage != StageFinished && !running {
+			// Finished before a restart of the process: nothing left to run.
+			r.mu.Lock()
+			r.stage, r.resumeSeq = StageFinished, st.ResumeSeq
+			if us := modeUnits(w.c.taskMode(st.Task)); len(us) > 0 {
+				r.unit = us[len(us)-1]
+			}
+			r.mu.Unlock()
+			continue
+		}
 		switch {
 		case running:
 		case stage == StageFinished && !userResume:
@@ -191,6 +201,9 @@ func (w *worker) start(ctx context.Context, txn txnReader, r *subtaskRun, st *su
 			log.Warn("subtask paused by error", "err", err, "retryable", retryable(err))
 		}
 		r.mu.Unlock()
+		if err == nil {
+			w.c.recordFinished(st.Task, st.Source, st.ResumeSeq)
+		}
 		cancel()
 		w.poke()
 	}()
@@ -237,6 +250,32 @@ func (r *subtaskRun) execute(ctx context.Context, factory UnitFactory, cfg *Subt
 		}
 	}
 	return nil
+}
+
+// recordFinished persists that the run started for resumeSeq finished, so that a restarted
+// process does not run the subtask again.
+func (c *Cluster) recordFinished(task, source string, resumeSeq int64) {
+	err := c.update(c.ctx, func(w *writeTxn) error {
+		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
+		if st == nil || st.ResumeSeq != resumeSeq {
+			return nil // deleted or restarted meanwhile
+		}
+		n := *st
+		n.FinishedSeq = resumeSeq
+		w.put(kindSubtask, &n)
+		return nil
+	})
+	if err != nil && c.ctx.Err() == nil {
+		c.log.Warn("record subtask finished", "task", task, "source", source, "err", err)
+	}
+}
+
+// taskMode is the mode of a stored task, "" when it is gone.
+func (c *Cluster) taskMode(task string) string {
+	if r := c.taskRecord(task); r != nil {
+		return r.Task.TaskMode
+	}
+	return ""
 }
 
 // stop cancels the current run, if any; the run goroutine records the Paused stage.
