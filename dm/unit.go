@@ -2,6 +2,7 @@ package dm
 
 import (
 	"context"
+	"log/slog"
 )
 
 // Unit is one stage of a subtask's pipeline: dump, load or sync. The worker runs a
@@ -40,6 +41,8 @@ type SubtaskConfig struct {
 	SafeModeDuration string
 	// Worker is the name of the worker running the subtask.
 	Worker string
+	// Logger is the subtask's logger.
+	Logger *slog.Logger
 }
 
 // UnitFactory builds the units of a subtask for its task mode, in order.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -184,6 +182,11 @@ func (w *worker) start(ctx context.Context, txn txnReader, r *subtaskRun, st *su
 	go func() {
 		defer close(done)
 		err := r.execute(runCtx, w.c.units, cfg)
+		if err == nil {
+			// Persist before reporting Finished, so that whoever sees Finished can rely on it
+			// surviving a restart.
+			w.c.recordFinished(st.Task, st.Source, st.ResumeSeq)
+		}
 		r.mu.Lock()
 		switch {
 		case err == nil:
@@ -201,9 +204,6 @@ func (w *worker) start(ctx context.Context, txn txnReader, r *subtaskRun, st *su
 			log.Warn("subtask paused by error", "err", err, "retryable", retryable(err))
 		}
 		r.mu.Unlock()
-		if err == nil {
-			w.c.recordFinished(st.Task, st.Source, st.ResumeSeq)
-		}
 		cancel()
 		w.poke()
 	}()
@@ -255,7 +255,10 @@ func (r *subtaskRun) execute(ctx context.Context, factory UnitFactory, cfg *Subt
 // recordFinished persists that the run started for resumeSeq finished, so that a restarted
 // process does not run the subtask again.
 func (c *Cluster) recordFinished(task, source string, resumeSeq int64) {
-	err := c.update(c.ctx, func(w *writeTxn) error {
+	// Not c.ctx: Close waits for subtask runs, and this record must not be lost to it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.update(ctx, func(w *writeTxn) error {
 		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
 		if st == nil || st.ResumeSeq != resumeSeq {
 			return nil // deleted or restarted meanwhile
@@ -265,7 +268,7 @@ func (c *Cluster) recordFinished(task, source string, resumeSeq int64) {
 		w.put(kindSubtask, &n)
 		return nil
 	})
-	if err != nil && c.ctx.Err() == nil {
+	if err != nil {
 		c.log.Warn("record subtask finished", "task", task, "source", source, "err", err)
 	}
 }
@@ -341,7 +344,8 @@ func (w *worker) subtaskConfig(txn txnReader, st *subtaskRecord) (*SubtaskConfig
 		return nil, fmt.Errorf("subtask %s/%s: task or source vanished", st.Task, st.Source)
 	}
 	cfg := &SubtaskConfig{Task: tr.Task, Source: sr.Source, Flavor: sr.Flavor, CaseSensitive: sr.CaseSensitive,
-		ServerID: sr.ServerID, StartTime: st.StartTime, SafeModeDuration: st.SafeModeDuration, Worker: w.name}
+		ServerID: sr.ServerID, StartTime: st.StartTime, SafeModeDuration: st.SafeModeDuration, Worker: w.name,
+		Logger: w.log.With("task", st.Task, "source", st.Source)}
 	cfg.DataDir = effectiveDataDir(w.c.cfg.DataDir, &tr.Task, st.Source)
 	return cfg, nil
 }
@@ -499,16 +503,6 @@ func (w *worker) relayStatus(source string) (*RelayStatus, string) {
 // are no relay files, so there is nothing to remove.
 func (w *worker) purgeRelay(ctx context.Context, source, name, dir string) error {
 	return ctx.Err()
-}
-
-// builtinUnits is the data path built into dmkit.
-func builtinUnits(ctx context.Context, cfg *SubtaskConfig) ([]Unit, error) {
-	var missing []string
-	for _, u := range modeUnits(cfg.Task.TaskMode) {
-		missing = append(missing, strings.ToLower(u))
-	}
-	sort.Strings(missing)
-	return nil, fmt.Errorf("task mode %s needs the %s unit(s), which this dmkit build does not include yet", cfg.Task.TaskMode, strings.Join(missing, ", "))
 }
 
 // modeUnits lists the units of a task mode, in order.

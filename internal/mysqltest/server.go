@@ -137,7 +137,14 @@ func (s *Server) init(installDB string, opts Options) error {
 	if err := os.Mkdir(filepath.Join(s.Dir, "binlog"), 0o755); err != nil {
 		return err
 	}
+	// Each server gets its own tmpdir: servers sharing /tmp can trip over each other's
+	// internal temporary files.
+	tmp := filepath.Join(s.Dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return fmt.Errorf("create tmpdir: %w", err)
+	}
 	common := []string{
+		"--tmpdir=" + tmp,
 		"--innodb-buffer-pool-size=32M",
 		"--innodb-log-file-size=16M",
 	}

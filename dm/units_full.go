@@ -1,0 +1,374 @@
+package dm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dmkit/dmkit/dumper"
+	"github.com/dmkit/dmkit/filter"
+	"github.com/dmkit/dmkit/internal/dbconn"
+	"github.com/dmkit/dmkit/internal/dumpfile"
+	"github.com/dmkit/dmkit/loader"
+)
+
+// builtinUnits builds the data-path units of a subtask for its task mode.
+//
+// Full migration is pipelined: while the dump unit exports, a loader imports every file
+// the moment the dumper completes it, so dump and load overlap; the load unit then waits
+// for that loader and sweeps up anything left (after a restart it resumes from the
+// loader's per-file checkpoints). A dump is never resumed: a dump cut short by a stop or
+// a crash is redone, and the rows loaded from it are reset first (see resetLoad).
+func builtinUnits(ctx context.Context, cfg *SubtaskConfig) ([]Unit, error) {
+	rules, err := buildSubtaskRules(cfg.Source.SourceName, cfg.Task.TableMigrateRule, cfg.Task.BinlogFilterRule, cfg.CaseSensitive)
+	if err != nil {
+		return nil, fmt.Errorf("build rules of task %s on source %s: %w", cfg.Task.Name, cfg.Source.SourceName, err)
+	}
+	p := &fullPipeline{cfg: cfg, rules: rules, log: slog.Default().With("task", cfg.Task.Name, "source", cfg.Source.SourceName)}
+	if cfg.Logger != nil {
+		p.log = cfg.Logger
+	}
+	var units []Unit
+	for _, u := range modeUnits(cfg.Task.TaskMode) {
+		switch u {
+		case UnitDump:
+			units = append(units, &dumpUnit{p: p})
+		case UnitLoad:
+			units = append(units, &loadUnit{p: p})
+		case UnitSync:
+			su, err := newSyncUnit(cfg, rules, p)
+			if err != nil {
+				return nil, err
+			}
+			units = append(units, su)
+		}
+	}
+	return units, nil
+}
+
+// fullPipeline is the state the dump and load units of one subtask share.
+type fullPipeline struct {
+	cfg   *SubtaskConfig
+	rules *subtaskRules
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	dumper *dumper.Dumper
+	loader *loader.Loader
+	bgLoad chan error // the loader running alongside the dump; nil when none
+}
+
+func (p *fullPipeline) withLoad() bool {
+	return p.cfg.Task.TaskMode == ModeFull || p.cfg.Task.TaskMode == ModeAll || p.cfg.Task.TaskMode == ModeLoad
+}
+
+// getLoader returns the subtask's loader, creating it on first use.
+func (p *fullPipeline) getLoader() (*loader.Loader, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.loader != nil {
+		return p.loader, nil
+	}
+	t := &p.cfg.Task
+	l, err := loader.New(loader.Config{
+		Target:      targetDBConfig(&t.TargetConfig),
+		Dir:         p.cfg.DataDir,
+		Threads:     *t.SourceConfig.FullMigrateConf.ImportThreads,
+		OnDuplicate: onDuplicateAction(t),
+		MetaSchema:  t.MetaSchema,
+		Task:        t.Name,
+		Source:      p.cfg.Source.SourceName,
+		Route:       p.route,
+		Logger:      p.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set up the load of task %s: %w", t.Name, err)
+	}
+	p.loader = l
+	return l, nil
+}
+
+// route maps a source table to its target; a schema alone (table "") routes the schema.
+func (p *fullPipeline) route(schema, table string) (string, string, error) {
+	if p.rules == nil || p.rules.Router == nil {
+		return schema, table, nil
+	}
+	return p.rules.Router.Route(schema, table)
+}
+
+// dumpComplete reports whether the subtask's dump directory holds a finished dump.
+func (p *fullPipeline) dumpComplete() bool {
+	m, err := dumpfile.ReadMetadata(p.cfg.DataDir)
+	return err == nil && !m.Finished.IsZero()
+}
+
+func (p *fullPipeline) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.loader != nil {
+		err := p.loader.Close()
+		p.loader = nil
+		return err
+	}
+	return nil
+}
+
+// resetLoad undoes a partial load before a dump is redone: it drops this source's loader
+// checkpoints and truncates the target tables that only this source's tables feed. Target
+// tables merged from several sources are not truncated (that would drop the other sources'
+// rows); their rows are replaced by key when the new dump is loaded.
+func (p *fullPipeline) resetLoad(ctx context.Context, l *loader.Loader) error {
+	fresh, err := l.Fresh(ctx)
+	if err != nil || fresh {
+		return err
+	}
+	tables, err := p.sourceTables(ctx)
+	if err != nil {
+		return err
+	}
+	targets, err := p.rules.migrateTargets(tables)
+	if err != nil {
+		return err
+	}
+	feeds := map[[2]string]int{}
+	for _, t := range targets {
+		feeds[[2]string{t.TargetSchema, t.TargetTable}]++
+	}
+	merged := len(p.cfg.Task.SourceConfig.SourceConf) > 1
+	var truncate [][2]string
+	for tbl, n := range feeds {
+		if n == 1 && !(merged && p.mergeTarget(tbl)) {
+			truncate = append(truncate, tbl)
+		}
+	}
+	p.log.Info("redoing an interrupted dump: resetting the partial load", "truncate", len(truncate))
+	return l.Reset(ctx, truncate)
+}
+
+// mergeTarget reports whether a task rule names tbl as an explicit target table, which
+// several sources may feed.
+func (p *fullPipeline) mergeTarget(tbl [2]string) bool {
+	for _, r := range p.cfg.Task.TableMigrateRule {
+		if r.Target != nil && r.Target.Table != "" && r.Target.Schema == tbl[0] && r.Target.Table == tbl[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceTables lists the base tables of the source.
+func (p *fullPipeline) sourceTables(ctx context.Context) ([]filter.Table, error) {
+	db, err := dbconn.Open(ctx, sourceDBConfig(&p.cfg.Source), "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'")
+	if err != nil {
+		return nil, fmt.Errorf("list source tables: %w", err)
+	}
+	defer rows.Close()
+	var out []filter.Table
+	for rows.Next() {
+		var t filter.Table
+		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
+			return nil, fmt.Errorf("list source tables: %w", err)
+		}
+		if !isSystemSchema(t.Schema) {
+			out = append(out, t)
+		}
+	}
+	return out, rows.Err()
+}
+
+// dumpUnit exports the subtask's tables; in full and all modes it also feeds the loader.
+type dumpUnit struct {
+	p *fullPipeline
+}
+
+func (u *dumpUnit) Type() string                              { return UnitDump }
+func (u *dumpUnit) IsFresh(ctx context.Context) (bool, error) { return true, nil }
+func (u *dumpUnit) Close() error                              { return u.p.close() }
+
+func (u *dumpUnit) Status() any {
+	u.p.mu.Lock()
+	d := u.p.dumper
+	u.p.mu.Unlock()
+	if d == nil {
+		return &DumpStatus{Progress: "0.00 %"}
+	}
+	pr := d.Progress()
+	st := &DumpStatus{TotalTables: pr.TotalTables, CompletedTables: pr.CompletedTables, FinishedBytes: pr.FinishedBytes,
+		FinishedRows: pr.FinishedRows, EstimateTotalRows: pr.EstimateTotalRows, Bps: pr.Bps}
+	st.Progress = percent(pr.CompletedTables, float64(pr.TotalTables), false)
+	return st
+}
+
+// percent renders DM's "12.34 %".
+func percent(done, total float64, finished bool) string {
+	switch {
+	case finished:
+		return "100.00 %"
+	case total <= 0:
+		return "0.00 %"
+	}
+	return fmt.Sprintf("%.2f %%", min(done/total, 1)*100)
+}
+
+func (u *dumpUnit) Run(ctx context.Context) error {
+	p := u.p
+	cfg := p.cfg
+	full := cfg.Task.SourceConfig.FullMigrateConf
+	var l *loader.Loader
+	var files chan string
+	loadDone := make(chan error, 1)
+	if p.withLoad() {
+		var err error
+		if l, err = p.getLoader(); err != nil {
+			return err
+		}
+		if err := p.resetLoad(ctx, l); err != nil {
+			return fmt.Errorf("reset the interrupted load: %w", err)
+		}
+		files = make(chan string, 256)
+		go func() { loadDone <- l.Run(ctx, files) }()
+	}
+	d, err := dumper.New(dumper.Config{
+		Source:      sourceDBConfig(&cfg.Source),
+		Flavor:      cfg.Flavor,
+		Tables:      func(schema, table string) bool { return p.rules.BA.Match(schema, table) },
+		Dir:         cfg.DataDir,
+		Threads:     *full.ExportThreads,
+		Consistency: full.Consistency,
+		Logger:      p.log,
+		OnFile: func(path string) {
+			if files == nil {
+				return
+			}
+			select {
+			case files <- path:
+			case <-ctx.Done():
+			}
+		},
+	})
+	if err != nil {
+		if files != nil {
+			close(files)
+			<-loadDone
+		}
+		return fmt.Errorf("set up the dump: %w", err)
+	}
+	p.mu.Lock()
+	p.dumper = d
+	p.mu.Unlock()
+	_, derr := d.Run(ctx)
+	if files == nil {
+		return derr
+	}
+	close(files)
+	if derr != nil {
+		<-loadDone
+		return derr
+	}
+	// The loader keeps going; the load unit waits for it.
+	p.mu.Lock()
+	p.bgLoad = loadDone
+	p.mu.Unlock()
+	return nil
+}
+
+// loadUnit imports the dump into the target, resuming from per-file checkpoints.
+type loadUnit struct {
+	p        *fullPipeline
+	finished atomic.Bool
+}
+
+func (u *loadUnit) Type() string { return UnitLoad }
+func (u *loadUnit) Close() error { return u.p.close() }
+
+// IsFresh: in full and all modes the load has work as soon as the dump is complete; in
+// load mode it is the first unit anyway.
+func (u *loadUnit) IsFresh(ctx context.Context) (bool, error) {
+	if u.p.cfg.Task.TaskMode == ModeLoad {
+		return true, nil
+	}
+	return !u.p.dumpComplete(), nil
+}
+
+func (u *loadUnit) Status() any {
+	u.p.mu.Lock()
+	l := u.p.loader
+	u.p.mu.Unlock()
+	st := &LoadStatus{Progress: "0.00 %"}
+	if m, err := dumpfile.ReadMetadata(u.p.cfg.DataDir); err == nil {
+		st.MetaBinlog = m.Snapshot.String()
+		st.MetaBinlogGTID = m.Snapshot.GTID
+	}
+	if l != nil {
+		pr := l.Progress()
+		st.FinishedBytes, st.TotalBytes, st.Bps = pr.FinishedBytes, pr.TotalBytes, pr.Bps
+		st.Progress = percent(float64(pr.FinishedBytes), float64(pr.TotalBytes), u.finished.Load())
+	}
+	return st
+}
+
+func (u *loadUnit) Run(ctx context.Context) error {
+	p := u.p
+	p.mu.Lock()
+	bg := p.bgLoad
+	p.bgLoad = nil
+	p.mu.Unlock()
+	if bg != nil {
+		select {
+		case err := <-bg:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			<-bg
+			return ctx.Err()
+		}
+	}
+	l, err := p.getLoader()
+	if err != nil {
+		return err
+	}
+	if err := l.LoadDir(ctx); err != nil {
+		return err
+	}
+	u.finished.Store(true)
+	return p.cleanDumpDir()
+}
+
+// cleanDumpDir removes the dump after a successful load: everything in full and load
+// modes; in all mode only the data files, keeping metadata and schema files for the sync
+// unit.
+func (p *fullPipeline) cleanDumpDir() error {
+	dir := p.cfg.DataDir
+	if p.cfg.Task.TaskMode != ModeAll {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove dump directory %s: %w", dir, err)
+		}
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("clean dump directory %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if n, err := dumpfile.Parse(e.Name()); err == nil && n.Kind == dumpfile.KindData {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("clean dump directory %s: %w", dir, err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package loader
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+
+	"github.com/dmkit/dmkit/internal/dumpfile"
+	"github.com/dmkit/dmkit/internal/sqlq"
+)
+
+// applySchemaFile runs a {db}-schema-create.sql or {db}.{tbl}-schema.sql file: CREATE
+// DATABASE / CREATE TABLE with the routed name and IF NOT EXISTS. A target table that
+// several source tables merge into is created once. The file's checkpoint is written
+// afterwards so Done can tell a schema-only table was created.
+func (l *Loader) applySchemaFile(ctx context.Context, path, name string, info dumpfile.Name) error {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("load schema file: %w", err)
+	}
+	stmts, err := splitStatements(text)
+	if err != nil {
+		return fmt.Errorf("schema file %s: %w", name, err)
+	}
+	return l.retry(ctx, name, func() (bool, error) {
+		conn, err := l.db.Conn(ctx)
+		if err != nil {
+			return false, fmt.Errorf("schema file %s: connect to target: %w", name, err)
+		}
+		tainted := false
+		defer func() { closeConn(conn, tainted) }()
+		for _, stmt := range stmts {
+			kw := leadingKeywords(stmt, 3)
+			switch {
+			case len(kw) > 0 && kw[0] == "SET":
+				if isBaselineSet(stmt) {
+					continue
+				}
+				tainted = true
+				if _, err := conn.ExecContext(ctx, string(stmt)); err != nil {
+					return false, fmt.Errorf("schema file %s: %s: %w", name, stmt, err)
+				}
+			case len(kw) > 1 && kw[0] == "CREATE" && (kw[1] == "DATABASE" || kw[1] == "SCHEMA"):
+				if err := l.createDatabase(ctx, conn, info.Schema, stmt); err != nil {
+					return false, fmt.Errorf("schema file %s: %w", name, err)
+				}
+			case len(kw) > 1 && kw[0] == "CREATE" && (kw[1] == "TABLE" || kw[1] == "OR"):
+				if info.Kind != dumpfile.KindTableSchema {
+					return false, fmt.Errorf("schema file %s: CREATE TABLE in a schema-create file", name)
+				}
+				if err := l.createTable(ctx, conn, info.Schema, info.Table, stmt); err != nil {
+					return false, fmt.Errorf("schema file %s: %w", name, err)
+				}
+			default:
+				return false, fmt.Errorf("schema file %s: unsupported statement %.60q; a schema file holds CREATE DATABASE or CREATE TABLE", name, stmt)
+			}
+		}
+		if err := l.completeCheckpoint(ctx, conn, name, info, int64(len(text))); err != nil {
+			return false, err
+		}
+		return false, nil
+	})
+}
+
+// createDatabase runs a dump's CREATE DATABASE for the routed schema, once.
+func (l *Loader) createDatabase(ctx context.Context, conn *sql.Conn, schema string, stmt []byte) error {
+	target, _, err := l.cfg.Route(schema, "")
+	if err != nil {
+		return fmt.Errorf("route schema %s: %w", sqlq.QuoteName(schema), err)
+	}
+	l.ddlMu.Lock()
+	defer l.ddlMu.Unlock()
+	if l.createdDBs[target] {
+		return nil
+	}
+	q, err := rewriteCreateDatabase(stmt, sqlq.QuoteName(target))
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create database %s: %w", sqlq.QuoteName(target), err)
+	}
+	l.createdDBs[target] = true
+	l.log.Info("created database", "schema", target)
+	return nil
+}
+
+// createTable runs a dump's CREATE TABLE for the routed table (creating its database if
+// needed), once per target table.
+func (l *Loader) createTable(ctx context.Context, conn *sql.Conn, schema, table string, stmt []byte) error {
+	ts, tt, err := l.cfg.Route(schema, table)
+	if err != nil {
+		return fmt.Errorf("route %s: %w", sqlq.QuoteTable(schema, table), err)
+	}
+	l.ddlMu.Lock()
+	defer l.ddlMu.Unlock()
+	if !l.createdDBs[ts] {
+		if _, err := conn.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+sqlq.QuoteName(ts)); err != nil {
+			return fmt.Errorf("create database %s: %w", sqlq.QuoteName(ts), err)
+		}
+		l.createdDBs[ts] = true
+	}
+	key := [2]string{ts, tt}
+	if l.createdTables[key] {
+		return nil
+	}
+	q, err := rewriteCreateTable(stmt, sqlq.QuoteTable(ts, tt))
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create table %s: %w", sqlq.QuoteTable(ts, tt), err)
+	}
+	l.createdTables[key] = true
+	l.log.Info("created table", "schema", ts, "table", tt, "source_schema", schema, "source_table", table)
+	return nil
+}
+
+// closeConn returns conn to the pool, or discards it when a file changed its session
+// (a SET beyond the loader's own settings), so no other file inherits that state.
+func closeConn(conn *sql.Conn, discard bool) {
+	if discard {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	_ = conn.Close()
+}
