@@ -772,7 +772,7 @@ func TestTaskSchemaEndpoints(t *testing.T) {
 	}
 	// Deleting the task drops its stored schemas.
 	mustOK(t, c.DeleteTask(ctx, "merge", DeleteTaskOptions{}))
-	if n := len(c.tableSchemaOverrides("merge", "src1")); n != 0 {
+	if n := len(tableSchemaOverrides(c.read(), "merge", "src1")); n != 0 {
 		t.Fatalf("%d table schemas survived the task", n)
 	}
 }

@@ -3,7 +3,6 @@ package dm
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"regexp"
 	"slices"
 	"sort"
@@ -339,12 +338,12 @@ func (c *Cluster) DeleteTaskTableStructure(ctx context.Context, task, source, sc
 	})
 }
 
-// tableSchemaOverrides returns the schemas set for a subtask, by "schema.table"; the sync
-// unit consults them.
-func (c *Cluster) tableSchemaOverrides(task, source string) map[string]string {
-	out := map[string]string{}
-	for _, r := range listRecords[*schemaRecord](c.read(), kindSchema, "id_prefix", task+"\x00"+source+"\x00") {
-		out[fmt.Sprintf("%s.%s", r.Schema, r.Table)] = r.CreateSQL
+// tableSchemaOverrides returns the schemas set for a subtask, by (schema, table); the
+// sync unit uses them.
+func tableSchemaOverrides(txn txnReader, task, source string) map[[2]string]string {
+	out := map[[2]string]string{}
+	for _, r := range listRecords[*schemaRecord](txn, kindSchema, "id_prefix", task+"\x00"+source+"\x00") {
+		out[[2]string{r.Schema, r.Table}] = r.CreateSQL
 	}
 	return out
 }

@@ -41,6 +41,9 @@ type SubtaskConfig struct {
 	SafeModeDuration string
 	// Worker is the name of the worker running the subtask.
 	Worker string
+	// SchemaOverrides are the table schemas set through the table-structure API,
+	// (schema, table) → CREATE TABLE; the sync unit uses them instead of its own.
+	SchemaOverrides map[[2]string]string
 	// Logger is the subtask's logger.
 	Logger *slog.Logger
 }

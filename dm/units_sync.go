@@ -3,11 +3,197 @@ package dm
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dmkit/dmkit/internal/dumpfile"
+	"github.com/dmkit/dmkit/syncer"
 )
 
-// newSyncUnit builds the sync unit of a subtask.
-func newSyncUnit(cfg *SubtaskConfig, rules *subtaskRules, p *fullPipeline) (Unit, error) {
-	return nil, fmt.Errorf("task mode %s needs the sync unit, which this dmkit build does not include yet", cfg.Task.TaskMode)
+// syncUnit replicates the source's binlog into the target. In mode all it starts where
+// the dump's snapshot was taken and seeds its schema tracker from the dump's schema files;
+// in mode incremental it starts at the task's source_conf position (or start_time). Once
+// it has a checkpoint it always resumes from there.
+type syncUnit struct {
+	cfg   *SubtaskConfig
+	rules *subtaskRules
+	p     *fullPipeline
+
+	mu sync.Mutex
+	s  *syncer.Syncer
 }
 
-var _ = context.Background
+func newSyncUnit(cfg *SubtaskConfig, rules *subtaskRules, p *fullPipeline) (Unit, error) {
+	return &syncUnit{cfg: cfg, rules: rules, p: p}, nil
+}
+
+func (u *syncUnit) Type() string { return UnitSync }
+func (u *syncUnit) Close() error { return nil }
+
+// syncer returns the unit's syncer, building it on first use.
+func (u *syncUnit) syncer() (*syncer.Syncer, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.s != nil {
+		return u.s, nil
+	}
+	cfg := u.cfg
+	t := &cfg.Task
+	incr := t.SourceConfig.IncrMigrateConf
+	sc := syncer.Config{
+		Task:             t.Name,
+		Source:           cfg.Source.SourceName,
+		MetaSchema:       t.MetaSchema,
+		SourceDB:         sourceDBConfig(&cfg.Source),
+		Flavor:           cfg.Flavor,
+		EnableGTID:       cfg.Source.EnableGTID,
+		Target:           targetDBConfig(&t.TargetConfig),
+		StartTime:        cfg.StartTime,
+		SafeMode:         incr.SafeMode != nil && *incr.SafeMode,
+		Workers:          *incr.ReplThreads,
+		Batch:            *incr.ReplBatch,
+		OnDuplicate:      onDuplicateAction(t),
+		BA:               u.rules.BA,
+		Router:           u.rules.Router,
+		Events:           u.rules.Events,
+		CaseSensitive:    cfg.CaseSensitive,
+		SchemaOverrides:  cfg.SchemaOverrides,
+		ForeignKeyChecks: t.TargetConfig.Session != nil && t.TargetConfig.Session.ForeignKeyChecks == "1",
+		Logger:           cfg.Logger,
+	}
+	if cfg.SafeModeDuration != "" {
+		d, err := time.ParseDuration(cfg.SafeModeDuration)
+		if err != nil {
+			return nil, fmt.Errorf("safe_mode_time_duration %q: %w", cfg.SafeModeDuration, err)
+		}
+		sc.SafeModeDuration = d
+	}
+	switch t.TaskMode {
+	case ModeAll:
+		// The hand-off from the dump: only needed (and only present) before the first
+		// checkpoint; later starts resume from the checkpoint.
+		if m, err := dumpfile.ReadMetadata(cfg.DataDir); err == nil {
+			sc.Start = m.Snapshot
+			sc.SafeModeUntil = m.After
+			schemas, err := dumpSchemas(cfg.DataDir)
+			if err != nil {
+				return nil, err
+			}
+			sc.InitialSchemas = schemas
+		}
+	case ModeIncremental:
+		if src := sourceConfOf(t, cfg.Source.SourceName); src != nil {
+			sc.Start = dumpfile.Location{File: derefStr(src.BinlogName), GTID: derefStr(src.BinlogGTID)}
+			if src.BinlogPos != nil {
+				sc.Start.Pos = uint32(*src.BinlogPos)
+			}
+		}
+	}
+	s, err := syncer.New(sc)
+	if err != nil {
+		return nil, fmt.Errorf("set up the sync of task %s: %w", t.Name, err)
+	}
+	u.s = s
+	return s, nil
+}
+
+// dumpSchemas reads the CREATE TABLE of every table in a dump directory.
+func dumpSchemas(dir string) (map[[2]string]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read the dump's schema files: %w", err)
+	}
+	out := map[[2]string]string{}
+	for _, e := range entries {
+		n, err := dumpfile.Parse(e.Name())
+		if err != nil || n.Kind != dumpfile.KindTableSchema {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read the dump's schema files: %w", err)
+		}
+		out[[2]string{n.Schema, n.Table}] = createStatement(b)
+	}
+	return out, nil
+}
+
+// createStatement strips a dump schema file's session-setting header lines and the
+// final semicolon, leaving the CREATE TABLE.
+func createStatement(b []byte) string {
+	var keep []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "/*!") && strings.HasSuffix(t, "*/;") {
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.TrimSuffix(strings.TrimSpace(strings.Join(keep, "\n")), ";")
+}
+
+// IsFresh reports whether the syncer has no checkpoint yet.
+func (u *syncUnit) IsFresh(ctx context.Context) (bool, error) {
+	s, err := u.syncer()
+	if err != nil {
+		return false, err
+	}
+	return s.Fresh(ctx)
+}
+
+func (u *syncUnit) Run(ctx context.Context) error {
+	s, err := u.syncer()
+	if err != nil {
+		return err
+	}
+	if u.cfg.Task.TaskMode == ModeAll {
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan struct{})
+		defer func() { cancel(); <-done }()
+		go func() {
+			defer close(done)
+			u.removeDumpOnceCheckpointed(cctx, s)
+		}()
+	}
+	return s.Run(ctx)
+}
+
+// removeDumpOnceCheckpointed deletes what is left of the dump (metadata and schema files)
+// as soon as the syncer has a checkpoint, which from then on is where it resumes.
+func (u *syncUnit) removeDumpOnceCheckpointed(ctx context.Context, s *syncer.Syncer) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if fresh, err := s.Fresh(ctx); err == nil && !fresh {
+			if err := os.RemoveAll(u.cfg.DataDir); err != nil {
+				u.cfg.Logger.Warn("remove the dump directory", "dir", u.cfg.DataDir, "err", err)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (u *syncUnit) Status() any {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s == nil {
+		return &SyncStatus{BinlogType: "unknown"}
+	}
+	st := s.Status()
+	return &SyncStatus{
+		TotalEvents: st.TotalEvents, TotalTps: st.TotalTPS, RecentTps: st.RecentTPS,
+		MasterBinlog: st.MasterBinlog, MasterBinlogGTID: st.MasterBinlogGTID,
+		SyncerBinlog: st.SyncerBinlog, SyncerBinlogGTID: st.SyncerBinlogGTID,
+		BlockingDDLs: st.BlockingDDLs, Synced: st.Synced, BinlogType: st.BinlogType,
+		SecondsBehindMaster: st.SecondsBehindMaster, IOTotalBytes: st.IOTotalBytes, DumpIOTotalBytes: st.DumpIOTotalBytes,
+	}
+}

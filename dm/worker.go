@@ -345,7 +345,7 @@ func (w *worker) subtaskConfig(txn txnReader, st *subtaskRecord) (*SubtaskConfig
 	}
 	cfg := &SubtaskConfig{Task: tr.Task, Source: sr.Source, Flavor: sr.Flavor, CaseSensitive: sr.CaseSensitive,
 		ServerID: sr.ServerID, StartTime: st.StartTime, SafeModeDuration: st.SafeModeDuration, Worker: w.name,
-		Logger: w.log.With("task", st.Task, "source", st.Source)}
+		SchemaOverrides: tableSchemaOverrides(txn, st.Task, st.Source), Logger: w.log.With("task", st.Task, "source", st.Source)}
 	cfg.DataDir = effectiveDataDir(w.c.cfg.DataDir, &tr.Task, st.Source)
 	return cfg, nil
 }

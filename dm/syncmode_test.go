@@ -1,0 +1,136 @@
+package dm
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dmkit/dmkit/internal/mysqltest"
+)
+
+// Tests of the modes with a sync unit: all (dump → load → sync) and incremental.
+
+// waitSame waits until schema is identical on source and target.
+func waitSame(t *testing.T, schema string) {
+	t.Helper()
+	src, dst := openDB(t, testSrc), openDB(t, testDst)
+	var last error
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if last = mysqltest.CompareSchemas(context.Background(), src, schema, dst, schema); last == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("schema %s never converged: %v", schema, last)
+}
+
+// waitUnit waits until every subtask of task runs unit, failing on an error pause.
+func waitUnit(t *testing.T, c *Cluster, task, unit string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("task %s to run unit %s", task, unit), func() bool {
+		for _, s := range taskStage(t, c, task) {
+			if s.Stage == StagePaused && s.ErrorMsg != "" {
+				t.Fatalf("task %s paused: %s", task, s.ErrorMsg)
+			}
+			if s.Stage != StageRunning || s.Unit != unit {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestAllModeDumpsLoadsThenReplicates(t *testing.T) {
+	ctx := testCtx(t)
+	c := newDataCluster(t)
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS allmode")
+	testDst.Exec(t, "DROP DATABASE IF EXISTS allmode")
+	testSrc.Exec(t, "CREATE DATABASE allmode")
+	testSrc.Exec(t, "CREATE TABLE allmode.acct (id INT PRIMARY KEY, owner VARCHAR(20) UNIQUE, balance DECIMAL(12,2))")
+	testSrc.Exec(t, "CREATE TABLE allmode.log (n INT, msg VARCHAR(40))")
+	testSrc.Exec(t, "INSERT INTO allmode.acct SELECT seq, CONCAT('o', seq), seq * 1.5 FROM allmode.seq_1_to_2000")
+	testSrc.Exec(t, "INSERT INTO allmode.log SELECT seq % 7, 'before' FROM allmode.seq_1_to_500")
+
+	task := fullTask("all-task", ModeAll, "allmode", "src1")
+	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "all-task", StartTaskRequest{}))
+	waitUnit(t, c, "all-task", UnitSync)
+	waitSame(t, "allmode")
+
+	// Every DML kind, a primary-key update, a unique-key swap in one transaction, DDL.
+	testSrc.Exec(t, "INSERT INTO allmode.acct VALUES (5001, 'new', 1)")
+	testSrc.Exec(t, "UPDATE allmode.acct SET balance = balance + 1 WHERE id <= 100")
+	testSrc.Exec(t, "UPDATE allmode.acct SET id = 6001 WHERE id = 5")
+	testSrc.Exec(t, "DELETE FROM allmode.acct WHERE id BETWEEN 200 AND 260")
+	testSrc.Exec(t, "BEGIN; UPDATE allmode.acct SET owner = 'tmp' WHERE id = 1; UPDATE allmode.acct SET owner = 'o1' WHERE id = 2; UPDATE allmode.acct SET owner = 'o2' WHERE id = 1; COMMIT")
+	testSrc.Exec(t, "INSERT INTO allmode.log VALUES (1, 'dup'), (1, 'dup')")
+	testSrc.Exec(t, "DELETE FROM allmode.log WHERE n = 3 LIMIT 5")
+	testSrc.Exec(t, "ALTER TABLE allmode.acct ADD COLUMN note VARCHAR(30) DEFAULT 'x'")
+	testSrc.Exec(t, "UPDATE allmode.acct SET note = 'after ddl' WHERE id < 10")
+	testSrc.Exec(t, "CREATE TABLE allmode.later (id INT PRIMARY KEY)")
+	testSrc.Exec(t, "INSERT INTO allmode.later VALUES (1), (2)")
+	waitSame(t, "allmode")
+	st := taskStage(t, c, "all-task")[0]
+	if st.SyncStatus == nil || st.SyncStatus.TotalEvents == 0 || st.SyncStatus.SyncerBinlog == "" {
+		t.Fatalf("sync status = %+v", st.SyncStatus)
+	}
+
+	// Stop, write, start: resumes from the checkpoint.
+	mustOK(t, c.StopTask(ctx, "all-task", StopTaskRequest{}))
+	waitStage(t, c, "all-task", StagePaused, UnitSync)
+	testSrc.Exec(t, "INSERT INTO allmode.later VALUES (3), (4)")
+	testSrc.Exec(t, "DELETE FROM allmode.acct WHERE id = 1000")
+	mustOK(t, c.StartTask(ctx, "all-task", StartTaskRequest{}))
+	waitUnit(t, c, "all-task", UnitSync)
+	waitSame(t, "allmode")
+
+	// Delete removes the checkpoint tables.
+	mustOK(t, c.DeleteTask(ctx, "all-task", DeleteTaskOptions{Force: true}))
+	var n int
+	openDB(t, testDst).QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'dm_meta' AND TABLE_NAME LIKE 'all-task%'").Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d checkpoint tables left after delete", n)
+	}
+}
+
+func TestIncrementalMode(t *testing.T) {
+	for _, byGTID := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gtid=%v", byGTID), func(t *testing.T) {
+			ctx := testCtx(t)
+			c := newDataCluster(t)
+			schema := fmt.Sprintf("incr_%v", byGTID)
+			testSrc.Exec(t, "DROP DATABASE IF EXISTS "+schema)
+			testDst.Exec(t, "DROP DATABASE IF EXISTS "+schema)
+			var file, gtid string
+			var pos int64
+			var dodb, ignoredb any
+			db := openDB(t, testSrc)
+			if err := db.QueryRow("SHOW MASTER STATUS").Scan(&file, &pos, &dodb, &ignoredb); err != nil {
+				t.Fatal(err)
+			}
+			db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&gtid)
+			testSrc.Exec(t, "CREATE DATABASE "+schema)
+			testSrc.Exec(t, "CREATE TABLE "+schema+".t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(20))")
+			testSrc.Exec(t, "INSERT INTO "+schema+".t (v) SELECT CONCAT('v', seq) FROM "+schema+".seq_1_to_300")
+			testSrc.Exec(t, "UPDATE "+schema+".t SET v = 'changed' WHERE id % 3 = 0")
+
+			task := fullTask("incr-task", ModeIncremental, schema, "src1")
+			if byGTID {
+				task.SourceConfig.SourceConf[0].BinlogGTID = &gtid
+			} else {
+				task.SourceConfig.SourceConf[0].BinlogName = &file
+				task.SourceConfig.SourceConf[0].BinlogPos = &pos
+			}
+			_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
+			mustOK(t, err)
+			mustOK(t, c.StartTask(ctx, "incr-task", StartTaskRequest{}))
+			waitUnit(t, c, "incr-task", UnitSync)
+			waitSame(t, schema)
+			testSrc.Exec(t, "DELETE FROM "+schema+".t WHERE id > 250")
+			waitSame(t, schema)
+		})
+	}
+}

@@ -1,0 +1,158 @@
+package syncer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/dmkit/dmkit/filter"
+	"github.com/dmkit/dmkit/internal/dbconn"
+	"github.com/dmkit/dmkit/router"
+)
+
+// Defaults applied by New.
+const (
+	DefaultWorkers    = 16
+	DefaultBatch      = 100
+	DefaultMetaSchema = "dm_meta"
+)
+
+// On-duplicate modes for row INSERTs outside safe mode.
+const (
+	OnDuplicateReplace = "replace" // REPLACE INTO
+	OnDuplicateIgnore  = "ignore"  // INSERT IGNORE
+	OnDuplicateError   = "error"   // plain INSERT: a duplicate key stops the task
+)
+
+// Config configures one syncer: one source replicated into one target for one task.
+type Config struct {
+	// Task and Source name the replication; Source is the id column of the checkpoint rows.
+	Task, Source string
+	// MetaSchema holds the checkpoint table `<MetaSchema>`.`<Task>_syncer_checkpoint`
+	// (default dm_meta).
+	MetaSchema string
+
+	// SourceDB is the source server; Flavor is "mysql" or "mariadb" (default mysql).
+	SourceDB dbconn.Config
+	Flavor   string
+	// ServerID is the replica server id used for the binlog dump; it must be unique among
+	// the source's replicas (default: derived from the task and source names).
+	ServerID uint32
+	// EnableGTID makes the stream start (and resume) by GTID set instead of file/position.
+	EnableGTID bool
+
+	// Target is the MySQL-compatible server written to.
+	Target dbconn.Config
+
+	// Start is where to start when there is no checkpoint (dump snapshot, or task meta).
+	// When zero too, the syncer starts at the source's current binlog end.
+	Start Location
+	// SafeModeUntil keeps a fresh start in safe mode until this location (the dump's
+	// "after connection pool" point).
+	SafeModeUntil *Location
+	// StartTime, if set, starts at the first transaction at or after this time
+	// ('YYYY-MM-DD HH:MM:SS' in the source's time zone, or RFC 3339 with an offset),
+	// overriding both the checkpoint and Start: existing checkpoints are replaced. Only
+	// the first Run of a Syncer honours it; later runs resume from the checkpoint.
+	StartTime string
+	// SafeModeDuration forces safe mode for this long, in binlog time, from the first event.
+	SafeModeDuration time.Duration
+	// SafeMode forces safe mode for the whole run.
+	SafeMode bool
+
+	// Workers is the number of parallel appliers (repl_threads, default 16).
+	Workers int
+	// Batch is the maximum number of row changes per target transaction (repl_batch,
+	// default 100).
+	Batch int
+	// OnDuplicate selects how row INSERTs are written outside safe mode: "replace"
+	// (REPLACE INTO), "ignore" (INSERT IGNORE) or "error" (INSERT). Empty means "error",
+	// DM's sync behaviour.
+	OnDuplicate string
+
+	// BA, Router and Events select, rename and filter what is replicated; nil values let
+	// everything through except system schemas.
+	BA            *filter.BAList
+	Router        *router.Router
+	Events        *filter.EventFilter
+	CaseSensitive bool
+
+	// InitialSchemas seeds the schema tracker on a fresh start: (schema, table) → CREATE
+	// TABLE, usually from the dump's -schema.sql files.
+	InitialSchemas map[[2]string]string
+	// SchemaOverrides replace the tracked schema of tables on every start: (schema, table)
+	// → CREATE TABLE, as set through the table-schema API.
+	SchemaOverrides map[[2]string]string
+
+	// ForeignKeyChecks sets the target sessions' foreign_key_checks (default off).
+	ForeignKeyChecks bool
+
+	// Logger receives progress and warnings (default slog.Default()).
+	Logger *slog.Logger
+
+	// checkpointInterval is how often the global checkpoint row is written (tests shorten
+	// it); retryBudget bounds the retries of one transient failure.
+	checkpointInterval time.Duration
+	retryBudget        time.Duration
+	// crashHook, when set, is called at named points (tests crash the process there).
+	crashHook func(point string)
+}
+
+// withDefaults fills defaults and validates c.
+func (c Config) withDefaults() (Config, error) {
+	if c.Task == "" {
+		return c, errors.New("syncer: Task is required; set it to the task name")
+	}
+	if c.Source == "" {
+		return c, errors.New("syncer: Source is required; set it to the source name")
+	}
+	if len(c.Source) > 32 {
+		return c, fmt.Errorf("syncer: source name %q is longer than 32 bytes, the checkpoint id column", c.Source)
+	}
+	if c.MetaSchema == "" {
+		c.MetaSchema = DefaultMetaSchema
+	}
+	switch c.Flavor {
+	case "":
+		c.Flavor = mysql.MySQLFlavor
+	case mysql.MySQLFlavor, mysql.MariaDBFlavor:
+	default:
+		return c, fmt.Errorf("syncer: flavor %q is not supported; use mysql or mariadb", c.Flavor)
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Batch <= 0 {
+		c.Batch = DefaultBatch
+	}
+	switch c.OnDuplicate {
+	case "":
+		c.OnDuplicate = OnDuplicateError
+	case OnDuplicateReplace, OnDuplicateIgnore, OnDuplicateError:
+	default:
+		return c, fmt.Errorf("syncer: on_duplicate %q is not one of replace, ignore, error", c.OnDuplicate)
+	}
+	if c.ServerID == 0 {
+		c.ServerID = defaultServerID(c.Task, c.Source)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Logger = c.Logger.With("task", c.Task, "source", c.Source, "unit", "sync")
+	if c.checkpointInterval <= 0 {
+		c.checkpointInterval = time.Second
+	}
+	if c.retryBudget <= 0 {
+		c.retryBudget = time.Minute
+	}
+	return c, nil
+}
+
+// defaultServerID derives a stable replica id in [1<<30, 1<<31) from the task and source,
+// away from the small ids servers usually have.
+func defaultServerID(task, source string) uint32 {
+	return 1<<30 | hashString(task+"\x00"+source)&(1<<30-1)
+}

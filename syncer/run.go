@@ -1,0 +1,493 @@
+package syncer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/pingcap/tidb/pkg/parser"
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // value expressions for the parser
+
+	"github.com/dmkit/dmkit/internal/dbconn"
+	"github.com/dmkit/dmkit/syncer/tracker"
+)
+
+// targetSQLMode is the target sessions' sql_mode: non-strict so values the source
+// accepted (zero dates, invalid dates in ALLOW_INVALID_DATES mode) are written as they are,
+// NO_AUTO_VALUE_ON_ZERO so a replicated 0 in an AUTO_INCREMENT column stays 0, and never
+// NO_BACKSLASH_ESCAPES, which the literal encoding relies on.
+const targetSQLMode = "'NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES'"
+
+// pubLoc is a transaction boundary with the binlog timestamp of its last event.
+type pubLoc struct {
+	loc Location
+	ts  uint32
+}
+
+// run is the state of one Run call.
+type run struct {
+	s   *Syncer
+	cfg Config
+	log *slog.Logger
+
+	target, source *sql.DB
+	cpTable        string
+	queueSize      int
+	streamCfg      replication.BinlogSyncerConfig
+
+	tr      *tracker.Tracker
+	workers []*worker
+	caus    *causality
+	// published is the end of the last source transaction completely dispatched.
+	published atomic.Pointer[pubLoc]
+
+	// Event loop state (owned by the event loop goroutine).
+	tables        map[[2]string]*tableInfo
+	gtid          gtidState
+	curFile       string
+	inTxn         bool
+	explicitBegin bool
+	seq           uint64
+	lastRowsPos   position // last rows event processed in the open transaction
+	resumeSkip    *position
+	firstTS       uint32
+	keys          []string
+	keyBuf        []byte
+	waitBuf       []binding
+	parser        *parser.Parser
+	ddlTZ         string // source time zone for DDL sessions
+
+	// Safe mode and exactly-once replay after a restart.
+	safeUntil   *changePos // changes at or before it are written idempotently
+	safeUntilTS uint32     // SafeModeDuration: changes with an earlier timestamp are safe
+	skipWorkers int        // worker count of the previous run
+	skipApplied map[int]changePos
+	floor       map[int]changePos // never persist a worker's applied position below this
+
+	// Checkpoint writing.
+	cpMu       sync.Mutex
+	lastGlobal position
+	exitSafe   Location
+	snapshot   []byte
+	snapDirty  bool
+
+	blockingDDL atomic.Pointer[string]
+
+	failOnce sync.Once
+	werr     error
+	errc     chan struct{} // closed when a worker fails
+	cancel   context.CancelFunc
+}
+
+// Run replicates until ctx is cancelled (returning ctx.Err()) or a permanent error. An
+// error implementing Temporary() bool (returning true) means the failure should clear by
+// itself and the caller may run again.
+func (s *Syncer) Run(ctx context.Context) error {
+	if !s.runMu.TryLock() {
+		return errors.New("syncer: Run is already running for this syncer")
+	}
+	defer s.runMu.Unlock()
+	r, err := s.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	s.cur.Store(r)
+	err = r.loop(ctx)
+	if err != nil && ctx.Err() == nil {
+		r.log.Error("syncer stopped", "error", err)
+	}
+	return err
+}
+
+// prepare connects, loads or initialises the checkpoint and decides where to start.
+func (s *Syncer) prepare(ctx context.Context) (r *run, err error) {
+	cfg := s.cfg
+	r = &run{
+		s:      s,
+		cfg:    cfg,
+		log:    cfg.Logger,
+		tables: map[[2]string]*tableInfo{},
+		parser: parser.New(),
+		errc:   make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	tcfg := cfg.Target
+	tcfg.Params = maps.Clone(tcfg.Params)
+	if tcfg.Params == nil {
+		tcfg.Params = map[string]string{}
+	}
+	tcfg.Params["time_zone"] = "'+00:00'"
+	tcfg.Params["sql_mode"] = targetSQLMode
+	tcfg.Params["foreign_key_checks"] = "0"
+	if cfg.ForeignKeyChecks {
+		tcfg.Params["foreign_key_checks"] = "1"
+	}
+	if r.target, err = dbconn.Open(ctx, tcfg, ""); err != nil {
+		return nil, maybeTemporary(fmt.Errorf("syncer target: %w", err))
+	}
+	if r.source, err = dbconn.Open(ctx, cfg.SourceDB, ""); err != nil {
+		return nil, maybeTemporary(fmt.Errorf("syncer source: %w", err))
+	}
+	r.source.SetMaxOpenConns(2)
+	r.cpTable = checkpointTable(cfg.MetaSchema, cfg.Task)
+	if err = ensureCheckpointTable(ctx, r.target, cfg.MetaSchema, cfg.Task); err != nil {
+		return nil, err
+	}
+	st, err := loadCheckpoint(ctx, r.target, cfg.MetaSchema, cfg.Task, cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	if r.streamCfg, err = streamConfig(cfg, cfg.ServerID, r.decodeRows, quiet(r.log)); err != nil {
+		return nil, err
+	}
+	r.ddlTZ = sourceTimeZone(ctx, r.source)
+
+	workers := cfg.Workers
+	var start Location
+	fresh := false
+	switch {
+	case cfg.StartTime != "" && !s.startTimeUsed.Load():
+		unix, err := parseStartTime(ctx, r.source, cfg.StartTime)
+		if err != nil {
+			return nil, err
+		}
+		if start, err = findStartByTime(ctx, r.source, r.streamCfg, unix); err != nil {
+			return nil, err
+		}
+		master, err := masterStatus(ctx, r.source, cfg.Flavor)
+		if err != nil {
+			return nil, err
+		}
+		if st != nil && len(st.snapshot) > 0 {
+			if err := r.restoreTracker(st.snapshot); err != nil {
+				return nil, err
+			}
+		} else if err := r.seedTracker(); err != nil {
+			return nil, err
+		}
+		if err := deleteCheckpoint(ctx, r.target, r.cpTable, cfg.Source); err != nil {
+			return nil, err
+		}
+		// The target may hold anything up to now: replay idempotently until there.
+		until := changePos{master.File, master.Pos, ^uint32(0)}
+		r.safeUntil = &until
+		r.exitSafe = master
+		fresh = true
+		s.startTimeUsed.Store(true)
+		r.log.Info("starting from start time", "start_time", cfg.StartTime, "location", start.String())
+	case st != nil:
+		start = st.global
+		if err := r.restoreTracker(st.snapshot); err != nil {
+			return nil, err
+		}
+		until := st.maxApplied()
+		if st.exitSafe.File != "" {
+			if e := (changePos{st.exitSafe.File, st.exitSafe.Pos, ^uint32(0)}); until.File == "" || e.compare(until) > 0 {
+				until = e
+			}
+		}
+		if until.File != "" && until.after(posOf(start)) {
+			r.safeUntil = &until
+			r.exitSafe = Location{File: until.File, Pos: until.Pos}
+			// Replaying the window needs the previous run's worker rows and worker count.
+			r.skipWorkers, r.skipApplied = st.workers, map[int]changePos{}
+			r.floor = map[int]changePos{}
+			for w, row := range st.rows {
+				r.skipApplied[w] = row.applied
+				r.floor[w] = row.applied
+			}
+			if st.workers > 0 && st.workers != workers {
+				r.log.Warn("worker count differs from the checkpoint's and the last run did not stop cleanly; "+
+					"keeping the checkpoint's count for this run so the replay stays exact",
+					"configured", workers, "checkpoint", st.workers)
+				workers = st.workers
+			}
+		}
+		r.log.Info("resuming from checkpoint", "location", start.String(), "gtid", start.GTID,
+			"safe_mode_until", fmt.Sprint(r.safeUntil))
+	default:
+		fresh = true
+		start = cfg.Start
+		if start.IsZero() {
+			if start, err = masterStatus(ctx, r.source, cfg.Flavor); err != nil {
+				return nil, err
+			}
+			r.log.Warn("no checkpoint and no start location: starting at the source's current binlog end", "location", start.String())
+		}
+		if err := r.seedTracker(); err != nil {
+			return nil, err
+		}
+		if u := cfg.SafeModeUntil; u != nil && u.File != "" {
+			until := changePos{u.File, u.Pos, ^uint32(0)}
+			r.safeUntil = &until
+			r.exitSafe = *u
+		}
+	}
+	for k, sqlText := range cfg.SchemaOverrides {
+		if err := r.tr.SetTable(k[0], k[1], sqlText); err != nil {
+			return nil, fmt.Errorf("apply schema override for %s.%s: %w", k[0], k[1], err)
+		}
+	}
+	if start.File == "" && start.GTID == "" {
+		return nil, errors.New("syncer: no binlog start location; set Start or StartTime")
+	}
+	if start.GTID == "" && cfg.Flavor == mysql.MariaDBFlavor && start.File != "" {
+		var g sql.NullString
+		if err := r.source.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", start.File, start.Pos).Scan(&g); err == nil {
+			start.GTID = g.String
+		}
+	}
+	if start.File == "" {
+		// A GTID-only start: the stream's first rotate event names the file.
+		if !cfg.EnableGTID && cfg.Flavor != mysql.MariaDBFlavor {
+			return nil, errors.New("syncer: the start location has only a GTID set; enable GTID or give a binlog file and position")
+		}
+	}
+	if r.gtid, err = newGTIDState(cfg.Flavor, start.GTID); err != nil {
+		return nil, err
+	}
+	r.curFile = start.File
+	r.published.Store(&pubLoc{loc: start})
+	if err := r.takeSnapshot(); err != nil {
+		return nil, err
+	}
+	r.queueSize = max(2*cfg.Batch, 256)
+	r.target.SetMaxOpenConns(workers + 4)
+	r.target.SetMaxIdleConns(workers + 4)
+	r.workers = make([]*worker, workers)
+	for i := range r.workers {
+		r.workers[i] = newWorker(r, i, &pubLoc{loc: start})
+	}
+	r.caus = newCausality(r.workers)
+	if fresh || r.safeUntil != nil {
+		// Persist the start (and the replay window) before anything is applied, so a
+		// crash never forgets that part of the window was already written.
+		if err := r.flushGlobal(ctx, true); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// seedTracker starts a new tracker with the initial schemas of a fresh start.
+func (r *run) seedTracker() error {
+	r.tr = tracker.New(r.cfg.CaseSensitive)
+	r.s.tr.Store(r.tr)
+	for k, sqlText := range r.cfg.InitialSchemas {
+		if err := r.tr.SetTable(k[0], k[1], sqlText); err != nil {
+			return fmt.Errorf("seed schema tracker with %s.%s: %w", k[0], k[1], err)
+		}
+	}
+	return nil
+}
+
+// restoreTracker starts a new tracker from a checkpoint snapshot.
+func (r *run) restoreTracker(snap []byte) error {
+	t := tracker.New(r.cfg.CaseSensitive)
+	if len(snap) > 0 {
+		if err := t.Restore(snap); err != nil {
+			return fmt.Errorf("restore schema tracker from checkpoint: %w", err)
+		}
+	}
+	r.tr = t
+	r.s.tr.Store(t)
+	return nil
+}
+
+// takeSnapshot records the tracker state to be written with the next global checkpoint.
+func (r *run) takeSnapshot() error {
+	snap, err := r.tr.Snapshot()
+	if err != nil {
+		return fmt.Errorf("snapshot schema tracker: %w", err)
+	}
+	r.cpMu.Lock()
+	r.snapshot, r.snapDirty = snap, true
+	r.cpMu.Unlock()
+	return nil
+}
+
+func (r *run) close() {
+	if r.target != nil {
+		r.target.Close()
+	}
+	if r.source != nil {
+		r.source.Close()
+	}
+}
+
+// fail records the first worker error and stops the pipeline.
+func (r *run) fail(err error) {
+	r.failOnce.Do(func() {
+		r.werr = err
+		close(r.errc)
+		if r.cancel != nil {
+			r.cancel()
+		}
+	})
+}
+
+// loop runs the workers, the checkpoint writer, the master status poller and the event
+// loop, and shuts them down in order.
+func (r *run) loop(ctx context.Context) error {
+	evCtx, cancelEv := context.WithCancel(ctx)
+	defer cancelEv()
+	r.cancel = cancelEv
+	wctx, cancelWorkers := context.WithCancel(context.Background())
+	defer cancelWorkers()
+
+	var wg sync.WaitGroup
+	for _, w := range r.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.loop(wctx); err != nil && !errors.Is(err, context.Canceled) {
+				r.fail(err)
+			}
+		}()
+	}
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { defer bg.Done(); r.checkpointLoop(bgCtx) }()
+	go func() { defer bg.Done(); r.pollMaster(bgCtx) }()
+
+	readErr := r.readLoop(evCtx)
+
+	// Let the workers finish what they hold, then write the final checkpoint.
+	for _, w := range r.workers {
+		close(w.ch)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(r.cfg.retryBudget + 10*time.Second):
+		cancelWorkers()
+		<-done
+	}
+	stopBG()
+	bg.Wait()
+	if r.werr == nil {
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.flushGlobal(fctx, false); err != nil {
+			r.log.Warn("final checkpoint write failed; the next run replays a little more", "error", err)
+		}
+		cancel()
+	}
+	switch {
+	case r.werr != nil:
+		return r.werr
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case readErr != nil:
+		return readErr
+	}
+	return nil
+}
+
+// appliedPoint is the last location whose changes are all committed, and whether every
+// worker is idle.
+func (r *run) appliedPoint() (pubLoc, bool) {
+	pub := r.published.Load()
+	point := *pub
+	idle := true
+	for _, w := range r.workers {
+		if w.pending.Load() == 0 {
+			continue
+		}
+		idle = false
+		if p := w.point.Load(); posOf(p.loc).compare(posOf(point.loc)) < 0 {
+			point = *p
+		}
+	}
+	return point, idle
+}
+
+// flushGlobal writes the global row if the applied point moved (or force).
+func (r *run) flushGlobal(ctx context.Context, force bool) error {
+	point, _ := r.appliedPoint()
+	return r.writeGlobalAt(ctx, point.loc, force)
+}
+
+func (r *run) writeGlobalAt(ctx context.Context, loc Location, force bool) error {
+	r.cpMu.Lock()
+	defer r.cpMu.Unlock()
+	if !force && !r.snapDirty && posOf(loc).compare(r.lastGlobal) <= 0 {
+		return nil
+	}
+	g := globalCheckpoint{loc: loc, exitSafe: r.exitSafe, workers: len(r.workers)}
+	if r.snapDirty || force {
+		g.snapshot = r.snapshot
+		if g.snapshot == nil {
+			g.snapshot = []byte{}
+		}
+	}
+	if err := writeGlobal(ctx, r.target, r.cpTable, r.cfg.Source, g); err != nil {
+		return err
+	}
+	r.lastGlobal = posOf(loc)
+	r.snapDirty = false
+	return nil
+}
+
+// checkpointLoop writes the global row periodically.
+func (r *run) checkpointLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.checkpointInterval)
+	defer t.Stop()
+	var lastWarn time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.flushGlobal(ctx, false); err != nil && ctx.Err() == nil && time.Since(lastWarn) > 10*time.Second {
+				lastWarn = time.Now()
+				r.log.Warn("global checkpoint write failed; will retry", "error", err)
+			}
+		}
+	}
+}
+
+// pollMaster refreshes the source's binlog end for Status.
+func (r *run) pollMaster(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if loc, err := masterStatus(qctx, r.source, r.cfg.Flavor); err == nil {
+			r.s.setMaster(loc)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sourceTimeZone returns the source's time zone as an offset usable on the target,
+// for DDL sessions whose binlog event carries none.
+func sourceTimeZone(ctx context.Context, db *sql.DB) string {
+	var tz string
+	if err := db.QueryRowContext(ctx, "SELECT TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i')").Scan(&tz); err != nil {
+		return "+00:00"
+	}
+	if tz != "" && tz[0] != '-' {
+		tz = "+" + tz
+	}
+	return tz
+}
