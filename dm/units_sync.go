@@ -33,13 +33,25 @@ func newSyncUnit(cfg *SubtaskConfig, rules *subtaskRules, p *fullPipeline) (Unit
 func (u *syncUnit) Type() string { return UnitSync }
 func (u *syncUnit) Close() error { return nil }
 
-// syncer returns the unit's syncer, building it on first use.
+// syncer returns the unit's syncer, building it on first use. It must not be built
+// before the units ahead of it have run: in mode all its start location comes from the
+// dump's metadata, which only a finished dump has written.
 func (u *syncUnit) syncer() (*syncer.Syncer, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.s != nil {
 		return u.s, nil
 	}
+	s, err := u.newSyncer()
+	if err != nil {
+		return nil, err
+	}
+	u.s = s
+	return s, nil
+}
+
+// newSyncer builds a syncer from the subtask's current state.
+func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 	cfg := u.cfg
 	t := &cfg.Task
 	incr := t.SourceConfig.IncrMigrateConf
@@ -96,7 +108,6 @@ func (u *syncUnit) syncer() (*syncer.Syncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set up the sync of task %s: %w", t.Name, err)
 	}
-	u.s = s
 	return s, nil
 }
 
@@ -134,9 +145,10 @@ func createStatement(b []byte) string {
 	return strings.TrimSuffix(strings.TrimSpace(strings.Join(keep, "\n")), ";")
 }
 
-// IsFresh reports whether the syncer has no checkpoint yet.
+// IsFresh reports whether the syncer has no checkpoint yet. It asks a throwaway syncer:
+// the real one is built when the unit runs (see syncer).
 func (u *syncUnit) IsFresh(ctx context.Context) (bool, error) {
-	s, err := u.syncer()
+	s, err := u.newSyncer()
 	if err != nil {
 		return false, err
 	}

@@ -1,0 +1,603 @@
+#!/usr/bin/env bash
+# dmkit benchmarks against MariaDB's own tools, on identical sysbench data, in one run.
+#
+#   scripts/bench.sh full   # mydumper+myloader vs dmkit task_mode=full
+#   scripts/bench.sh incr   # native replication (serial, parallel) vs dmkit incremental
+#   scripts/bench.sh all    # both
+#
+# Everything (MariaDB servers, dm-server, dumps) lives in a temp dir on 127.0.0.1 and is
+# removed on exit. Installs mariadb-server, mariadb-client, mydumper, sysbench, curl,
+# python3 and time with apt-get if missing. See BENCHMARKS.md for what is measured.
+#
+# Environment (defaults in brackets):
+#   TABLES [4] TABLE_SIZE [250000]   sysbench tables and rows per table
+#   THREADS [4]                      mydumper/myloader threads and dmkit export/import threads
+#   BUFFER_POOL [1G]                 innodb_buffer_pool_size of every server
+#   CHARSET [utf8mb4]                character_set_server of every server (sysbench tables use it)
+#   DURATION [60] BACKLOG_THREADS [8] incr: seconds and threads of the oltp_write_only backlog
+#   PAR_THREADS [4] PAR_MODE [optimistic]  incr: the parallel native replica
+#   REPL_THREADS [] REPL_BATCH []    incr: dmkit incr_migrate_conf (empty = dmkit's default)
+#   LAG [1] LAG_SECONDS [30] LAG_RATE [2000]  incr: steady-state lag under a fixed-rate load
+#   ON_DUPLICATE [replace]           full: the dmkit task's on_duplicate (error = plain INSERT)
+#   TARGET_LOG_BIN [1]               0 starts the full benchmark's target without a binlog
+#   MYLOADER_BINLOG [0]              1 runs myloader with -e (its loads go to the binlog too)
+#   STEP_TIMEOUT [1800]              seconds any one step may take
+#   KEEP [0]                         1 keeps the temp dir (logs, data dirs)
+#   RESULTS []                       also append the summary to this file
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+MODE=${1:-}
+case "$MODE" in
+full | incr | all) ;;
+*)
+	echo "usage: scripts/bench.sh full|incr|all   (environment knobs: see the header of this script)" >&2
+	exit 2
+	;;
+esac
+
+TABLES=${TABLES:-4}
+TABLE_SIZE=${TABLE_SIZE:-250000}
+THREADS=${THREADS:-4}
+BUFFER_POOL=${BUFFER_POOL:-1G}
+CHARSET=${CHARSET:-utf8mb4}
+DURATION=${DURATION:-60}
+BACKLOG_THREADS=${BACKLOG_THREADS:-8}
+PAR_THREADS=${PAR_THREADS:-4}
+PAR_MODE=${PAR_MODE:-optimistic}
+REPL_THREADS=${REPL_THREADS:-}
+REPL_BATCH=${REPL_BATCH:-}
+LAG=${LAG:-1}
+LAG_SECONDS=${LAG_SECONDS:-30}
+LAG_RATE=${LAG_RATE:-2000}
+ON_DUPLICATE=${ON_DUPLICATE:-replace}
+TARGET_LOG_BIN=${TARGET_LOG_BIN:-1}
+MYLOADER_BINLOG=${MYLOADER_BINLOG:-0}
+STEP_TIMEOUT=${STEP_TIMEOUT:-1800}
+KEEP=${KEEP:-0}
+RESULTS=${RESULTS:-}
+
+DB=sbtest
+USER_NAME=bench
+USER_PASS=bench
+SUMMARY=()
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+	printf '\nbench: FAILED: %s\n' "$*" >&2
+	exit 1
+}
+now() { date +%s.%N; }
+# calc EXPR: floating-point arithmetic with awk, 2 decimals unless the expression says otherwise.
+calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
+sum_line() { SUMMARY+=("$1"); }
+
+# ---------------------------------------------------------------------------- deps
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+
+install_deps() {
+	have go || die "Go not found; install Go (see go.mod) and put it on PATH"
+	local pkgs=()
+	{ have mariadbd && have mariadb-install-db; } || pkgs+=(mariadb-server)
+	have mariadb || pkgs+=(mariadb-client)
+	{ have mydumper && have myloader; } || pkgs+=(mydumper)
+	have sysbench || pkgs+=(sysbench)
+	have curl || pkgs+=(curl)
+	have python3 || pkgs+=(python3)
+	[ -x /usr/bin/time ] || pkgs+=(time)
+	[ ${#pkgs[@]} -eq 0 ] && return 0
+	command -v apt-get >/dev/null 2>&1 || die "need ${pkgs[*]}, and apt-get is not available; install them with your package manager"
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 || die "need root or sudo to install ${pkgs[*]}"
+		sudo=(sudo)
+	fi
+	# Keep package scripts from starting the system MariaDB (policy-rc.d 101 = forbidden).
+	local policy=/usr/sbin/policy-rc.d added=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+		"${sudo[@]}" chmod +x "$policy"
+		added=1
+	fi
+	log "installing ${pkgs[*]}"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
+		die "apt-get update failed"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null ||
+		die "apt-get install ${pkgs[*]} failed"
+	[ "$added" = 1 ] && "${sudo[@]}" rm -f "$policy"
+	return 0
+}
+
+# ---------------------------------------------------------------------------- cleanup
+WORK=$(mktemp -d /tmp/dmkit-bench.XXXXXX)
+PIDS=()
+# stop_all: stops everything this script started, newest first; SIGKILL after 10 s.
+stop_all() {
+	local i p
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		kill "${PIDS[$i]}" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	PIDS=()
+	return 0
+}
+cleanup() {
+	local rc=$?
+	set +e
+	stop_all
+	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
+		echo "bench: work dir kept: $WORK (logs: */error.log, dm-*.log)" >&2
+		[ "$KEEP" = 1 ] || echo "bench: remove it with rm -rf $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'die "line $LINENO: \"$BASH_COMMAND\" exited with status $?"' ERR
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------- MariaDB
+MARIADBD=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+USER_FLAG=()
+[ "$(id -u)" = 0 ] && USER_FLAG=(--user=root)
+CLK_TCK=$(getconf CLK_TCK)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+declare -A PORT SOCK MPID
+# start_mariadb NAME SERVER_ID [extra mariadbd flags...]
+start_mariadb() {
+	local name=$1 id=$2 dir="$WORK/$1" port
+	shift 2
+	port=$(free_port)
+	mkdir -p "$dir"
+	mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
+		--skip-test-db "${USER_FLAG[@]}" >"$dir/install.log" 2>&1 ||
+		die "mariadb-install-db for $name failed, see $dir/install.log"
+	"$MARIADBD" --no-defaults --datadir="$dir/data" --socket="$dir/sock" --port="$port" \
+		--bind-address=127.0.0.1 --skip-name-resolve --log-error="$dir/error.log" --pid-file="$dir/pid" \
+		--server-id="$id" --log-bin="$dir/data/mysql-bin" --binlog-format=ROW --binlog-row-image=FULL \
+		--log-slave-updates --innodb-buffer-pool-size="$BUFFER_POOL" --innodb-log-file-size=1G \
+		--character-set-server="$CHARSET" --max-connections=1000 --max-allowed-packet=256M "${USER_FLAG[@]}" "$@" 2>"$dir/stderr.log" &
+	local pid=$!
+	PIDS+=("$pid")
+	local ok=0
+	for _ in $(seq 1 240); do
+		if mariadb --socket="$dir/sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then ok=1; break; fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.25
+	done
+	[ "$ok" = 1 ] || die "MariaDB $name did not start, see $dir/error.log"
+	mariadb --socket="$dir/sock" -uroot -e "SET sql_log_bin=0;
+		CREATE USER '$USER_NAME'@'%' IDENTIFIED BY '$USER_PASS';
+		GRANT ALL ON *.* TO '$USER_NAME'@'%' WITH GRANT OPTION;" ||
+		die "creating the bench user on $name failed"
+	PORT[$name]=$port
+	SOCK[$name]=$dir/sock
+	MPID[$name]=$pid
+	log "MariaDB $name: 127.0.0.1:$port (pid $pid)"
+}
+
+# sql NAME SQL...: runs SQL as root over the server's socket, tab-separated, no headers.
+sql() {
+	local name=$1
+	shift
+	mariadb --socket="${SOCK[$name]}" -uroot -N -B -e "$*"
+}
+
+# cpu PID: CPU time (user+system) of a process in clock ticks.
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_secs() { calc "($2 - $1) / $CLK_TCK"; }
+hwm_mb() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+prepare_source() {
+	log "sysbench prepare: $TABLES tables x $TABLE_SIZE rows"
+	sql src "CREATE DATABASE $DB" || die "CREATE DATABASE on the source failed"
+	local t0
+	t0=$(now)
+	timeout "$STEP_TIMEOUT" sysbench oltp_write_only --db-driver=mysql --mysql-host=127.0.0.1 \
+		--mysql-port="${PORT[src]}" --mysql-user=$USER_NAME --mysql-password=$USER_PASS \
+		--mysql-db=$DB --tables="$TABLES" --table-size="$TABLE_SIZE" \
+		--threads="$((TABLES < 4 ? TABLES : 4))" prepare >"$WORK/prepare.log" 2>&1 ||
+		die "sysbench prepare failed, see $WORK/prepare.log"
+	local tbls="" i
+	for ((i = 1; i <= TABLES; i++)); do tbls+="${tbls:+,}$DB.sbtest$i"; done
+	sql src "ANALYZE TABLE $tbls" >/dev/null
+	read -r DATA_BYTES INDEX_BYTES < <(sql src "SELECT SUM(data_length), SUM(index_length)
+		FROM information_schema.tables WHERE table_schema='$DB' AND table_name LIKE 'sbtest%'")
+	ROWS=$((TABLES * TABLE_SIZE))
+	DATA_MB=$(calc "$DATA_BYTES / 1048576")
+	log "prepared in $(calc "$(now) - $t0") s: $ROWS rows, data $DATA_MB MiB, indexes $(calc "$INDEX_BYTES / 1048576") MiB"
+}
+
+# verify NAME...: every sysbench table on each named server equals the source's
+# (row count and CHECKSUM TABLE).
+verify() {
+	local i tbls="" counts="" want got name
+	for ((i = 1; i <= TABLES; i++)); do
+		tbls+="${tbls:+,}$DB.sbtest$i"
+		counts+="${counts:+ UNION ALL }SELECT 'sbtest$i', COUNT(*) FROM $DB.sbtest$i"
+	done
+	want="$(sql src "$counts"; sql src "CHECKSUM TABLE $tbls")"
+	for name in "$@"; do
+		got="$(sql "$name" "$counts" 2>&1; sql "$name" "CHECKSUM TABLE $tbls" 2>&1)"
+		if [ "$got" != "$want" ]; then
+			echo "source:" >&2
+			echo "$want" >&2
+			echo "$name:" >&2
+			echo "$got" >&2
+			die "$name differs from the source (row counts / CHECKSUM TABLE above)"
+		fi
+		log "verified: $name equals the source ($TABLES tables, row counts and CHECKSUM TABLE)"
+	done
+}
+
+# ---------------------------------------------------------------------------- dm-server
+STATUS_PY="$ROOT/scripts/bench/status.py"
+build_dm() {
+	log "building dm-server"
+	go build -o "$WORK/dm-server" ./cmd/dm-server || die "go build ./cmd/dm-server failed"
+}
+
+# start_dm NAME: a fresh dm-server with one worker; sets API and DMPID.
+start_dm() {
+	local port
+	port=$(free_port)
+	API="http://127.0.0.1:$port/api/v1"
+	"$WORK/dm-server" --listen "127.0.0.1:$port" --data-dir "$WORK/dm-data-$1" --workers 1 --log-level "${DM_LOG_LEVEL:-info}" \
+		>"$WORK/dm-$1.log" 2>&1 &
+	DMPID=$!
+	PIDS+=("$DMPID")
+	for _ in $(seq 1 100); do
+		curl -fs "$API/cluster/masters" >/dev/null 2>&1 && break
+		kill -0 "$DMPID" 2>/dev/null || die "dm-server exited at start, see $WORK/dm-$1.log"
+		sleep 0.1
+	done
+	curl -fs "$API/cluster/masters" >/dev/null || die "dm-server did not answer, see $WORK/dm-$1.log"
+}
+
+stop_dm() {
+	kill "$DMPID" 2>/dev/null || true
+	for _ in $(seq 1 150); do kill -0 "$DMPID" 2>/dev/null || break; sleep 0.1; done
+}
+
+# api METHOD PATH [BODY]: calls the OpenAPI, dies on a non-2xx answer.
+api() {
+	local out code
+	out=$(curl -sS -X "$1" "$API$2" -H 'Content-Type: application/json' ${3:+-d "$3"} -w '\n%{http_code}') ||
+		die "curl $1 $2 failed"
+	code=${out##*$'\n'}
+	[ "${code:0:1}" = 2 ] || die "$1 $2 answered HTTP $code: ${out%$'\n'*}"
+}
+
+create_dm_source() {
+	api POST /sources "{\"source_name\":\"src\",\"host\":\"127.0.0.1\",\"port\":${PORT[src]},
+		\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\",\"enable\":true,\"enable_gtid\":false}"
+}
+
+# task_status NAME: one line from scripts/bench/status.py into the ST_* variables.
+task_status() {
+	local line
+	line=$(curl -sS "$API/tasks/$1/status" | python3 "$STATUS_PY") || line=$'-\t-\tfalse\t-\t0\t-\t0\t0\t0\tstatus request failed'
+	IFS=$'\t' read -r ST_STAGE ST_UNIT ST_SYNCED ST_SFILE ST_SPOS ST_MFILE ST_MPOS ST_EVENTS ST_BEHIND ST_ERR <<<"$line"
+}
+
+# ---------------------------------------------------------------------------- full
+bench_full() {
+	start_mariadb src 1
+	if [ "$TARGET_LOG_BIN" = 1 ]; then start_mariadb dst 2; else start_mariadb dst 2 --skip-log-bin; fi
+	prepare_source
+	local src_cpu0 dst_cpu0 t0 t1
+
+	# (a) the anchor: mydumper + myloader, THREADS each.
+	log "anchor: mydumper -t $THREADS"
+	src_cpu0=$(cpu "${MPID[src]}")
+	t0=$(now)
+	timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$WORK/mydumper.time" \
+		mydumper -h 127.0.0.1 -P "${PORT[src]}" -u $USER_NAME -p $USER_PASS -B $DB -t "$THREADS" \
+		-o "$WORK/anchor-dump" -v 2 >"$WORK/mydumper.log" 2>&1 || die "mydumper failed, see $WORK/mydumper.log"
+	t1=$(now)
+	local dump_s load_s anchor_s dump_mb
+	dump_s=$(calc "$t1 - $t0")
+	dump_mb=$(du -sm "$WORK/anchor-dump" | cut -f1)
+	log "anchor: myloader -t $THREADS"
+	dst_cpu0=$(cpu "${MPID[dst]}")
+	timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$WORK/myloader.time" \
+		myloader -h 127.0.0.1 -P "${PORT[dst]}" -u $USER_NAME -p $USER_PASS -d "$WORK/anchor-dump" \
+		-t "$THREADS" -v 2 $([ "$MYLOADER_BINLOG" = 1 ] && echo -e) >"$WORK/myloader.log" 2>&1 || die "myloader failed, see $WORK/myloader.log"
+	load_s=$(calc "$(now) - $t1")
+	anchor_s=$(calc "$dump_s + $load_s")
+	local a_src_cpu a_dst_cpu
+	a_src_cpu=$(cpu_secs "$src_cpu0" "$(cpu "${MPID[src]}")")
+	a_dst_cpu=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
+	log "anchor: dump $dump_s s ($dump_mb MB of files) + load $load_s s = $anchor_s s"
+	verify dst
+	sql dst "DROP DATABASE $DB"
+	rm -rf "$WORK/anchor-dump"
+
+	# (b) dmkit task_mode=full on a fresh target schema.
+	build_dm
+	start_dm full
+	create_dm_source
+	api POST /tasks "{\"task\":{\"name\":\"bench-full\",\"task_mode\":\"full\",\"on_duplicate\":\"$ON_DUPLICATE\",
+		\"meta_schema\":\"dm_meta\",
+		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dst]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
+		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
+		\"source_config\":{\"full_migrate_conf\":{\"export_threads\":$THREADS,\"import_threads\":$THREADS,
+		\"data_dir\":\"$WORK/dm-dump\"},\"source_conf\":[{\"source_name\":\"src\"}]}}}"
+	log "dmkit: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE"
+	local dm_cpu0 load_seen="" deadline
+	dm_cpu0=$(cpu "$DMPID")
+	src_cpu0=$(cpu "${MPID[src]}")
+	dst_cpu0=$(cpu "${MPID[dst]}")
+	t0=$(now)
+	api POST /tasks/bench-full/start
+	deadline=$(($(date +%s) + STEP_TIMEOUT))
+	while :; do
+		task_status bench-full
+		[ "$ST_UNIT" = Load ] && [ -z "$load_seen" ] && load_seen=$(now)
+		[ "$ST_STAGE" = Finished ] && break
+		[ "$ST_STAGE" = Paused ] && die "dmkit full task paused: $ST_ERR (log: $WORK/dm-full.log)"
+		[ "$(date +%s)" -lt "$deadline" ] || die "dmkit full task not finished after $STEP_TIMEOUT s (stage $ST_STAGE, unit $ST_UNIT)"
+		sleep 0.1
+	done
+	t1=$(now)
+	local dm_s dm_cpu dm_rss d_src_cpu d_dst_cpu dm_dump_s=""
+	dm_s=$(calc "$t1 - $t0")
+	[ -n "$load_seen" ] && dm_dump_s=$(calc "$load_seen - $t0")
+	dm_cpu=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
+	dm_rss=$(hwm_mb "$DMPID")
+	d_src_cpu=$(cpu_secs "$src_cpu0" "$(cpu "${MPID[src]}")")
+	d_dst_cpu=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
+	log "dmkit: finished in $dm_s s (first seen in Load after ${dm_dump_s:-?} s), peak RSS $dm_rss MiB"
+	stop_dm
+	verify dst
+
+	local md_u md_s md_rss ml_u ml_s ml_rss
+	read -r _ md_u md_s md_rss <"$WORK/mydumper.time"
+	read -r _ ml_u ml_s ml_rss <"$WORK/myloader.time"
+	sum_line "== full: $TABLES tables x $TABLE_SIZE rows = $ROWS rows, data_length $DATA_MB MiB (index $(calc "$INDEX_BYTES / 1048576") MiB), threads $THREADS, charset $CHARSET, on_duplicate $ON_DUPLICATE, target binlog $([ "$TARGET_LOG_BIN" = 1 ] && echo on || echo off), myloader -e $MYLOADER_BINLOG"
+	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' 'run' 'wall s' 'rows/s' 'MiB/s' 'peak RSS' 'CPU s (tool | src mariadbd | dst mariadbd)')"
+	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' 'mydumper + myloader' "$anchor_s" \
+		"$(calc "$ROWS / $anchor_s" | cut -d. -f1)" "$(calc "$DATA_MB / $anchor_s")" \
+		"$(((md_rss > ml_rss ? md_rss : ml_rss) / 1024)) MiB" \
+		"$(calc "$md_u + $md_s + $ml_u + $ml_s") | $a_src_cpu | $a_dst_cpu")"
+	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' '  mydumper' "$dump_s" "" "" "$((md_rss / 1024)) MiB" "$(calc "$md_u + $md_s")")"
+	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' '  myloader' "$load_s" "" "" "$((ml_rss / 1024)) MiB" "$(calc "$ml_u + $ml_s")")"
+	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' 'dmkit full (dm-server)' "$dm_s" \
+		"$(calc "$ROWS / $dm_s" | cut -d. -f1)" "$(calc "$DATA_MB / $dm_s")" "$dm_rss MiB" \
+		"$dm_cpu | $d_src_cpu | $d_dst_cpu")"
+	sum_line "ratio dmkit/anchor: $(calc "$dm_s / $anchor_s") (goal <= 0.80); dmkit reached Load after ${dm_dump_s:-?} s"
+	sum_line "targets verified identical to the source (row counts + CHECKSUM TABLE)"
+}
+
+# ---------------------------------------------------------------------------- incr
+# binlog_bytes FILE1 POS1 FILE2 POS2: bytes of the source binlog between two positions.
+binlog_bytes() {
+	sql src "SHOW BINARY LOGS" | awk -v f1="$1" -v p1="$2" -v f2="$3" -v p2="$4" '
+		$1 >= f1 && $1 <= f2 { s = ($1 == f2 ? p2 : $2) - ($1 == f1 ? p1 : 0); t += s }
+		END { printf "%d", t }'
+}
+
+# native_catchup NAME LABEL: START SLAVE from the snapshot and time until the SQL thread has
+# executed up to the backlog's end. Sets NAT_S and NAT_CPU.
+native_catchup() {
+	local name=$1 t0 res cpu0
+	sql "$name" "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${PORT[src]},
+		MASTER_USER='$USER_NAME', MASTER_PASSWORD='$USER_PASS',
+		MASTER_LOG_FILE='$SNAP_FILE', MASTER_LOG_POS=$SNAP_POS, MASTER_USE_GTID=no"
+	cpu0=$(cpu "${MPID[$name]}")
+	t0=$(now)
+	res=$(mariadb --socket="${SOCK[$name]}" -uroot -N -B -e "START SLAVE;
+		SELECT MASTER_POS_WAIT('$END_FILE', $END_POS, $STEP_TIMEOUT)") || die "START SLAVE on $name failed"
+	NAT_S=$(calc "$(now) - $t0")
+	NAT_CPU=$(cpu_secs "$cpu0" "$(cpu "${MPID[$name]}")")
+	case "$res" in
+	'' | NULL | -*)
+		sql "$name" "SHOW SLAVE STATUS\G" >&2 || true
+		die "$name did not catch up (MASTER_POS_WAIT returned '$res'; slave status above)"
+		;;
+	esac
+	log "native $2: caught up in $NAT_S s (replica mariadbd CPU $NAT_CPU s)"
+}
+
+# heartbeat_lag TARGET SECONDS OUT: writes a heartbeat row on the source every 50 ms and
+# samples NOW(6) - heartbeat on TARGET every 100 ms while sysbench runs LAG_RATE tps.
+# Prints "p50 p99 max" in ms and the achieved tps.
+heartbeat_lag() {
+	local target=$1 secs=$2 out=$3 n
+	n=$((secs * 20 + 40))
+	awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
+		print "UPDATE '"$DB"'.bench_heartbeat SET ts = NOW(6) WHERE id = 1; DO SLEEP(0.05);" }' |
+		mariadb -h 127.0.0.1 -P "${PORT[src]}" -u$USER_NAME -p$USER_PASS >/dev/null 2>&1 &
+	local hb=$!
+	PIDS+=("$hb")
+	sleep 1
+	awk -v n="$((secs * 10))" 'BEGIN { for (i = 0; i < n; i++)
+		print "SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) FROM '"$DB"'.bench_heartbeat WHERE id = 1; DO SLEEP(0.1);" }' |
+		mariadb --socket="${SOCK[$target]}" -uroot -N -B >"$out.lag" 2>&1 &
+	local rd=$!
+	PIDS+=("$rd")
+	timeout "$STEP_TIMEOUT" sysbench oltp_write_only --db-driver=mysql --mysql-host=127.0.0.1 \
+		--mysql-port="${PORT[src]}" --mysql-user=$USER_NAME --mysql-password=$USER_PASS \
+		--mysql-db=$DB --tables="$TABLES" --table-size="$TABLE_SIZE" --threads="$BACKLOG_THREADS" \
+		--rate="$LAG_RATE" --time="$secs" --report-interval=10 run >"$out.sysbench" 2>&1 ||
+		die "sysbench (lag load) failed, see $out.sysbench"
+	wait "$rd" || true
+	kill "$hb" 2>/dev/null || true
+	wait "$hb" 2>/dev/null || true
+	LAG_TPS=$(awk '/transactions:/ { gsub(/\(/, "", $3); printf "%.0f", $3 }' "$out.sysbench")
+	LAG_STATS=$(sort -n "$out.lag" | awk '/^[0-9]+$/ { v[n++] = $1 }
+		END { if (n == 0) { print "- - -"; exit }
+		      printf "%.0f %.0f %.0f", v[int(n * 0.5)] / 1000, v[int(n * 0.99)] / 1000, v[n - 1] / 1000 }')
+}
+
+bench_incr() {
+	start_mariadb src 1
+	start_mariadb rserial 11
+	start_mariadb rpar 12
+	start_mariadb dmdst 13
+	prepare_source
+	sql src "CREATE TABLE $DB.bench_heartbeat (id INT PRIMARY KEY, ts DATETIME(6) NOT NULL);
+		INSERT INTO $DB.bench_heartbeat VALUES (1, NOW(6))"
+	read -r SNAP_FILE SNAP_POS _ < <(sql src "SHOW MASTER STATUS")
+	SNAP_GTID=$(sql src "SELECT @@gtid_binlog_pos")
+	log "snapshot at ($SNAP_FILE, $SNAP_POS), GTID $SNAP_GTID (source idle)"
+
+	log "loading the snapshot into rserial, rpar, dmdst (mydumper + myloader)"
+	timeout "$STEP_TIMEOUT" mydumper -h 127.0.0.1 -P "${PORT[src]}" -u $USER_NAME -p $USER_PASS -B $DB \
+		-t "$THREADS" -o "$WORK/snap" -v 2 >"$WORK/snap-mydumper.log" 2>&1 ||
+		die "mydumper (snapshot) failed, see $WORK/snap-mydumper.log"
+	grep -q "$SNAP_POS" "$WORK/snap/metadata" ||
+		die "the snapshot's position moved (expected $SNAP_POS in $WORK/snap/metadata)"
+	local r
+	for r in rserial rpar dmdst; do
+		timeout "$STEP_TIMEOUT" myloader -h 127.0.0.1 -P "${PORT[$r]}" -u $USER_NAME -p $USER_PASS \
+			-d "$WORK/snap" -t "$THREADS" -v 2 >"$WORK/snap-myloader-$r.log" 2>&1 ||
+			die "myloader into $r failed, see $WORK/snap-myloader-$r.log"
+	done
+	rm -rf "$WORK/snap"
+	verify rserial rpar dmdst
+
+	log "backlog: sysbench oltp_write_only, $BACKLOG_THREADS threads, $DURATION s"
+	timeout "$STEP_TIMEOUT" sysbench oltp_write_only --db-driver=mysql --mysql-host=127.0.0.1 \
+		--mysql-port="${PORT[src]}" --mysql-user=$USER_NAME --mysql-password=$USER_PASS \
+		--mysql-db=$DB --tables="$TABLES" --table-size="$TABLE_SIZE" --threads="$BACKLOG_THREADS" \
+		--time="$DURATION" --report-interval=10 run >"$WORK/backlog.log" 2>&1 ||
+		die "sysbench run (backlog) failed, see $WORK/backlog.log"
+	read -r END_FILE END_POS _ < <(sql src "SHOW MASTER STATUS")
+	local txns bytes mb
+	txns=$(awk '/transactions:/ { print $2 }' "$WORK/backlog.log")
+	bytes=$(binlog_bytes "$SNAP_FILE" "$SNAP_POS" "$END_FILE" "$END_POS")
+	mb=$(calc "$bytes / 1048576")
+	log "backlog: $txns transactions ($(calc "$txns / $DURATION") tps on the source), $mb MiB of binlog, end ($END_FILE, $END_POS)"
+
+	# (a) native replication, one replica at a time.
+	native_catchup rserial "serial (slave_parallel_threads=0)"
+	local ser_s=$NAT_S ser_cpu=$NAT_CPU
+	sql rpar "SET GLOBAL slave_parallel_threads=$PAR_THREADS; SET GLOBAL slave_parallel_mode='$PAR_MODE'"
+	native_catchup rpar "parallel ($PAR_THREADS threads, $PAR_MODE)"
+	local par_s=$NAT_S par_cpu=$NAT_CPU
+
+	# (b) dmkit incremental from the same position.
+	build_dm
+	start_dm incr
+	create_dm_source
+	local incr_conf=""
+	[ -n "$REPL_THREADS" ] && incr_conf+="\"repl_threads\":$REPL_THREADS"
+	[ -n "$REPL_BATCH" ] && incr_conf+="${incr_conf:+,}\"repl_batch\":$REPL_BATCH"
+	api POST /tasks "{\"task\":{\"name\":\"bench-incr\",\"task_mode\":\"incremental\",\"on_duplicate\":\"replace\",
+		\"meta_schema\":\"dm_meta\",
+		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dmdst]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
+		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
+		\"source_config\":{\"incr_migrate_conf\":{$incr_conf},
+		\"source_conf\":[{\"source_name\":\"src\",\"binlog_name\":\"$SNAP_FILE\",\"binlog_pos\":$SNAP_POS}]}}}"
+	log "dmkit: task_mode=incremental from ($SNAP_FILE, $SNAP_POS), incr_migrate_conf {$incr_conf}"
+	local dm_cpu0 dst_cpu0 t0 deadline
+	dm_cpu0=$(cpu "$DMPID")
+	dst_cpu0=$(cpu "${MPID[dmdst]}")
+	t0=$(now)
+	api POST /tasks/bench-incr/start
+	deadline=$(($(date +%s) + STEP_TIMEOUT))
+	while :; do
+		task_status bench-incr
+		if [ "$ST_SYNCED" = true ] && [ "$ST_SFILE" = "$END_FILE" ] && [ "$ST_SPOS" -ge "$END_POS" ]; then break; fi
+		[ "$ST_STAGE" = Paused ] && die "dmkit incremental task paused: $ST_ERR (log: $WORK/dm-incr.log)"
+		[ "$(date +%s)" -lt "$deadline" ] || die "dmkit did not catch up in $STEP_TIMEOUT s (syncer at ($ST_SFILE, $ST_SPOS))"
+		sleep 0.1
+	done
+	local dm_s dm_cpu dm_rss dm_dst_cpu dm_events
+	dm_s=$(calc "$(now) - $t0")
+	dm_cpu=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
+	dm_dst_cpu=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dmdst]}")")
+	dm_rss=$(hwm_mb "$DMPID")
+	dm_events=$ST_EVENTS
+	log "dmkit: caught up in $dm_s s ($dm_events events), dm-server CPU $dm_cpu s, target mariadbd CPU $dm_dst_cpu s, peak RSS $dm_rss MiB"
+	verify rserial rpar dmdst
+
+	local lag_line=()
+	if [ "$LAG" = 1 ]; then
+		sql rserial "STOP SLAVE"
+		sql rpar "STOP SLAVE"
+		log "steady-state lag: dmkit, sysbench --rate=$LAG_RATE for $LAG_SECONDS s"
+		local bsamples="$WORK/lag-dm.behind"
+		(while kill -0 "$DMPID" 2>/dev/null; do
+			curl -s "$API/tasks/bench-incr/status" | python3 "$STATUS_PY" | cut -f9
+			sleep 1
+		done >"$bsamples") &
+		local sampler=$!
+		PIDS+=("$sampler")
+		heartbeat_lag dmdst "$LAG_SECONDS" "$WORK/lag-dm"
+		kill "$sampler" 2>/dev/null || true
+		local behind_max
+		behind_max=$(sort -n "$bsamples" | tail -1)
+		read -r p50 p99 pmax <<<"$LAG_STATS"
+		lag_line+=("$(printf '%-34s %8s %8s %8s %8s %s' 'dmkit incremental' "$LAG_TPS" "$p50" "$p99" "$pmax" \
+			"max seconds_behind_master ${behind_max:-?}")")
+		deadline=$(($(date +%s) + STEP_TIMEOUT))
+		local ef ep
+		read -r ef ep _ < <(sql src "SHOW MASTER STATUS")
+		while :; do
+			task_status bench-incr
+			if [ "$ST_SYNCED" = true ] && [ "$ST_SFILE" = "$ef" ] && [ "$ST_SPOS" -ge "$ep" ]; then break; fi
+			[ "$ST_STAGE" = Paused ] && die "dmkit incremental task paused: $ST_ERR"
+			[ "$(date +%s)" -lt "$deadline" ] || die "dmkit did not catch up after the lag load"
+			sleep 0.2
+		done
+		verify dmdst
+		api POST /tasks/bench-incr/stop
+
+		log "steady-state lag: native serial replica, same load"
+		sql rserial "START SLAVE"
+		sql rserial "SELECT MASTER_POS_WAIT('$ef', $ep, $STEP_TIMEOUT)" >/dev/null
+		heartbeat_lag rserial "$LAG_SECONDS" "$WORK/lag-serial"
+		read -r p50 p99 pmax <<<"$LAG_STATS"
+		lag_line+=("$(printf '%-34s %8s %8s %8s %8s' 'native serial' "$LAG_TPS" "$p50" "$p99" "$pmax")")
+		read -r ef ep _ < <(sql src "SHOW MASTER STATUS")
+		sql rserial "SELECT MASTER_POS_WAIT('$ef', $ep, $STEP_TIMEOUT)" >/dev/null
+		verify rserial
+	fi
+	stop_dm
+
+	sum_line "== incr: backlog of $DURATION s oltp_write_only x $BACKLOG_THREADS threads on $TABLES x $TABLE_SIZE rows: $txns transactions, $mb MiB binlog"
+	sum_line "$(printf '%-34s %9s %10s %12s %s' 'catch-up' 'wall s' 'txn/s' 'binlog MiB/s' 'CPU s (applier | target mariadbd), peak RSS')"
+	sum_line "$(printf '%-34s %9s %10s %12s %s' 'native serial' "$ser_s" "$(calc "$txns / $ser_s" | cut -d. -f1)" \
+		"$(calc "$mb / $ser_s")" "- | $ser_cpu")"
+	sum_line "$(printf '%-34s %9s %10s %12s %s' "native parallel ($PAR_THREADS, $PAR_MODE)" "$par_s" \
+		"$(calc "$txns / $par_s" | cut -d. -f1)" "$(calc "$mb / $par_s")" "- | $par_cpu")"
+	sum_line "$(printf '%-34s %9s %10s %12s %s' 'dmkit incremental (dm-server)' "$dm_s" \
+		"$(calc "$txns / $dm_s" | cut -d. -f1)" "$(calc "$mb / $dm_s")" "$dm_cpu | $dm_dst_cpu, $dm_rss MiB")"
+	sum_line "dmkit binlog events applied: $dm_events ($(calc "$dm_events / $dm_s" | cut -d. -f1) events/s)"
+	sum_line "ratio dmkit/native-serial: $(calc "$dm_s / $ser_s") (goal <= 1.00); dmkit/native-parallel: $(calc "$dm_s / $par_s")"
+	sum_line "targets verified identical to the source (row counts + CHECKSUM TABLE)"
+	if [ ${#lag_line[@]} -gt 0 ]; then
+		sum_line "steady-state lag (heartbeat every 50 ms, sampled every 100 ms on the target), ms:"
+		sum_line "$(printf '%-34s %8s %8s %8s %8s' 'applier' 'tps' 'p50' 'p99' 'max')"
+		for r in "${lag_line[@]}"; do sum_line "$r"; done
+	fi
+}
+
+# ---------------------------------------------------------------------------- main
+install_deps
+log "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $($MARIADBD --version | cut -d' ' -f2-4); $(mydumper --version 2>&1 | head -1); $(sysbench --version)"
+log "work dir $WORK"
+case "$MODE" in
+full) bench_full ;;
+incr) bench_incr ;;
+all)
+	bench_full
+	stop_all
+	rm -rf "${WORK:?}"/*
+	bench_incr
+	;;
+esac
+
+{
+	echo
+	echo "==================== dmkit benchmark summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores) ===================="
+	printf '%s\n' "${SUMMARY[@]}"
+} | tee ${RESULTS:+-a "$RESULTS"}
