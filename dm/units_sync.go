@@ -22,8 +22,9 @@ type syncUnit struct {
 	rules *subtaskRules
 	p     *fullPipeline
 
-	mu sync.Mutex
-	s  *syncer.Syncer
+	mu      sync.Mutex
+	s       *syncer.Syncer
+	noStart bool // the syncer has no start location of its own (only a checkpoint can give one)
 }
 
 func newSyncUnit(cfg *SubtaskConfig, rules *subtaskRules, p *fullPipeline) (Unit, error) {
@@ -108,6 +109,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set up the sync of task %s: %w", t.Name, err)
 	}
+	u.noStart = sc.Start.IsZero() && sc.StartTime == ""
 	return s, nil
 }
 
@@ -159,6 +161,18 @@ func (u *syncUnit) Run(ctx context.Context) error {
 	s, err := u.syncer()
 	if err != nil {
 		return err
+	}
+	if u.noStart {
+		// Never fall back to "the source's binlog end": that would skip changes silently.
+		fresh, err := s.Fresh(ctx)
+		if err != nil {
+			return err
+		}
+		if fresh {
+			return fmt.Errorf("task %s has no binlog position to replicate from on source %s: the dump recorded none "+
+				"(is binary logging on?); enable log_bin on the source, or give binlog_name/binlog_pos or start_time",
+				u.cfg.Task.Name, u.cfg.Source.SourceName)
+		}
 	}
 	if u.cfg.Task.TaskMode == ModeAll {
 		cctx, cancel := context.WithCancel(ctx)

@@ -34,7 +34,8 @@ start_mariadb() {
 	"$MARIADBD" --no-defaults --datadir="$dir/data" --socket="$dir/sock" --port="$port" \
 		--bind-address=127.0.0.1 --log-error="$dir/error.log" --pid-file="$dir/pid" \
 		--server-id="$id" --log-bin="$dir/data/mysql-bin" --binlog-format=ROW --binlog-row-image=FULL \
-		--innodb-buffer-pool-size=32M --skip-name-resolve "${USER_FLAG[@]}" &
+		--innodb-buffer-pool-size=32M --skip-name-resolve \
+		--character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci "${USER_FLAG[@]}" &
 	PIDS+=($!)
 	for _ in $(seq 1 120); do
 		mariadb --socket="$dir/sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && break
@@ -50,7 +51,7 @@ start_mariadb src 101
 start_mariadb dst 102
 echo "    source 127.0.0.1:$PORT_src, target 127.0.0.1:$PORT_dst (user dmkit / dmkit)"
 
-mariadb --socket="$SOCK_src" -uroot -e "
+mariadb --default-character-set=utf8mb4 --socket="$SOCK_src" -uroot -e "
 CREATE DATABASE shop;
 CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(40), email VARCHAR(80) UNIQUE);
 CREATE TABLE shop.orders (id BIGINT PRIMARY KEY AUTO_INCREMENT, customer_id INT, amount DECIMAL(10,2), note TEXT);
@@ -82,7 +83,7 @@ call POST /sources "{\"source_name\":\"mysql-01\",\"host\":\"127.0.0.1\",\"port\
 call GET '/sources/mysql-01?with_status=true'
 call GET /sources/mysql-01/schemas
 call GET /sources/mysql-01/schemas/shop
-call POST /tasks "{\"task\":{\"name\":\"task-1\",\"task_mode\":\"full\",\"meta_schema\":\"dm_meta\",\"on_duplicate\":\"replace\",
+call POST /tasks "{\"task\":{\"name\":\"task-1\",\"task_mode\":\"all\",\"meta_schema\":\"dm_meta\",\"on_duplicate\":\"replace\",
   \"target_config\":{\"host\":\"127.0.0.1\",\"port\":$PORT_dst,\"user\":\"dmkit\",\"password\":\"dmkit\"},
   \"table_migrate_rule\":[{\"source\":{\"source_name\":\"mysql-01\",\"schema\":\"shop\",\"table\":\"*\"}}],
   \"source_config\":{\"full_migrate_conf\":{\"export_threads\":4,\"import_threads\":4,\"data_dir\":\"$WORK/dump\"},
@@ -90,22 +91,44 @@ call POST /tasks "{\"task\":{\"name\":\"task-1\",\"task_mode\":\"full\",\"meta_s
 call GET /tasks/task-1/sources/mysql-01/migrate_targets
 call GET /tasks/task-1/sources/mysql-01/schemas/shop/customers
 call POST /tasks/task-1/start
-for _ in $(seq 1 60); do
+echo
+echo "==> waiting for the full copy to finish and replication to start"
+for _ in $(seq 1 120); do
 	st=$(curl -s "$API/tasks/task-1/status")
-	case "$st" in *'"stage": "Finished"'*|*'"stage": "Paused"'*) break ;; esac
+	case "$st" in *'"unit": "Sync"'*) break ;; *'"stage": "Paused"'*) echo "$st"; exit 1 ;; esac
 	sleep 0.5
 done
 call GET /tasks/task-1/status
-call GET '/tasks?with_status=true'
+
+show() {
+	for t in customers orders; do
+		echo "-- shop.$t on the $1:"
+		mariadb --default-character-set=utf8mb4 --socket="$2" -uroot -t -e "SELECT * FROM shop.$t ORDER BY id; CHECKSUM TABLE shop.$t;"
+	done
+}
+echo
+echo "==> after the full copy: source and target side by side"
+show source "$SOCK_src"
+show target "$SOCK_dst"
 
 echo
-echo "==> source vs target"
-for t in customers orders; do
-	echo "-- shop.$t on the source:"
-	mariadb --socket="$SOCK_src" -uroot -t -e "SELECT * FROM shop.$t ORDER BY id; CHECKSUM TABLE shop.$t;"
-	echo "-- shop.$t on the target:"
-	mariadb --socket="$SOCK_dst" -uroot -t -e "SELECT * FROM shop.$t ORDER BY id; CHECKSUM TABLE shop.$t;" 2>&1 || true
+echo "==> live replication: writing to the source"
+mariadb --default-character-set=utf8mb4 --socket="$SOCK_src" -uroot -e "
+INSERT INTO shop.customers VALUES (4,'Barbara','barbara@example.com');
+UPDATE shop.orders SET amount = amount * 2 WHERE customer_id = 1;
+DELETE FROM shop.orders WHERE customer_id = 2;
+ALTER TABLE shop.orders ADD COLUMN shipped BOOLEAN DEFAULT FALSE;
+INSERT INTO shop.orders (customer_id, amount, note, shipped) VALUES (4, 42.00, 'replicated live', TRUE);"
+for _ in $(seq 1 60); do
+	a=$(mariadb --socket="$SOCK_src" -uroot -N -e "CHECKSUM TABLE shop.orders" | awk '{print $2}')
+	b=$(mariadb --socket="$SOCK_dst" -uroot -N -e "CHECKSUM TABLE shop.orders" 2>/dev/null | awk '{print $2}')
+	[ "$a" = "$b" ] && break
+	sleep 0.25
 done
+show source "$SOCK_src"
+show target "$SOCK_dst"
+call GET /tasks/task-1/status
+call GET '/tasks?with_status=true'
 
 call POST /tasks/task-1/stop
 call DELETE '/tasks/task-1?force=true'

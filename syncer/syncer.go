@@ -127,6 +127,11 @@ func (s *Syncer) Status() Status {
 	}
 	applied, idle := r.appliedPoint()
 	st.SyncerBinlog, st.SyncerBinlogGTID = posOf(applied.loc).String(), applied.loc.GTID
+	if known && posOf(applied.loc).compare(posOf(master)) > 0 {
+		// The master position is polled; what was applied proves the master got that far.
+		st.MasterBinlog, st.MasterBinlogGTID = st.SyncerBinlog, st.SyncerBinlogGTID
+		master = applied.loc
+	}
 	st.Synced = idle && known && posOf(applied.loc) == posOf(master)
 	if !idle && applied.ts > 0 {
 		st.SecondsBehindMaster = max(0, now.Unix()-int64(applied.ts))
