@@ -3,6 +3,7 @@ package dm
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,4 +134,83 @@ func TestIncrementalMode(t *testing.T) {
 			waitSame(t, schema)
 		})
 	}
+}
+
+// TestSyncSurvivesServerRestarts restarts the target and then the source under a write
+// load; the task resumes by itself and the target converges.
+func TestSyncSurvivesServerRestarts(t *testing.T) {
+	ctx := testCtx(t)
+	c := newDataCluster(t)
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS restarts")
+	testDst.Exec(t, "DROP DATABASE IF EXISTS restarts")
+	testSrc.Exec(t, "CREATE DATABASE restarts")
+	testSrc.Exec(t, "CREATE TABLE restarts.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: fullTask("restarts", ModeAll, "restarts", "src1")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "restarts", StartTaskRequest{}))
+	waitUnit(t, c, "restarts", UnitSync)
+
+	write := func(n int) {
+		t.Helper()
+		db, err := testSrc.Open("restarts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for i := range n {
+			if _, err := db.Exec("INSERT INTO t (v) VALUES (?)", i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(200)
+	if err := testDst.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	write(200)
+	waitSame(t, "restarts")
+	if err := testSrc.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	write(200)
+	waitSame(t, "restarts")
+	waitUnit(t, c, "restarts", UnitSync)
+}
+
+// TestTableStructureWhilePaused sets and deletes a table's schema while the task is
+// paused; replication continues with it afterwards.
+func TestTableStructureWhilePaused(t *testing.T) {
+	ctx := testCtx(t)
+	c := newDataCluster(t)
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS tsp")
+	testDst.Exec(t, "DROP DATABASE IF EXISTS tsp")
+	testSrc.Exec(t, "CREATE DATABASE tsp")
+	testSrc.Exec(t, "CREATE TABLE tsp.t (id INT PRIMARY KEY, v VARCHAR(10))")
+	testSrc.Exec(t, "INSERT INTO tsp.t VALUES (1, 'a')")
+	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: fullTask("tsp", ModeAll, "tsp", "src1")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "tsp", StartTaskRequest{}))
+	waitUnit(t, c, "tsp", UnitSync)
+
+	// Not while running.
+	wantCode(t, c.SetTaskTableStructure(ctx, "tsp", "src1", "tsp", "t", SetTableStructureRequest{SchemaSource: "upstream"}), CodeOpenAPICommon)
+	mustOK(t, c.StopTask(ctx, "tsp", StopTaskRequest{}))
+	waitStage(t, c, "tsp", StagePaused, UnitSync)
+	sqlText := "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))"
+	mustOK(t, c.SetTaskTableStructure(ctx, "tsp", "src1", "tsp", "t", SetTableStructureRequest{SQLContent: &sqlText}))
+	ts, err := c.TaskTableStructure(ctx, "tsp", "src1", "tsp", "t")
+	mustOK(t, err)
+	if !strings.Contains(ts.SchemaCreateSQL, "`tsp`.`t`") {
+		t.Fatalf("structure after set = %q", ts.SchemaCreateSQL)
+	}
+	testSrc.Exec(t, "INSERT INTO tsp.t VALUES (2, 'b'), (3, 'c')")
+	mustOK(t, c.StartTask(ctx, "tsp", StartTaskRequest{}))
+	waitUnit(t, c, "tsp", UnitSync)
+	waitSame(t, "tsp")
+	mustOK(t, c.StopTask(ctx, "tsp", StopTaskRequest{}))
+	waitStage(t, c, "tsp", StagePaused, UnitSync)
+	mustOK(t, c.DeleteTaskTableStructure(ctx, "tsp", "src1", "tsp", "t"))
+	testSrc.Exec(t, "UPDATE tsp.t SET v = 'z'")
+	mustOK(t, c.StartTask(ctx, "tsp", StartTaskRequest{}))
+	waitSame(t, "tsp")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -209,8 +210,14 @@ func (w *worker) start(ctx context.Context, txn txnReader, r *subtaskRun, st *su
 	}()
 }
 
-// execute runs the units from the first one that still has work.
-func (r *subtaskRun) execute(ctx context.Context, factory UnitFactory, cfg *SubtaskConfig) error {
+// execute runs the units from the first one that still has work. A panic in a unit is
+// turned into the subtask's error instead of taking the whole process down.
+func (r *subtaskRun) execute(ctx context.Context, factory UnitFactory, cfg *SubtaskConfig) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error in task %s on source %s (please report it): %v\n%s", r.task, r.source, p, debug.Stack())
+		}
+	}()
 	r.mu.Lock()
 	units := r.units
 	r.mu.Unlock()

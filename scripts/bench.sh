@@ -12,6 +12,7 @@
 # Environment (defaults in brackets):
 #   TABLES [4] TABLE_SIZE [250000]   sysbench tables and rows per table
 #   THREADS [4]                      mydumper/myloader threads and dmkit export/import threads
+#   REPEAT [1]                       full: runs of each tool (alternating); medians are compared
 #   BUFFER_POOL [1G]                 innodb_buffer_pool_size of every server
 #   CHARSET [utf8mb4]                character_set_server of every server (sysbench tables use it)
 #   DURATION [60] BACKLOG_THREADS [8] incr: seconds and threads of the oltp_write_only backlog
@@ -40,6 +41,7 @@ esac
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-250000}
 THREADS=${THREADS:-4}
+REPEAT=${REPEAT:-1}
 BUFFER_POOL=${BUFFER_POOL:-1G}
 CHARSET=${CHARSET:-utf8mb4}
 DURATION=${DURATION:-60}
@@ -287,50 +289,53 @@ task_status() {
 }
 
 # ---------------------------------------------------------------------------- full
-bench_full() {
-	start_mariadb src 1
-	if [ "$TARGET_LOG_BIN" = 1 ]; then start_mariadb dst 2; else start_mariadb dst 2 --skip-log-bin; fi
-	prepare_source
-	local src_cpu0 dst_cpu0 t0 t1
+# median: the median of the numbers on stdin (the lower middle one for an even count).
+median() { sort -g | awk '{ v[n++] = $1 } END { if (n) print v[int((n - 1) / 2)] }'; }
 
-	# (a) the anchor: mydumper + myloader, THREADS each.
-	log "anchor: mydumper -t $THREADS"
+# full_anchor REP: mydumper + myloader into dst, verified, then dropped. Sets A_* globals.
+full_anchor() {
+	local src_cpu0 dst_cpu0 t0 t1 md_u md_s ml_u ml_s dir="$WORK/anchor-dump"
+	log "anchor #$1: mydumper -t $THREADS, then myloader -t $THREADS"
 	src_cpu0=$(cpu "${MPID[src]}")
 	t0=$(now)
 	timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$WORK/mydumper.time" \
 		mydumper -h 127.0.0.1 -P "${PORT[src]}" -u $USER_NAME -p $USER_PASS -B $DB -t "$THREADS" \
-		-o "$WORK/anchor-dump" -v 2 >"$WORK/mydumper.log" 2>&1 || die "mydumper failed, see $WORK/mydumper.log"
+		-o "$dir" -v 2 >"$WORK/mydumper.log" 2>&1 || die "mydumper failed, see $WORK/mydumper.log"
 	t1=$(now)
-	local dump_s load_s anchor_s dump_mb
-	dump_s=$(calc "$t1 - $t0")
-	dump_mb=$(du -sm "$WORK/anchor-dump" | cut -f1)
-	log "anchor: myloader -t $THREADS"
+	A_DUMP=$(calc "$t1 - $t0")
+	A_FILES_MB=$(du -sm "$dir" | cut -f1)
 	dst_cpu0=$(cpu "${MPID[dst]}")
 	timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$WORK/myloader.time" \
-		myloader -h 127.0.0.1 -P "${PORT[dst]}" -u $USER_NAME -p $USER_PASS -d "$WORK/anchor-dump" \
-		-t "$THREADS" -v 2 $([ "$MYLOADER_BINLOG" = 1 ] && echo -e) >"$WORK/myloader.log" 2>&1 || die "myloader failed, see $WORK/myloader.log"
-	load_s=$(calc "$(now) - $t1")
-	anchor_s=$(calc "$dump_s + $load_s")
-	local a_src_cpu a_dst_cpu
-	a_src_cpu=$(cpu_secs "$src_cpu0" "$(cpu "${MPID[src]}")")
-	a_dst_cpu=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
-	log "anchor: dump $dump_s s ($dump_mb MB of files) + load $load_s s = $anchor_s s"
+		myloader -h 127.0.0.1 -P "${PORT[dst]}" -u $USER_NAME -p $USER_PASS -d "$dir" \
+		-t "$THREADS" -v 2 $([ "$MYLOADER_BINLOG" = 1 ] && echo -e) >"$WORK/myloader.log" 2>&1 ||
+		die "myloader failed, see $WORK/myloader.log"
+	A_LOAD=$(calc "$(now) - $t1")
+	A_S=$(calc "$A_DUMP + $A_LOAD")
+	A_SRC_CPU=$(cpu_secs "$src_cpu0" "$(cpu "${MPID[src]}")")
+	A_DST_CPU=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
+	read -r _ md_u md_s A_MD_RSS <"$WORK/mydumper.time"
+	read -r _ ml_u ml_s A_ML_RSS <"$WORK/myloader.time"
+	A_MD_CPU=$(calc "$md_u + $md_s")
+	A_ML_CPU=$(calc "$ml_u + $ml_s")
+	log "anchor #$1: dump $A_DUMP s ($A_FILES_MB MB of files) + load $A_LOAD s = $A_S s"
 	verify dst
 	sql dst "DROP DATABASE $DB"
-	rm -rf "$WORK/anchor-dump"
+	rm -rf "$dir"
+}
 
-	# (b) dmkit task_mode=full on a fresh target schema.
-	build_dm
-	start_dm full
+# full_dmkit REP: a fresh dm-server runs task_mode=full into dst; verified, then the target
+# schema and dmkit's meta schema are dropped. Sets D_* globals.
+full_dmkit() {
+	start_dm "full$1"
 	create_dm_source
 	api POST /tasks "{\"task\":{\"name\":\"bench-full\",\"task_mode\":\"full\",\"on_duplicate\":\"$ON_DUPLICATE\",
 		\"meta_schema\":\"dm_meta\",
 		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dst]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
 		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
 		\"source_config\":{\"full_migrate_conf\":{\"export_threads\":$THREADS,\"import_threads\":$THREADS,
-		\"data_dir\":\"$WORK/dm-dump\"},\"source_conf\":[{\"source_name\":\"src\"}]}}}"
-	log "dmkit: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE"
-	local dm_cpu0 load_seen="" deadline
+		\"data_dir\":\"$WORK/dm-dump$1\"},\"source_conf\":[{\"source_name\":\"src\"}]}}}"
+	log "dmkit #$1: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE"
+	local dm_cpu0 src_cpu0 dst_cpu0 t0 load_seen="" deadline
 	dm_cpu0=$(cpu "$DMPID")
 	src_cpu0=$(cpu "${MPID[src]}")
 	dst_cpu0=$(cpu "${MPID[dst]}")
@@ -341,38 +346,50 @@ bench_full() {
 		task_status bench-full
 		[ "$ST_UNIT" = Load ] && [ -z "$load_seen" ] && load_seen=$(now)
 		[ "$ST_STAGE" = Finished ] && break
-		[ "$ST_STAGE" = Paused ] && die "dmkit full task paused: $ST_ERR (log: $WORK/dm-full.log)"
+		[ "$ST_STAGE" = Paused ] && die "dmkit full task paused: $ST_ERR (log: $WORK/dm-full$1.log)"
 		[ "$(date +%s)" -lt "$deadline" ] || die "dmkit full task not finished after $STEP_TIMEOUT s (stage $ST_STAGE, unit $ST_UNIT)"
 		sleep 0.1
 	done
-	t1=$(now)
-	local dm_s dm_cpu dm_rss d_src_cpu d_dst_cpu dm_dump_s=""
-	dm_s=$(calc "$t1 - $t0")
-	[ -n "$load_seen" ] && dm_dump_s=$(calc "$load_seen - $t0")
-	dm_cpu=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
-	dm_rss=$(hwm_mb "$DMPID")
-	d_src_cpu=$(cpu_secs "$src_cpu0" "$(cpu "${MPID[src]}")")
-	d_dst_cpu=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
-	log "dmkit: finished in $dm_s s (first seen in Load after ${dm_dump_s:-?} s), peak RSS $dm_rss MiB"
+	D_S=$(calc "$(now) - $t0")
+	D_DUMP="?"
+	[ -n "$load_seen" ] && D_DUMP=$(calc "$load_seen - $t0")
+	D_CPU=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
+	D_RSS=$(hwm_mb "$DMPID")
+	D_SRC_CPU=$(cpu_secs "$src_cpu0" "$(cpu "${MPID[src]}")")
+	D_DST_CPU=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
+	log "dmkit #$1: finished in $D_S s (dump done after $D_DUMP s), dm-server CPU $D_CPU s, peak RSS $D_RSS MiB"
 	stop_dm
 	verify dst
+	sql dst "DROP DATABASE $DB; DROP DATABASE IF EXISTS dm_meta"
+	rm -rf "$WORK/dm-dump$1"*
+}
 
-	local md_u md_s md_rss ml_u ml_s ml_rss
-	read -r _ md_u md_s md_rss <"$WORK/mydumper.time"
-	read -r _ ml_u ml_s ml_rss <"$WORK/myloader.time"
-	sum_line "== full: $TABLES tables x $TABLE_SIZE rows = $ROWS rows, data_length $DATA_MB MiB (index $(calc "$INDEX_BYTES / 1048576") MiB), threads $THREADS, charset $CHARSET, on_duplicate $ON_DUPLICATE, target binlog $([ "$TARGET_LOG_BIN" = 1 ] && echo on || echo off), myloader -e $MYLOADER_BINLOG"
-	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' 'run' 'wall s' 'rows/s' 'MiB/s' 'peak RSS' 'CPU s (tool | src mariadbd | dst mariadbd)')"
-	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' 'mydumper + myloader' "$anchor_s" \
-		"$(calc "$ROWS / $anchor_s" | cut -d. -f1)" "$(calc "$DATA_MB / $anchor_s")" \
-		"$(((md_rss > ml_rss ? md_rss : ml_rss) / 1024)) MiB" \
-		"$(calc "$md_u + $md_s + $ml_u + $ml_s") | $a_src_cpu | $a_dst_cpu")"
-	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' '  mydumper' "$dump_s" "" "" "$((md_rss / 1024)) MiB" "$(calc "$md_u + $md_s")")"
-	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' '  myloader' "$load_s" "" "" "$((ml_rss / 1024)) MiB" "$(calc "$ml_u + $ml_s")")"
-	sum_line "$(printf '%-28s %9s %11s %8s %10s %s' 'dmkit full (dm-server)' "$dm_s" \
-		"$(calc "$ROWS / $dm_s" | cut -d. -f1)" "$(calc "$DATA_MB / $dm_s")" "$dm_rss MiB" \
-		"$dm_cpu | $d_src_cpu | $d_dst_cpu")"
-	sum_line "ratio dmkit/anchor: $(calc "$dm_s / $anchor_s") (goal <= 0.80); dmkit reached Load after ${dm_dump_s:-?} s"
-	sum_line "targets verified identical to the source (row counts + CHECKSUM TABLE)"
+bench_full() {
+	start_mariadb src 1
+	if [ "$TARGET_LOG_BIN" = 1 ]; then start_mariadb dst 2; else start_mariadb dst 2 --skip-log-bin; fi
+	prepare_source
+	build_dm
+	local fmt='%-24s %8s %9s %8s %9s %11s %s' rep a_all="" d_all=""
+	sum_line "== full: $TABLES tables x $TABLE_SIZE rows = $ROWS rows, data_length $DATA_MB MiB (index $(calc "$INDEX_BYTES / 1048576") MiB), threads $THREADS"
+	sum_line "   charset $CHARSET, dmkit on_duplicate $ON_DUPLICATE, target binlog $([ "$TARGET_LOG_BIN" = 1 ] && echo on || echo off), myloader -e $MYLOADER_BINLOG, $REPEAT run(s) each, alternating"
+	sum_line "$(printf "$fmt" 'run' 'wall s' 'rows/s' 'MiB/s' 'peak RSS' 'dump s' 'CPU s: tool | src mariadbd | dst mariadbd')"
+	for ((rep = 1; rep <= REPEAT; rep++)); do
+		full_anchor "$rep"
+		full_dmkit "$rep"
+		a_all+="$A_S"$'\n'
+		d_all+="$D_S"$'\n'
+		sum_line "$(printf "$fmt" "#$rep mydumper+myloader" "$A_S" "$(calc "$ROWS / $A_S" | cut -d. -f1)" \
+			"$(calc "$DATA_MB / $A_S")" "$(((A_MD_RSS > A_ML_RSS ? A_MD_RSS : A_ML_RSS) / 1024)) MiB" "$A_DUMP" \
+			"$A_MD_CPU+$A_ML_CPU | $A_SRC_CPU | $A_DST_CPU")"
+		sum_line "$(printf "$fmt" "#$rep dmkit full" "$D_S" "$(calc "$ROWS / $D_S" | cut -d. -f1)" \
+			"$(calc "$DATA_MB / $D_S")" "$D_RSS MiB" "$D_DUMP" "$D_CPU | $D_SRC_CPU | $D_DST_CPU")"
+	done
+	local am dm
+	am=$(printf '%s' "$a_all" | median)
+	dm=$(printf '%s' "$d_all" | median)
+	sum_line "median: mydumper+myloader $am s ($(calc "$ROWS / $am" | cut -d. -f1) rows/s), dmkit $dm s ($(calc "$ROWS / $dm" | cut -d. -f1) rows/s)"
+	sum_line "ratio dmkit/anchor (medians): $(calc "$dm / $am") (goal <= 0.80)"
+	sum_line "targets verified identical to the source after every run (row counts + CHECKSUM TABLE)"
 }
 
 # ---------------------------------------------------------------------------- incr

@@ -119,9 +119,10 @@ func (s *Syncer) prepare(ctx context.Context) (r *run, err error) {
 		parser: parser.New(),
 		errc:   make(chan struct{}),
 	}
+	built := r // the named result is nil on error returns
 	defer func() {
 		if err != nil {
-			r.close()
+			built.close()
 		}
 	}()
 	tcfg := cfg.Target
