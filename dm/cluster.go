@@ -156,11 +156,11 @@ func (c *Cluster) isConfiguredWorker(name string) bool {
 	return false
 }
 
-// bindUnbound binds every unbound source to a free online worker, in name order.
+// bindUnbound binds every enabled, unbound source to a free online worker, in name order.
 func (c *Cluster) bindUnbound(w *writeTxn) {
 	sources := listRecords[*sourceRecord](w.txn, kindSource, "")
 	for _, s := range sources {
-		if boundWorker(w.txn, s.Source.SourceName) != nil {
+		if !s.enabled() || boundWorker(w.txn, s.Source.SourceName) != nil {
 			continue
 		}
 		free := c.freeWorker(w.txn)

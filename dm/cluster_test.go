@@ -322,19 +322,30 @@ func TestSourceLifecycle(t *testing.T) {
 	_, err = c.UpdateSource(ctx, "mysql-01", UpdateSourceRequest{Source: bad})
 	wantCode(t, err, CodeDBDriver)
 
-	// Disable / enable.
+	// Disable frees the worker, which the waiting mysql-03 takes; enabling mysql-01 then
+	// needs a free worker again.
 	mustOK(t, c.DisableSource(ctx, "mysql-01"))
 	got, _ = c.GetSource(ctx, "mysql-01", false)
 	if *got.Enable {
 		t.Fatal("source still enabled after disable")
 	}
+	ws, _ := c.ListWorkers(ctx)
+	if ws.Data[0].BoundSourceName != "mysql-03" {
+		t.Fatalf("the freed worker did not bind the waiting source: %+v", ws.Data)
+	}
 	mustOK(t, c.DisableSource(ctx, "mysql-01")) // no-op
+	wantCode(t, c.EnableSource(ctx, "mysql-01"), CodeNoSourceInWorker)
+	wantCode(t, c.TransferSource(ctx, "mysql-01", WorkerNameRequest{WorkerName: "worker1"}), CodeInvalidRequest)
+	mustOK(t, c.DisableSource(ctx, "mysql-03"))
 	mustOK(t, c.EnableSource(ctx, "mysql-01"))
 	got, _ = c.GetSource(ctx, "mysql-01", false)
 	if !*got.Enable {
 		t.Fatal("source disabled after enable")
 	}
 	wantCode(t, c.EnableSource(ctx, "nope"), CodeSourceNotFound)
+	mustOK(t, c.DeleteSource(ctx, "mysql-03", false))
+	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("mysql-03", testSrc)})
+	mustOK(t, err)
 
 	// Transfer.
 	wantCode(t, c.TransferSource(ctx, "mysql-01", WorkerNameRequest{WorkerName: "nope"}), CodeWorkerNotFound)
@@ -343,7 +354,7 @@ func TestSourceLifecycle(t *testing.T) {
 	mustOK(t, c.TransferSource(ctx, "mysql-01", WorkerNameRequest{WorkerName: "worker1"})) // already there
 	mustOK(t, c.DeleteSource(ctx, "mysql-02", false))
 	// worker2 was freed and picked up the unbound mysql-03.
-	ws, _ := c.ListWorkers(ctx)
+	ws, _ = c.ListWorkers(ctx)
 	if ws.Data[1].BoundSourceName != "mysql-03" {
 		t.Fatalf("freed worker did not bind the unbound source: %+v", ws.Data)
 	}
@@ -950,4 +961,27 @@ func TestFinishedSurvivesRestart(t *testing.T) {
 	// A new start runs it again.
 	mustOK(t, c2.StartTask(ctx, "once", StartTaskRequest{}))
 	waitStage(t, c2, "once", StageRunning, UnitDump)
+}
+
+func TestDisabledSourceHoldsNoWorker(t *testing.T) {
+	ctx := testCtx(t)
+	c, _ := newTestCluster(t, "only")
+	off := sourceFor("off", testSrc)
+	off.Enable = boolPtr(false)
+	_, err := c.CreateSource(ctx, CreateSourceRequest{Source: off})
+	mustOK(t, err)
+	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("on", testSrc)})
+	mustOK(t, err)
+	ws, _ := c.ListWorkers(ctx)
+	if ws.Data[0].BoundSourceName != "on" {
+		t.Fatalf("the disabled source took the worker: %+v", ws.Data)
+	}
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: fullTask("t-off", ModeFull, "db", "off")})
+	wantCode(t, err, CodeSourcesNotBound)
+	mustOK(t, c.DisableSource(ctx, "on"))
+	mustOK(t, c.EnableSource(ctx, "off"))
+	ws, _ = c.ListWorkers(ctx)
+	if ws.Data[0].BoundSourceName != "off" {
+		t.Fatalf("enable did not bind the source: %+v", ws.Data)
+	}
 }

@@ -171,7 +171,7 @@ func (c *Cluster) CreateSource(ctx context.Context, req CreateSourceRequest) (*S
 				return NewError(CodeWorkerNotFree, "dm-worker with name %s not free", req.WorkerName)
 			}
 			target = wr
-		} else {
+		} else if rec.enabled() {
 			target = c.freeWorker(w.txn)
 		}
 		w.put(kindSource, rec)
@@ -396,8 +396,8 @@ func (c *Cluster) UpdateSource(ctx context.Context, name string, req UpdateSourc
 			return err
 		}
 		w.put(kindSource, rec)
-		if cur.enabled() != rec.enabled() && boundWorker(w.txn, name) != nil {
-			setSourceSubtasks(w, name, expectedFor(rec.enabled()))
+		if cur.enabled() != rec.enabled() {
+			return c.applyEnable(w, name, rec.enabled())
 		}
 		return nil
 	})
@@ -505,11 +505,7 @@ func (c *Cluster) setSourceEnabled(ctx context.Context, name string, enable bool
 		if r == nil {
 			return NewError(CodeSourceNotFound, "source config with ID %s not exists", name)
 		}
-		bound := boundWorker(w.txn, name) != nil
-		if enable && !bound {
-			return NewError(CodeNoSourceInWorker, "no mysql source is being handled in the worker: source %s is not bound to a worker", name)
-		}
-		if r.enabled() == enable {
+		if r.enabled() == enable && (!enable || boundWorker(w.txn, name) != nil) {
 			return nil
 		}
 		if len(relayWorkers(w.txn, name)) > 0 {
@@ -518,9 +514,36 @@ func (c *Cluster) setSourceEnabled(ctx context.Context, name string, enable bool
 		n := *r
 		n.Source.Enable = boolPtr(enable)
 		w.put(kindSource, &n)
-		setSourceSubtasks(w, name, expectedFor(enable))
-		return nil
+		return c.applyEnable(w, name, enable)
 	})
+}
+
+// applyEnable follows a source's enable flag: an enabled source is bound to a free worker
+// and its subtasks are set to run; a disabled one has its subtasks paused and its worker
+// freed for other sources.
+func (c *Cluster) applyEnable(w *writeTxn, name string, enable bool) error {
+	bw := boundWorker(w.txn, name)
+	if enable {
+		if bw == nil {
+			free := c.freeWorker(w.txn)
+			if free == nil {
+				return NewError(CodeNoSourceInWorker, "no mysql source is being handled in the worker: no free worker can serve source %s; add a worker or disable another source", name)
+			}
+			nw := *free
+			nw.Source = name
+			w.put(kindWorker, &nw)
+		}
+		setSourceSubtasks(w, name, StageRunning)
+		return nil
+	}
+	setSourceSubtasks(w, name, StageStopped)
+	if bw != nil {
+		nw := *bw
+		nw.Source = ""
+		w.put(kindWorker, &nw)
+		c.bindUnbound(w)
+	}
+	return nil
 }
 
 // TransferSource rebinds a source to another free worker. Running subtasks on the source
@@ -530,8 +553,12 @@ func (c *Cluster) TransferSource(ctx context.Context, name string, req WorkerNam
 		return invalidf("worker_name is required")
 	}
 	txn := c.read()
-	if getRecord(txn, kindSource, name) == nil {
+	sr, _ := getRecord(txn, kindSource, name).(*sourceRecord)
+	if sr == nil {
 		return NewError(CodeSourceNotFound, "source config with ID %s not exists", name)
+	}
+	if !sr.enabled() {
+		return invalidf("source %s is disabled and so bound to no worker; enable it first", name)
 	}
 	target, _ := getRecord(txn, kindWorker, req.WorkerName).(*workerRecord)
 	if target == nil {

@@ -23,6 +23,8 @@
 #   TARGET_LOG_BIN [1]               0 starts the full benchmark's target without a binlog
 #   MYLOADER_BINLOG [0]              1 runs myloader with -e (its loads go to the binlog too)
 #   STEP_TIMEOUT [1800]              seconds any one step may take
+#   PERF [0]                         1 records perf profiles (target mariadbd, dm-server) of each
+#                                    timed phase into the work dir, which is then kept
 #   KEEP [0]                         1 keeps the temp dir (logs, data dirs)
 #   RESULTS []                       also append the summary to this file
 set -Eeuo pipefail
@@ -57,7 +59,9 @@ ON_DUPLICATE=${ON_DUPLICATE:-replace}
 TARGET_LOG_BIN=${TARGET_LOG_BIN:-1}
 MYLOADER_BINLOG=${MYLOADER_BINLOG:-0}
 STEP_TIMEOUT=${STEP_TIMEOUT:-1800}
+PERF=${PERF:-0}
 KEEP=${KEEP:-0}
+[ "$PERF" = 1 ] && KEEP=1
 RESULTS=${RESULTS:-}
 
 DB=sbtest
@@ -238,6 +242,31 @@ verify() {
 	done
 }
 
+# perf_start NAME PID...: with PERF=1, samples the processes' stacks until perf_stop NAME.
+PERF_PID=""
+perf_start() {
+	[ "$PERF" = 1 ] || return 0
+	local name=$1
+	shift
+	local pids
+	pids=$(IFS=,; echo "$*")
+	perf record -F 499 -g -o "$WORK/perf-$name.data" -p "$pids" >"$WORK/perf-$name.log" 2>&1 &
+	PERF_PID=$!
+	PIDS+=("$PERF_PID")
+	sleep 0.3
+}
+
+# perf_stop NAME: ends the recording and writes perf-NAME.txt (flat profile by process and symbol).
+perf_stop() {
+	[ "$PERF" = 1 ] && [ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=""
+	perf report -i "$WORK/perf-$1.data" --stdio --no-children --sort comm,dso,sym -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -120 >"$WORK/perf-$1.txt" || true
+	log "perf profile: $WORK/perf-$1.txt"
+}
+
 # ---------------------------------------------------------------------------- dm-server
 STATUS_PY="$ROOT/scripts/bench/status.py"
 build_dm() {
@@ -305,11 +334,13 @@ full_anchor() {
 	A_DUMP=$(calc "$t1 - $t0")
 	A_FILES_MB=$(du -sm "$dir" | cut -f1)
 	dst_cpu0=$(cpu "${MPID[dst]}")
+	perf_start "anchor-load$1" "${MPID[dst]}"
 	timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$WORK/myloader.time" \
 		myloader -h 127.0.0.1 -P "${PORT[dst]}" -u $USER_NAME -p $USER_PASS -d "$dir" \
 		-t "$THREADS" -v 2 $([ "$MYLOADER_BINLOG" = 1 ] && echo -e) >"$WORK/myloader.log" 2>&1 ||
 		die "myloader failed, see $WORK/myloader.log"
 	A_LOAD=$(calc "$(now) - $t1")
+	perf_stop "anchor-load$1"
 	A_S=$(calc "$A_DUMP + $A_LOAD")
 	A_SRC_CPU=$(cpu_secs "$src_cpu0" "$(cpu "${MPID[src]}")")
 	A_DST_CPU=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
@@ -339,6 +370,7 @@ full_dmkit() {
 	dm_cpu0=$(cpu "$DMPID")
 	src_cpu0=$(cpu "${MPID[src]}")
 	dst_cpu0=$(cpu "${MPID[dst]}")
+	perf_start "dmkit-full$1" "${MPID[dst]}" "$DMPID" "${MPID[src]}"
 	t0=$(now)
 	api POST /tasks/bench-full/start
 	deadline=$(($(date +%s) + STEP_TIMEOUT))
@@ -351,6 +383,7 @@ full_dmkit() {
 		sleep 0.1
 	done
 	D_S=$(calc "$(now) - $t0")
+	perf_stop "dmkit-full$1"
 	D_DUMP="?"
 	[ -n "$load_seen" ] && D_DUMP=$(calc "$load_seen - $t0")
 	D_CPU=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
@@ -408,10 +441,12 @@ native_catchup() {
 		MASTER_USER='$USER_NAME', MASTER_PASSWORD='$USER_PASS',
 		MASTER_LOG_FILE='$SNAP_FILE', MASTER_LOG_POS=$SNAP_POS, MASTER_USE_GTID=no"
 	cpu0=$(cpu "${MPID[$name]}")
+	perf_start "native-$name" "${MPID[$name]}"
 	t0=$(now)
 	res=$(mariadb --socket="${SOCK[$name]}" -uroot -N -B -e "START SLAVE;
 		SELECT MASTER_POS_WAIT('$END_FILE', $END_POS, $STEP_TIMEOUT)") || die "START SLAVE on $name failed"
 	NAT_S=$(calc "$(now) - $t0")
+	perf_stop "native-$name"
 	NAT_CPU=$(cpu_secs "$cpu0" "$(cpu "${MPID[$name]}")")
 	case "$res" in
 	'' | NULL | -*)
@@ -517,6 +552,7 @@ bench_incr() {
 	local dm_cpu0 dst_cpu0 t0 deadline
 	dm_cpu0=$(cpu "$DMPID")
 	dst_cpu0=$(cpu "${MPID[dmdst]}")
+	perf_start dmkit-incr "${MPID[dmdst]}" "$DMPID"
 	t0=$(now)
 	api POST /tasks/bench-incr/start
 	deadline=$(($(date +%s) + STEP_TIMEOUT))
@@ -529,6 +565,7 @@ bench_incr() {
 	done
 	local dm_s dm_cpu dm_rss dm_dst_cpu dm_events
 	dm_s=$(calc "$(now) - $t0")
+	perf_stop dmkit-incr
 	dm_cpu=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
 	dm_dst_cpu=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dmdst]}")")
 	dm_rss=$(hwm_mb "$DMPID")
