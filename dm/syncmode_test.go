@@ -214,3 +214,29 @@ func TestTableStructureWhilePaused(t *testing.T) {
 	mustOK(t, c.StartTask(ctx, "tsp", StartTaskRequest{}))
 	waitSame(t, "tsp")
 }
+
+// TestIncrementalFromStartTime starts an incremental task by time instead of position; the
+// start time is forgotten once replication has its own checkpoint.
+func TestIncrementalFromStartTime(t *testing.T) {
+	ctx := testCtx(t)
+	c := newDataCluster(t)
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS bytime")
+	testDst.Exec(t, "DROP DATABASE IF EXISTS bytime")
+	var now string
+	if err := openDB(t, testSrc).QueryRow("SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s')").Scan(&now); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // binlog timestamps have a resolution of one second
+	testSrc.Exec(t, "CREATE DATABASE bytime")
+	testSrc.Exec(t, "CREATE TABLE bytime.t (id INT PRIMARY KEY, v INT)")
+	testSrc.Exec(t, "INSERT INTO bytime.t SELECT seq, seq FROM bytime.seq_1_to_100")
+	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: fullTask("bytime", ModeIncremental, "bytime", "src1")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "bytime", StartTaskRequest{StartTime: &now, SafeModeTimeDuration: strPtr("10s")}))
+	waitUnit(t, c, "bytime", UnitSync)
+	waitSame(t, "bytime")
+	waitFor(t, "the start arguments to be cleared", func() bool {
+		st, _ := getRecord(c.read(), kindSubtask, subtaskKey("bytime", "src1")).(*subtaskRecord)
+		return st != nil && st.StartTime == "" && st.SafeModeDuration == ""
+	})
+}

@@ -44,6 +44,8 @@ type SubtaskConfig struct {
 	// SchemaOverrides are the table schemas set through the table-structure API,
 	// (schema, table) → CREATE TABLE; the sync unit uses them instead of its own.
 	SchemaOverrides map[[2]string]string
+	// ClearStartArgs forgets StartTime and SafeModeDuration once they took effect.
+	ClearStartArgs func()
 	// Logger is the subtask's logger.
 	Logger *slog.Logger
 }

@@ -174,30 +174,38 @@ func (u *syncUnit) Run(ctx context.Context) error {
 				u.cfg.Task.Name, u.cfg.Source.SourceName)
 		}
 	}
-	if u.cfg.Task.TaskMode == ModeAll {
+	if u.cfg.Task.TaskMode == ModeAll || u.cfg.StartTime != "" || u.cfg.SafeModeDuration != "" {
 		cctx, cancel := context.WithCancel(ctx)
-		defer cancel()
 		done := make(chan struct{})
 		defer func() { cancel(); <-done }()
 		go func() {
 			defer close(done)
-			u.removeDumpOnceCheckpointed(cctx, s)
+			u.afterFirstCheckpoint(cctx, s)
 		}()
 	}
 	return s.Run(ctx)
 }
 
-// removeDumpOnceCheckpointed deletes what is left of the dump (metadata and schema files)
-// as soon as the syncer has a checkpoint, which from then on is where it resumes.
-func (u *syncUnit) removeDumpOnceCheckpointed(ctx context.Context, s *syncer.Syncer) {
+// afterFirstCheckpoint waits until the syncer has started from its own checkpoint, then
+// lets go of what only the first start needed: the rest of the dump (metadata and schema
+// files) and the start arguments (start_time, safe_mode_time_duration), which must not
+// apply again when the subtask restarts.
+func (u *syncUnit) afterFirstCheckpoint(ctx context.Context, s *syncer.Syncer) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		if fresh, err := s.Fresh(ctx); err == nil && !fresh {
-			if err := os.RemoveAll(u.cfg.DataDir); err != nil {
-				u.cfg.Logger.Warn("remove the dump directory", "dir", u.cfg.DataDir, "err", err)
+		if s.Status().SyncerBinlog != "" {
+			if fresh, err := s.Fresh(ctx); err == nil && !fresh {
+				if u.cfg.Task.TaskMode == ModeAll {
+					if err := os.RemoveAll(u.cfg.DataDir); err != nil {
+						u.cfg.Logger.Warn("remove the dump directory", "dir", u.cfg.DataDir, "err", err)
+					}
+				}
+				if u.cfg.ClearStartArgs != nil {
+					u.cfg.ClearStartArgs()
+				}
+				return
 			}
-			return
 		}
 		select {
 		case <-ctx.Done():

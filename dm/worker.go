@@ -280,6 +280,25 @@ func (c *Cluster) recordFinished(task, source string, resumeSeq int64) {
 	}
 }
 
+// clearStartArgs forgets the start arguments of the run started for resumeSeq.
+func (c *Cluster) clearStartArgs(task, source string, resumeSeq int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.update(ctx, func(w *writeTxn) error {
+		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
+		if st == nil || st.ResumeSeq != resumeSeq || (st.StartTime == "" && st.SafeModeDuration == "") {
+			return nil
+		}
+		n := *st
+		n.StartTime, n.SafeModeDuration = "", ""
+		w.put(kindSubtask, &n)
+		return nil
+	})
+	if err != nil {
+		c.log.Warn("clear start arguments", "task", task, "source", source, "err", err)
+	}
+}
+
 // taskMode is the mode of a stored task, "" when it is gone.
 func (c *Cluster) taskMode(task string) string {
 	if r := c.taskRecord(task); r != nil {
@@ -354,6 +373,8 @@ func (w *worker) subtaskConfig(txn txnReader, st *subtaskRecord) (*SubtaskConfig
 		ServerID: sr.ServerID, StartTime: st.StartTime, SafeModeDuration: st.SafeModeDuration, Worker: w.name,
 		SchemaOverrides: tableSchemaOverrides(txn, st.Task, st.Source), Logger: w.log.With("task", st.Task, "source", st.Source)}
 	cfg.DataDir = effectiveDataDir(w.c.cfg.DataDir, &tr.Task, st.Source)
+	task, source, seq := st.Task, st.Source, st.ResumeSeq
+	cfg.ClearStartArgs = func() { w.c.clearStartArgs(task, source, seq) }
 	return cfg, nil
 }
 
