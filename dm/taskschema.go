@@ -174,7 +174,8 @@ func (c *Cluster) migratedTable(ctx context.Context, sc *subtaskScope, schema, t
 }
 
 // TaskTableStructure returns the CREATE TABLE the task uses for one source table, on one
-// line: a schema set with SetTaskTableStructure, else the source's current one.
+// line: a schema set with SetTaskTableStructure, else the one the sync unit tracks (the
+// table as of its binlog position), else the source's current one.
 func (c *Cluster) TaskTableStructure(ctx context.Context, task, source, schema, table string) (*TableStructure, error) {
 	sc, err := c.subtaskScope(task, source)
 	if err != nil {
@@ -182,6 +183,12 @@ func (c *Cluster) TaskTableStructure(ctx context.Context, task, source, schema, 
 	}
 	if r, _ := getRecord(c.read(), kindSchema, schemaKey(task, source, schema, table)).(*schemaRecord); r != nil {
 		return &TableStructure{SchemaName: schema, TableName: table, SchemaCreateSQL: r.CreateSQL}, nil
+	}
+	// What the running sync unit tracks: the schema as of its binlog position.
+	if bw := boundWorker(c.read(), source); bw != nil && c.workers[bw.Name] != nil {
+		if create, ok := c.workers[bw.Name].trackedTable(task, schema, table); ok {
+			return &TableStructure{SchemaName: schema, TableName: table, SchemaCreateSQL: oneLine(create)}, nil
+		}
 	}
 	if _, err := c.migratedTable(ctx, sc, schema, table); err != nil {
 		return nil, err

@@ -215,6 +215,25 @@ func (u *syncUnit) afterFirstCheckpoint(ctx context.Context, s *syncer.Syncer) {
 	}
 }
 
+// trackedTable is the schema the syncer tracks for a source table, if it has one.
+func (u *syncUnit) trackedTable(schema, table string) (string, bool) {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s == nil {
+		return "", false
+	}
+	tr := s.Tracker()
+	if tr == nil {
+		return "", false
+	}
+	t, ok := tr.Table(schema, table)
+	if !ok {
+		return "", false
+	}
+	return t.CreateSQL(), true
+}
+
 func (u *syncUnit) Status() any {
 	u.mu.Lock()
 	s := u.s

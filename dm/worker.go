@@ -442,6 +442,27 @@ func (w *worker) subtaskUnit(task string) string {
 	return r.unit
 }
 
+// trackedTable returns the CREATE TABLE the running sync unit of a subtask currently
+// uses for a source table; ok is false when there is no sync unit or it does not track
+// the table.
+func (w *worker) trackedTable(task, schema, table string) (string, bool) {
+	w.mu.Lock()
+	r := w.runs[task]
+	w.mu.Unlock()
+	if r == nil {
+		return "", false
+	}
+	r.mu.Lock()
+	units := r.units
+	r.mu.Unlock()
+	for _, u := range units {
+		if su, ok := u.(*syncUnit); ok {
+			return su.trackedTable(schema, table)
+		}
+	}
+	return "", false
+}
+
 // subtaskStage is the current stage of a subtask, "" when unknown here.
 func (w *worker) subtaskStage(task string) string {
 	w.mu.Lock()
