@@ -635,17 +635,9 @@ func (c *Cluster) EnableRelay(ctx context.Context, name string, req EnableRelayR
 		return NewError(CodeBadRelayBinlogName, "relay-binlog-name %s not valid: expected a binlog file name such as mysql-bin.000001", *req.RelayBinlogName)
 	}
 	return c.update(ctx, func(w *writeTxn) error {
-		r, _ := w.get(kindSource, name).(*sourceRecord)
-		if r == nil {
-			return NewError(CodeSourceNotFound, "source config with ID %s not exists", name)
-		}
-		names := req.WorkerNameList
-		if len(names) == 0 {
-			bw := boundWorker(w.txn, name)
-			if bw == nil {
-				return NewError(CodeNoSourceInWorker, "no mysql source is being handled in the worker: source %s is not bound to a worker", name)
-			}
-			names = []string{bw.Name}
+		r, names, err := relayWorkerNames(w, name, req.WorkerNameList)
+		if err != nil {
+			return err
 		}
 		if r.Source.RelayConfig != nil && r.Source.RelayConfig.EnableRelay {
 			return NewError(CodeRelayAutoStart, "the source %s has `start-relay` automatically for bound worker, so it can't start relay with worker name now", name)
@@ -700,20 +692,29 @@ func (c *Cluster) EnableRelay(ctx context.Context, name string, req EnableRelayR
 	})
 }
 
+// relayWorkerNames resolves the source of a relay request and the workers it names,
+// defaulting to the source's bound worker.
+func relayWorkerNames(w *writeTxn, name string, names []string) (*sourceRecord, []string, error) {
+	r, _ := w.get(kindSource, name).(*sourceRecord)
+	if r == nil {
+		return nil, nil, NewError(CodeSourceNotFound, "source config with ID %s not exists", name)
+	}
+	if len(names) == 0 {
+		bw := boundWorker(w.txn, name)
+		if bw == nil {
+			return nil, nil, NewError(CodeNoSourceInWorker, "no mysql source is being handled in the worker: source %s is not bound to a worker", name)
+		}
+		names = []string{bw.Name}
+	}
+	return r, names, nil
+}
+
 // DisableRelay stops relay for a source on the listed workers (default: the bound one).
 func (c *Cluster) DisableRelay(ctx context.Context, name string, req DisableRelayRequest) error {
 	return c.update(ctx, func(w *writeTxn) error {
-		r, _ := w.get(kindSource, name).(*sourceRecord)
-		if r == nil {
-			return NewError(CodeSourceNotFound, "source config with ID %s not exists", name)
-		}
-		names := req.WorkerNameList
-		if len(names) == 0 {
-			bw := boundWorker(w.txn, name)
-			if bw == nil {
-				return NewError(CodeNoSourceInWorker, "no mysql source is being handled in the worker: source %s is not bound to a worker", name)
-			}
-			names = []string{bw.Name}
+		r, names, err := relayWorkerNames(w, name, req.WorkerNameList)
+		if err != nil {
+			return err
 		}
 		if r.Source.RelayConfig != nil && r.Source.RelayConfig.EnableRelay {
 			return NewError(CodeRelayAutoStop, "the source %s has `start-relay` automatically for bound worker, so it can't stop relay with worker name now; update the source with relay_config.enable_relay=false instead", name)

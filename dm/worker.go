@@ -406,9 +406,7 @@ func effectiveDataDir(base string, t *Task, source string) string {
 // status reports one subtask as this worker runs it; ok is false when the worker does not
 // know the subtask (yet).
 func (w *worker) status(task string) (SubTaskStatus, bool) {
-	w.mu.Lock()
-	r := w.runs[task]
-	w.mu.Unlock()
+	r := w.runOf(task)
 	if r == nil {
 		return SubTaskStatus{}, false
 	}
@@ -429,11 +427,16 @@ func (w *worker) status(task string) (SubTaskStatus, bool) {
 	return s, true
 }
 
+// runOf returns the live state of a subtask on this worker, or nil.
+func (w *worker) runOf(task string) *subtaskRun {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.runs[task]
+}
+
 // subtaskUnit is the current unit of a subtask, "" when it has not run.
 func (w *worker) subtaskUnit(task string) string {
-	w.mu.Lock()
-	r := w.runs[task]
-	w.mu.Unlock()
+	r := w.runOf(task)
 	if r == nil {
 		return ""
 	}
@@ -446,9 +449,7 @@ func (w *worker) subtaskUnit(task string) string {
 // uses for a source table; ok is false when there is no sync unit or it does not track
 // the table.
 func (w *worker) trackedTable(task, schema, table string) (string, bool) {
-	w.mu.Lock()
-	r := w.runs[task]
-	w.mu.Unlock()
+	r := w.runOf(task)
 	if r == nil {
 		return "", false
 	}
@@ -465,9 +466,7 @@ func (w *worker) trackedTable(task, schema, table string) (string, bool) {
 
 // subtaskStage is the current stage of a subtask, "" when unknown here.
 func (w *worker) subtaskStage(task string) string {
-	w.mu.Lock()
-	r := w.runs[task]
-	w.mu.Unlock()
+	r := w.runOf(task)
 	if r == nil {
 		return ""
 	}
@@ -518,9 +517,7 @@ func (w *worker) waitSourceStopped(ctx context.Context, source string) error {
 
 // stopTask pauses one subtask and waits up to timeout for it to stop.
 func (w *worker) waitTaskStopped(ctx context.Context, task string) error {
-	w.mu.Lock()
-	r := w.runs[task]
-	w.mu.Unlock()
+	r := w.runOf(task)
 	if r == nil {
 		return nil
 	}
