@@ -443,8 +443,20 @@ func prepareDir(dir string) error {
 	return nil
 }
 
-// syncDir makes the renames of the dump files durable before the final metadata.
+// syncDir makes the dump files and their renames durable before the final metadata.
 func syncDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("dump: sync output directory: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		if err := syncFile(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("dump: sync output directory: %w", err)
@@ -452,6 +464,19 @@ func syncDir(dir string) error {
 	defer f.Close()
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("dump: sync output directory: %w", err)
+	}
+	return nil
+}
+
+// syncFile flushes one file to disk.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("dump: sync %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("dump: sync %s: %w", path, err)
 	}
 	return nil
 }
