@@ -18,7 +18,12 @@
 #   DURATION [60] BACKLOG_THREADS [8] incr: seconds and threads of the oltp_write_only backlog
 #   PAR_THREADS [4] PAR_MODE [optimistic]  incr: the parallel native replica
 #   REPL_THREADS [] REPL_BATCH []    incr: dmkit incr_migrate_conf (empty = dmkit's default)
-#   LAG [1] LAG_SECONDS [30] LAG_RATE [2000]  incr: steady-state lag under a fixed-rate load
+#   LAG [1] LAG_SECONDS [30] LAG_RATE [500]  incr: steady-state lag under a fixed-rate load
+#                                    (2000 saturates a 2-core machine running source + applier)
+#   PHASES [0]                       full: 1 also times dmkit's dumper alone and its loader alone
+#                                    (scripts/bench/phases) for each of PHASE_VARIANTS
+#   PHASE_VARIANTS [replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16]
+#   PHASE_RUNS [2]                   loads per variant
 #   ON_DUPLICATE [replace]           full: the dmkit task's on_duplicate (error = plain INSERT)
 #   TARGET_LOG_BIN [1]               0 starts the full benchmark's target without a binlog
 #   MYLOADER_BINLOG [0]              1 runs myloader with -e (its loads go to the binlog too)
@@ -54,8 +59,11 @@ REPL_THREADS=${REPL_THREADS:-}
 REPL_BATCH=${REPL_BATCH:-}
 LAG=${LAG:-1}
 LAG_SECONDS=${LAG_SECONDS:-30}
-LAG_RATE=${LAG_RATE:-2000}
+LAG_RATE=${LAG_RATE:-500}
 ON_DUPLICATE=${ON_DUPLICATE:-replace}
+PHASES=${PHASES:-0}
+PHASE_VARIANTS=${PHASE_VARIANTS:-replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16}
+PHASE_RUNS=${PHASE_RUNS:-2}
 TARGET_LOG_BIN=${TARGET_LOG_BIN:-1}
 MYLOADER_BINLOG=${MYLOADER_BINLOG:-0}
 STEP_TIMEOUT=${STEP_TIMEOUT:-1800}
@@ -107,11 +115,12 @@ install_deps() {
 		added=1
 	fi
 	log "installing ${pkgs[*]}"
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
-		die "apt-get update failed"
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null ||
-		die "apt-get install ${pkgs[*]} failed"
-	[ "$added" = 1 ] && "${sudo[@]}" rm -f "$policy"
+	local rc=0
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >"$WORK/apt.log" 2>&1 &&
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			"${pkgs[@]}" >>"$WORK/apt.log" 2>&1 || rc=$?
+	if [ "$added" = 1 ]; then "${sudo[@]}" rm -f "$policy"; fi
+	[ "$rc" = 0 ] || die "installing ${pkgs[*]} with apt-get failed, see $WORK/apt.log"
 	return 0
 }
 
@@ -423,6 +432,19 @@ bench_full() {
 	sum_line "median: mydumper+myloader $am s ($(calc "$ROWS / $am" | cut -d. -f1) rows/s), dmkit $dm s ($(calc "$ROWS / $dm" | cut -d. -f1) rows/s)"
 	sum_line "ratio dmkit/anchor (medians): $(calc "$dm / $am") (goal <= 0.80)"
 	sum_line "targets verified identical to the source after every run (row counts + CHECKSUM TABLE)"
+	if [ "$PHASES" = 1 ]; then
+		log "phases: dmkit's dumper alone, then its loader alone per variant ($PHASE_VARIANTS)"
+		go build -o "$WORK/phases" ./scripts/bench/phases || die "go build ./scripts/bench/phases failed"
+		timeout "$STEP_TIMEOUT" "$WORK/phases" -src "127.0.0.1:${PORT[src]}" -dst "127.0.0.1:${PORT[dst]}" \
+			-user $USER_NAME -password $USER_PASS -schema $DB -dir "$WORK/phases-dump" -threads "$THREADS" \
+			-runs "$PHASE_RUNS" -variants "$PHASE_VARIANTS" >"$WORK/phases.out" 2>&1 ||
+			{ cat "$WORK/phases.out" >&2; die "scripts/bench/phases failed"; }
+		cat "$WORK/phases.out" >&2
+		sum_line "phases (dmkit packages alone; compare: mydumper $A_DUMP s, myloader $A_LOAD s in the last anchor run):"
+		while IFS= read -r line; do sum_line "  $line"; done < <(grep -v '^  run ' "$WORK/phases.out")
+		verify dst
+		rm -rf "$WORK/phases-dump"
+	fi
 }
 
 # ---------------------------------------------------------------------------- incr
@@ -605,15 +627,21 @@ bench_incr() {
 		verify dmdst
 		api POST /tasks/bench-incr/stop
 
-		log "steady-state lag: native serial replica, same load"
-		sql rserial "START SLAVE"
-		sql rserial "SELECT MASTER_POS_WAIT('$ef', $ep, $STEP_TIMEOUT)" >/dev/null
-		heartbeat_lag rserial "$LAG_SECONDS" "$WORK/lag-serial"
-		read -r p50 p99 pmax <<<"$LAG_STATS"
-		lag_line+=("$(printf '%-34s %8s %8s %8s %8s' 'native serial' "$LAG_TPS" "$p50" "$p99" "$pmax")")
-		read -r ef ep _ < <(sql src "SHOW MASTER STATUS")
-		sql rserial "SELECT MASTER_POS_WAIT('$ef', $ep, $STEP_TIMEOUT)" >/dev/null
-		verify rserial
+		local r label
+		for r in rserial rpar; do
+			label="native serial"
+			[ "$r" = rpar ] && label="native parallel ($PAR_THREADS, $PAR_MODE)"
+			log "steady-state lag: $label, same load"
+			sql "$r" "START SLAVE"
+			sql "$r" "SELECT MASTER_POS_WAIT('$ef', $ep, $STEP_TIMEOUT)" >/dev/null
+			heartbeat_lag "$r" "$LAG_SECONDS" "$WORK/lag-$r"
+			read -r p50 p99 pmax <<<"$LAG_STATS"
+			lag_line+=("$(printf '%-34s %8s %8s %8s %8s' "$label" "$LAG_TPS" "$p50" "$p99" "$pmax")")
+			read -r ef ep _ < <(sql src "SHOW MASTER STATUS")
+			sql "$r" "SELECT MASTER_POS_WAIT('$ef', $ep, $STEP_TIMEOUT)" >/dev/null
+			sql "$r" "STOP SLAVE"
+			verify "$r"
+		done
 	fi
 	stop_dm
 
@@ -629,8 +657,9 @@ bench_incr() {
 	sum_line "ratio dmkit/native-serial: $(calc "$dm_s / $ser_s") (goal <= 1.00); dmkit/native-parallel: $(calc "$dm_s / $par_s")"
 	sum_line "targets verified identical to the source (row counts + CHECKSUM TABLE)"
 	if [ ${#lag_line[@]} -gt 0 ]; then
-		sum_line "steady-state lag (heartbeat every 50 ms, sampled every 100 ms on the target), ms:"
-		sum_line "$(printf '%-34s %8s %8s %8s %8s' 'applier' 'tps' 'p50' 'p99' 'max')"
+		sum_line "steady-state lag under sysbench oltp_write_only --rate=$LAG_RATE x $BACKLOG_THREADS threads for $LAG_SECONDS s, one applier at a time"
+		sum_line "(heartbeat row written every 50 ms on the source, NOW(6) - heartbeat read every 100 ms on the target), ms:"
+		sum_line "$(printf '%-34s %8s %8s %8s %8s' 'applier' 'src tps' 'p50' 'p99' 'max')"
 		for r in "${lag_line[@]}"; do sum_line "$r"; done
 	fi
 }

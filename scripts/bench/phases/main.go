@@ -1,0 +1,225 @@
+// Command phases times dmkit's full-migration data path one phase at a time, for
+// scripts/bench.sh (PHASES=1): the dumper alone (no concurrent load), then the loader alone
+// on that dump, once per loader variant, so the cost of each setting can be told apart
+// from the pipelined task's total. It uses the dumper and loader packages directly, the
+// same code a task runs, with the task's defaults unless a variant says otherwise.
+//
+//	go run ./scripts/bench/phases -src 127.0.0.1:3306 -dst 127.0.0.1:3307 -user u -password p \
+//	    -schema sbtest -dir /tmp/dump -threads 4 -runs 3 -variants replace,error,error+nobinlog
+//
+// A variant is an on_duplicate mode (replace, error, ignore) followed by modifiers joined
+// with "+": nobinlog (the loader's sessions SET sql_log_bin=0), nouniq (unique_checks=0),
+// batchN (N MiB per transaction; DM's default is 1). Every load starts from an empty
+// target: the schema and the loader's meta schema are dropped first.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dmkit/dmkit/dumper"
+	"github.com/dmkit/dmkit/internal/dbconn"
+	"github.com/dmkit/dmkit/loader"
+)
+
+// options are the parsed command-line flags.
+type options struct {
+	src, dst, user, password, schema, dir, variants string
+	threads, runs                                   int
+}
+
+// variant is one loader configuration to time.
+type variant struct {
+	name        string
+	onDuplicate string
+	batchBytes  int
+	params      map[string]string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.src, "src", "", "source `host:port`")
+	flag.StringVar(&o.dst, "dst", "", "target `host:port`")
+	flag.StringVar(&o.user, "user", "root", "user on both servers")
+	flag.StringVar(&o.password, "password", "", "password on both servers")
+	flag.StringVar(&o.schema, "schema", "sbtest", "schema to dump and load")
+	flag.StringVar(&o.dir, "dir", "", "dump `directory` (created)")
+	flag.StringVar(&o.variants, "variants", "replace,error", "comma-separated loader `variants`")
+	flag.IntVar(&o.threads, "threads", 4, "export and import threads")
+	flag.IntVar(&o.runs, "runs", 1, "loads per variant (interleaved)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "phases:", err)
+		os.Exit(1)
+	}
+}
+
+func endpoint(addr, user, password string) (dbconn.Config, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return dbconn.Config{}, fmt.Errorf("address %q: %w; use host:port", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return dbconn.Config{}, fmt.Errorf("port of %q: %w", addr, err)
+	}
+	return dbconn.Config{Host: host, Port: p, User: user, Password: password}, nil
+}
+
+func parseVariant(s string) (variant, error) {
+	parts := strings.Split(s, "+")
+	v := variant{name: s, onDuplicate: parts[0], params: map[string]string{}}
+	switch v.onDuplicate {
+	case loader.OnDuplicateReplace, "error", "ignore":
+	default:
+		return v, fmt.Errorf("variant %q: on_duplicate %q is unknown; use replace, error or ignore", s, v.onDuplicate)
+	}
+	for _, m := range parts[1:] {
+		switch {
+		case m == "nobinlog":
+			v.params["sql_log_bin"] = "0"
+		case m == "nouniq":
+			v.params["unique_checks"] = "0"
+		case strings.HasPrefix(m, "batch"):
+			n, err := strconv.Atoi(strings.TrimPrefix(m, "batch"))
+			if err != nil || n <= 0 {
+				return v, fmt.Errorf("variant %q: %q must be batchN with N MiB > 0", s, m)
+			}
+			v.batchBytes = n << 20
+		default:
+			return v, fmt.Errorf("variant %q: modifier %q is unknown; use nobinlog, nouniq or batchN", s, m)
+		}
+	}
+	return v, nil
+}
+
+func run(ctx context.Context, o options) error {
+	if o.src == "" || o.dst == "" || o.dir == "" {
+		return fmt.Errorf("-src, -dst and -dir are required")
+	}
+	var variants []variant
+	for _, s := range strings.Split(o.variants, ",") {
+		v, err := parseVariant(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		variants = append(variants, v)
+	}
+	src, err := endpoint(o.src, o.user, o.password)
+	if err != nil {
+		return err
+	}
+	dst, err := endpoint(o.dst, o.user, o.password)
+	if err != nil {
+		return err
+	}
+
+	d, err := dumper.New(dumper.Config{
+		Source:  src,
+		Dir:     o.dir,
+		Threads: o.threads,
+		Tables:  func(schema, _ string) bool { return schema == o.schema },
+	})
+	if err != nil {
+		return fmt.Errorf("dumper: %w", err)
+	}
+	start := time.Now()
+	if _, err := d.Run(ctx); err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	dumpSecs := time.Since(start).Seconds()
+	size, err := dirSize(o.dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("dumper alone: %.2f s, %.1f MiB of files (%.1f MiB/s), %d threads\n",
+		dumpSecs, float64(size)/(1<<20), float64(size)/(1<<20)/dumpSecs, o.threads)
+
+	admin, err := dbconn.Open(ctx, dst, "")
+	if err != nil {
+		return fmt.Errorf("connect to the target: %w", err)
+	}
+	defer admin.Close()
+	times := make([][]float64, len(variants))
+	for r := 0; r < o.runs; r++ {
+		for i, v := range variants {
+			secs, err := load(ctx, admin, dst, o, v)
+			if err != nil {
+				return fmt.Errorf("load %s (run %d): %w", v.name, r+1, err)
+			}
+			times[i] = append(times[i], secs)
+			fmt.Printf("  run %d %-28s %.2f s\n", r+1, v.name, secs)
+		}
+	}
+	fmt.Printf("loader alone, %d threads (%d runs each):\n", o.threads, o.runs)
+	fmt.Printf("  %-28s %8s %8s %10s\n", "variant", "min s", "median s", "MiB/s(med)")
+	for i, v := range variants {
+		t := slices.Clone(times[i])
+		slices.Sort(t)
+		med := t[(len(t)-1)/2]
+		fmt.Printf("  %-28s %8.2f %8.2f %10.1f\n", v.name, t[0], med, float64(size)/(1<<20)/med)
+	}
+	return nil
+}
+
+// load drops the target schema and the loader's checkpoints, then loads the dump once
+// with variant v and returns the seconds it took.
+func load(ctx context.Context, admin *sql.DB, dst dbconn.Config, o options, v variant) (float64, error) {
+	const meta = "bench_phases_meta"
+	for _, q := range []string{
+		"DROP DATABASE IF EXISTS `" + o.schema + "`",
+		"DROP DATABASE IF EXISTS `" + meta + "`",
+	} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			return 0, fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	target := dst
+	target.Params = v.params
+	l, err := loader.New(loader.Config{
+		Target:      target,
+		Dir:         o.dir,
+		Threads:     o.threads,
+		OnDuplicate: v.onDuplicate,
+		MetaSchema:  meta,
+		Task:        "phases",
+		Source:      "src",
+		BatchBytes:  v.batchBytes,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("loader: %w", err)
+	}
+	defer l.Close()
+	start := time.Now()
+	if err := l.LoadDir(ctx); err != nil {
+		return 0, err
+	}
+	return time.Since(start).Seconds(), nil
+}
+
+func dirSize(dir string) (int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("read dump dir: %w", err)
+	}
+	var n int64
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			return 0, fmt.Errorf("stat %s: %w", e.Name(), err)
+		}
+		n += info.Size()
+	}
+	return n, nil
+}
