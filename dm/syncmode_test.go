@@ -103,6 +103,9 @@ func TestIncrementalMode(t *testing.T) {
 			ctx := testCtx(t)
 			c := newDataCluster(t)
 			schema := fmt.Sprintf("incr_%v", byGTID)
+			// A task name of its own: the subtests share the target, and a task resumes from
+			// checkpoints left there under its name instead of using the given start.
+			name := fmt.Sprintf("incr-task-%v", byGTID)
 			testSrc.Exec(t, "DROP DATABASE IF EXISTS "+schema)
 			testDst.Exec(t, "DROP DATABASE IF EXISTS "+schema)
 			var file, gtid string
@@ -112,13 +115,15 @@ func TestIncrementalMode(t *testing.T) {
 			if err := db.QueryRow("SHOW MASTER STATUS").Scan(&file, &pos, &dodb, &ignoredb); err != nil {
 				t.Fatal(err)
 			}
-			db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&gtid)
+			if err := db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&gtid); err != nil {
+				t.Fatal(err)
+			}
 			testSrc.Exec(t, "CREATE DATABASE "+schema)
 			testSrc.Exec(t, "CREATE TABLE "+schema+".t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(20))")
 			testSrc.Exec(t, "INSERT INTO "+schema+".t (v) SELECT CONCAT('v', seq) FROM "+schema+".seq_1_to_300")
 			testSrc.Exec(t, "UPDATE "+schema+".t SET v = 'changed' WHERE id % 3 = 0")
 
-			task := fullTask("incr-task", ModeIncremental, schema, "src1")
+			task := fullTask(name, ModeIncremental, schema, "src1")
 			if byGTID {
 				task.SourceConfig.SourceConf[0].BinlogGTID = &gtid
 			} else {
@@ -127,8 +132,8 @@ func TestIncrementalMode(t *testing.T) {
 			}
 			_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
 			mustOK(t, err)
-			mustOK(t, c.StartTask(ctx, "incr-task", StartTaskRequest{}))
-			waitUnit(t, c, "incr-task", UnitSync)
+			mustOK(t, c.StartTask(ctx, name, StartTaskRequest{}))
+			waitUnit(t, c, name, UnitSync)
 			waitSame(t, schema)
 			testSrc.Exec(t, "DELETE FROM "+schema+".t WHERE id > 250")
 			waitSame(t, schema)

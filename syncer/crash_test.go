@@ -221,13 +221,15 @@ func gtidSeq(g string) uint64 {
 
 // checkCheckpointInvariant verifies, after a crash, that no checkpoint is ahead of the
 // applied data: every log row of a transaction that ended before the global point, and
-// before the point of the worker that owns the log table, is in the target.
-func checkCheckpointInvariant(t *testing.T, w *crashWorkload, task string) {
+// before the point of the worker that owns the log table, is in the target. Unless
+// requireCheckpoint, the task may have no checkpoint yet (a child killed during start-up,
+// as happens on a slow machine), and then nothing may have been applied.
+func checkCheckpointInvariant(t *testing.T, w *crashWorkload, task string, requireCheckpoint bool) {
 	t.Helper()
 	ctx := context.Background()
 	dstDB, srcDB := dst.DB(t), src.DB(t)
 	st, err := loadCheckpoint(ctx, dstDB, DefaultMetaSchema, task, "src1")
-	if err != nil || st == nil {
+	if err != nil || (st == nil && requireCheckpoint) {
 		t.Fatalf("load checkpoint: %v, %v", st, err)
 	}
 	have := map[int]bool{}
@@ -243,6 +245,14 @@ func checkCheckpointInvariant(t *testing.T, w *crashWorkload, task string) {
 		have[id] = true
 	}
 	rows.Close()
+	if st == nil {
+		// The fresh start's global checkpoint is written before anything is applied.
+		if len(have) > 0 {
+			t.Fatalf("no checkpoint, but %d log rows were applied to the target", len(have))
+		}
+		t.Log("the child was killed before its first checkpoint")
+		return
+	}
 	seqAt := func(file string, pos uint32) uint64 {
 		if file == "" {
 			return 0
@@ -329,7 +339,7 @@ func TestCrash(t *testing.T) {
 					}
 					c.kill()
 				}
-				checkCheckpointInvariant(t, w, task)
+				checkCheckpointInvariant(t, w, task, false)
 			}
 			wg.Wait()
 			if w.err != nil {
@@ -343,7 +353,7 @@ func TestCrash(t *testing.T) {
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
-			checkCheckpointInvariant(t, w, task)
+			checkCheckpointInvariant(t, w, task, true)
 		})
 	}
 }
