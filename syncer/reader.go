@@ -2,22 +2,16 @@ package syncer
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
-
-	"github.com/dmkit/dmkit/internal/dbconn"
 )
 
 // Binlog stream settings.
@@ -37,15 +31,10 @@ func streamConfig(cfg Config, serverID uint32, decode func(*replication.RowsEven
 	if port == 0 {
 		port = 3306
 	}
-	var tlsCfg *tls.Config
-	if cfg.SourceDB.TLS != nil {
-		// go-mysql needs a *tls.Config; the driver registration already validated the
-		// material, so build an equivalent one here.
-		c, err := sourceTLS(cfg.SourceDB)
-		if err != nil {
-			return replication.BinlogSyncerConfig{}, err
-		}
-		tlsCfg = c
+	// go-mysql needs a *tls.Config built from the same material as the SQL connections.
+	tlsCfg, err := cfg.SourceDB.ClientTLS()
+	if err != nil {
+		return replication.BinlogSyncerConfig{}, fmt.Errorf("source TLS: %w", err)
 	}
 	return replication.BinlogSyncerConfig{
 		ServerID:                serverID,
@@ -66,50 +55,6 @@ func streamConfig(cfg Config, serverID uint32, decode func(*replication.RowsEven
 		Logger:                  log,
 		EventCacheCount:         1024,
 	}, nil
-}
-
-// sourceTLS builds the TLS configuration of the binlog connection from the same
-// material dbconn uses for SQL connections (CA verification, client certificate,
-// allowed common names).
-func sourceTLS(c dbconn.Config) (*tls.Config, error) {
-	t := c.TLS
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if t.CA != "" {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(t.CA)) {
-			return nil, errors.New("source TLS: the CA is not valid PEM")
-		}
-		cfg.RootCAs = pool
-		if host, _, err := net.SplitHostPort(c.Addr()); err == nil {
-			cfg.ServerName = host
-		}
-	} else {
-		cfg.InsecureSkipVerify = true
-	}
-	if t.Cert != "" || t.Key != "" {
-		pair, err := tls.X509KeyPair([]byte(t.Cert), []byte(t.Key))
-		if err != nil {
-			return nil, fmt.Errorf("source TLS client certificate/key: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	if len(t.AllowedCN) > 0 {
-		allowed := slices.Clone(t.AllowedCN)
-		cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
-				return errors.New("source presented no certificate")
-			}
-			leaf, err := x509.ParseCertificate(raw[0])
-			if err != nil {
-				return err
-			}
-			if !slices.Contains(allowed, leaf.Subject.CommonName) {
-				return fmt.Errorf("source certificate CN %q is not allowed", leaf.Subject.CommonName)
-			}
-			return nil
-		}
-	}
-	return cfg, nil
 }
 
 // openStream starts a binlog dump at loc: by GTID set when useGTID and loc has one, else

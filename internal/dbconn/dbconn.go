@@ -138,6 +138,25 @@ func (t *TLSConfig) register() (string, error) {
 	return name, nil
 }
 
+// ClientTLS builds the *tls.Config for c's TLS material, for clients other than the SQL
+// driver (the binlog stream): same CA verification, client certificate and allowed common
+// names, with the server name taken from c's address. It returns nil when c has no TLS.
+func (c Config) ClientTLS() (*tls.Config, error) {
+	if c.TLS == nil {
+		return nil, nil
+	}
+	cfg, err := c.TLS.build()
+	if err != nil {
+		return nil, err
+	}
+	if c.TLS.CA != "" {
+		if host, _, err := net.SplitHostPort(c.Addr()); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	return cfg, nil
+}
+
 func (t *TLSConfig) build() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.CA != "" {
