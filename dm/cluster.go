@@ -28,6 +28,10 @@ type Config struct {
 	Units UnitFactory
 	// DataDir is where relative dump directories of tasks are placed (default ".").
 	DataDir string
+	// DataDirRoots are further directories a task's data_dir may lie in (dm-server
+	// --allow-data-dir-root). A data_dir outside DataDir and these is refused: a dump
+	// writes there and cleans up after itself.
+	DataDirRoots []string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }

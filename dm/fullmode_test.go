@@ -116,7 +116,7 @@ func TestDumpThenLoadModes(t *testing.T) {
 	c := newDataCluster(t)
 	seedTypes(t, "dl_types")
 	testDst.Exec(t, "DROP DATABASE IF EXISTS dl_types")
-	dir := filepath.Join(t.TempDir(), "exported")
+	dir := filepath.Join(c.cfg.DataDir, "exported") // inside the server's data directory
 	dump := fullTask("dump-only", ModeDump, "dl_types", "src1")
 	dump.SourceConfig.FullMigrateConf = &TaskFullMigrateConf{DataDir: dir}
 	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: dump})

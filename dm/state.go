@@ -44,6 +44,9 @@ func (r *sourceRecord) enabled() bool {
 // taskRecord is a task as created or last updated (normalised, defaults applied).
 type taskRecord struct {
 	Task Task `json:"task"`
+	// ID is the task's identity, generated at create: a task created later under the
+	// same name is another task and never sees this one's dump or worker state.
+	ID string `json:"id,omitempty"`
 }
 
 func (r *taskRecord) key() string { return r.Task.Name }
@@ -51,6 +54,7 @@ func (r *taskRecord) key() string { return r.Task.Name }
 // subtaskRecord is one task on one source, with the stage the user asked for.
 type subtaskRecord struct {
 	Task   string `json:"task"`
+	TaskID string `json:"task_id,omitempty"` // taskRecord.ID
 	Source string `json:"source"`
 	// Expected is the desired stage: StageRunning or StageStopped.
 	Expected string `json:"expected"`

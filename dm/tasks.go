@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/dmkit/dmkit/internal/dbconn"
-	"github.com/dmkit/dmkit/internal/sqlq"
 )
 
 func mustRoundTrip(in, out any) {
@@ -74,9 +73,12 @@ type checkedTask struct {
 
 // checkTask validates a task against the cluster and the live servers: its sources exist,
 // the target is reachable, rules compile, and the precheck passes.
-func (c *Cluster) checkTask(ctx context.Context, in *Task) (*checkedTask, error) {
+func (c *Cluster) checkTask(ctx context.Context, in *Task, id string) (*checkedTask, error) {
 	t, err := normalizeTask(in)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkDataDirs(t, id); err != nil {
 		return nil, err
 	}
 	txn := c.read()
@@ -164,11 +166,12 @@ func (c *Cluster) CreateTask(ctx context.Context, req CreateTaskRequest) (*Opera
 			return nil, c.taskExistsError(req.Task)
 		}
 	}
-	ct, err := c.checkTask(ctx, req.Task)
+	ct, err := c.checkTask(ctx, req.Task, "")
 	if err != nil {
 		return nil, err
 	}
 	t := ct.task
+	id := newTaskID()
 	err = c.update(ctx, func(w *writeTxn) error {
 		if w.get(kindTask, t.Name) != nil {
 			return c.taskExistsError(t)
@@ -185,9 +188,9 @@ func (c *Cluster) CreateTask(ctx context.Context, req CreateTaskRequest) (*Opera
 		if len(unbound) > 0 {
 			return NewError(CodeSourcesNotBound, "sources %v have not bound", unbound)
 		}
-		w.put(kindTask, &taskRecord{Task: *t})
+		w.put(kindTask, &taskRecord{Task: *t, ID: id})
 		for _, sc := range t.SourceConfig.SourceConf {
-			w.put(kindSubtask, &subtaskRecord{Task: t.Name, Source: sc.SourceName, Expected: StageStopped})
+			w.put(kindSubtask, &subtaskRecord{Task: t.Name, TaskID: id, Source: sc.SourceName, Expected: StageStopped})
 		}
 		return nil
 	})
@@ -350,7 +353,7 @@ func (c *Cluster) UpdateTask(ctx context.Context, name string, req CreateTaskReq
 	if err := c.taskUpdateAllowed(c.read(), &old.Task, in); err != nil {
 		return nil, err
 	}
-	ct, err := c.checkTask(ctx, in)
+	ct, err := c.checkTask(ctx, in, old.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +370,7 @@ func (c *Cluster) UpdateTask(ctx context.Context, name string, req CreateTaskReq
 		if err := c.taskUpdateAllowed(w.txn, &cur.Task, t); err != nil {
 			return err
 		}
-		w.put(kindTask, &taskRecord{Task: *t})
+		w.put(kindTask, &taskRecord{Task: *t, ID: cur.ID})
 		return nil
 	})
 	if err != nil {
@@ -409,13 +412,14 @@ func (c *Cluster) DeleteTask(ctx context.Context, name string, opts DeleteTaskOp
 	}
 	defer release()
 	var task Task
+	var taskID string
 	var sources []string
 	err = c.update(ctx, func(w *writeTxn) error {
 		r, _ := w.get(kindTask, name).(*taskRecord)
 		if r == nil {
 			return taskNotFound(name)
 		}
-		task = r.Task
+		task, taskID = r.Task, r.ID
 		subs := listRecords[*subtaskRecord](w.txn, kindSubtask, "task", name)
 		if !opts.Force {
 			for _, st := range subs {
@@ -434,7 +438,11 @@ func (c *Cluster) DeleteTask(ctx context.Context, name string, opts DeleteTaskOp
 	if err != nil {
 		return err
 	}
-	c.waitTaskGone(ctx, name, sources)
+	if c.waitTaskGone(ctx, name, sources) {
+		c.removeTaskDumps(&task, taskID)
+	} else {
+		c.log.Warn("task deleted, but a worker did not stop it in time; its dump directory was left in place", "task", name)
+	}
 	if !opts.KeepMeta {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -446,39 +454,19 @@ func (c *Cluster) DeleteTask(ctx context.Context, name string, opts DeleteTaskOp
 	return nil
 }
 
-// waitTaskGone waits (up to 30 s) until no worker runs the task's subtasks any more.
-func (c *Cluster) waitTaskGone(ctx context.Context, task string, sources []string) {
+// waitTaskGone waits (up to 30 s) until no worker runs the task's subtasks any more; it
+// reports whether they all stopped.
+func (c *Cluster) waitTaskGone(ctx context.Context, task string, sources []string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	stopped := true
 	for _, w := range c.workers {
 		w.poke()
-		_ = w.waitTaskStopped(ctx, task)
-	}
-}
-
-// metaTables are the per-task tables dmkit (and DM) keep in the target's meta schema.
-var metaTables = []string{"loader_checkpoint", "lightning_checkpoint_list", "syncer_checkpoint", "syncer_sharding_meta",
-	"onlineddl", "validator_checkpoint", "validator_pending_change", "validator_error_change", "validator_table_status"}
-
-// dropTaskMeta drops a task's checkpoint tables and meta database in its target.
-func dropTaskMeta(ctx context.Context, t *Task) error {
-	db, err := openTarget(ctx, t)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	var errs []error
-	for _, tbl := range metaTables {
-		q := "DROP TABLE IF EXISTS " + sqlq.QuoteTable(t.MetaSchema, t.Name+"_"+tbl)
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", q, err))
+		if w.waitTaskStopped(ctx, task) != nil {
+			stopped = false
 		}
 	}
-	q := "DROP DATABASE IF EXISTS " + sqlq.QuoteName(t.MetaSchema+"_"+t.Name)
-	if _, err := db.ExecContext(ctx, q); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", q, err))
-	}
-	return errors.Join(errs...)
+	return stopped
 }
 
 // TaskStatus reports each subtask of a task, by source name; sources, when given, limits

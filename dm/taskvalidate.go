@@ -2,6 +2,7 @@ package dm
 
 import (
 	"fmt"
+	"github.com/dmkit/dmkit/filter"
 	"regexp"
 	"slices"
 	"strings"
@@ -76,6 +77,9 @@ func normalizeTask(in *Task) (*Task, error) {
 	}
 	if !validName(t.MetaSchema) || len(t.MetaSchema) > 64 {
 		return nil, invalidf("task %s: meta_schema %q is invalid: use letters, digits, '_', '-' and '.' (at most 64)", t.Name, t.MetaSchema)
+	}
+	if filter.IsSystemSchema(t.MetaSchema) {
+		return nil, invalidf("task %s: meta_schema %q is a system schema; use a schema of its own such as %s", t.Name, t.MetaSchema, defaultMetaSchema)
 	}
 	if t.EnhanceOnlineSchemaChange == nil {
 		t.EnhanceOnlineSchemaChange = boolPtr(true)

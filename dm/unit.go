@@ -34,6 +34,9 @@ type SubtaskConfig struct {
 	Flavor        string
 	CaseSensitive bool
 	ServerID      uint32
+	// TaskID is the task's identity (see taskRecord.ID); the dump directory's manifest
+	// is stamped with it.
+	TaskID string
 	// DataDir is the effective dump directory of this subtask.
 	DataDir string
 	// StartTime and SafeModeDuration are the arguments of the last start, if any.

@@ -70,6 +70,8 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 		Batch:            *incr.ReplBatch,
 		OnDuplicate:      onDuplicateAction(t),
 		BA:               u.rules.BA,
+		WholeSchema:      u.p.scope.wholeSchema,
+		Shared:           u.p.scope.shared,
 		Router:           u.rules.Router,
 		Events:           u.rules.Events,
 		CaseSensitive:    cfg.CaseSensitive,
@@ -88,7 +90,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 	case ModeAll:
 		// The hand-off from the dump: only needed (and only present) before the first
 		// checkpoint; later starts resume from the checkpoint.
-		if m, err := dumpfile.ReadMetadata(cfg.DataDir); err == nil {
+		if m, err := u.p.ownDump(); err == nil {
 			sc.Start = m.Snapshot
 			sc.SafeModeUntil = m.After
 			schemas, err := dumpSchemas(cfg.DataDir)
@@ -197,8 +199,8 @@ func (u *syncUnit) afterFirstCheckpoint(ctx context.Context, s *syncer.Syncer) {
 		if s.Status().SyncerBinlog != "" {
 			if fresh, err := s.Fresh(ctx); err == nil && !fresh {
 				if u.cfg.Task.TaskMode == ModeAll {
-					if err := os.RemoveAll(u.cfg.DataDir); err != nil {
-						u.cfg.Logger.Warn("remove the dump directory", "dir", u.cfg.DataDir, "err", err)
+					if err := dumpfile.RemoveOwned(u.cfg.DataDir, u.p.owner(), nil); err != nil {
+						u.cfg.Logger.Warn("remove the dump", "dir", u.cfg.DataDir, "err", err)
 					}
 				}
 				if u.cfg.ClearStartArgs != nil {

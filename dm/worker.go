@@ -34,6 +34,7 @@ type worker struct {
 // subtaskRun is the live state of one subtask on this worker.
 type subtaskRun struct {
 	task, source string
+	taskID       string // the task's identity: a re-created task gets a fresh run
 
 	mu        sync.Mutex
 	stage     string
@@ -103,7 +104,7 @@ func (w *worker) reconcile(ctx context.Context, txn txnReader, source string, de
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for task, r := range w.runs {
-		if st, ok := desired[task]; !ok || st.Source != r.source {
+		if st, ok := desired[task]; !ok || st.Source != r.source || st.TaskID != r.taskID {
 			r.stop()
 			delete(w.runs, task)
 			go r.closeUnits()
@@ -112,7 +113,7 @@ func (w *worker) reconcile(ctx context.Context, txn txnReader, source string, de
 	for task, st := range desired {
 		r := w.runs[task]
 		if r == nil {
-			r = &subtaskRun{task: task, source: st.Source, stage: StageStopped, resumeSeq: -1}
+			r = &subtaskRun{task: task, source: st.Source, taskID: st.TaskID, stage: StageStopped, resumeSeq: -1}
 			w.runs[task] = r
 		}
 		expected := st.Expected
@@ -186,7 +187,7 @@ func (w *worker) start(ctx context.Context, txn txnReader, r *subtaskRun, st *su
 		if err == nil {
 			// Persist before reporting Finished, so that whoever sees Finished can rely on it
 			// surviving a restart.
-			w.c.recordFinished(st.Task, st.Source, st.ResumeSeq)
+			w.c.recordFinished(st.Task, st.TaskID, st.Source, st.ResumeSeq)
 		}
 		r.mu.Lock()
 		switch {
@@ -261,14 +262,14 @@ func (r *subtaskRun) execute(ctx context.Context, factory UnitFactory, cfg *Subt
 
 // recordFinished persists that the run started for resumeSeq finished, so that a restarted
 // process does not run the subtask again.
-func (c *Cluster) recordFinished(task, source string, resumeSeq int64) {
+func (c *Cluster) recordFinished(task, taskID, source string, resumeSeq int64) {
 	// Not c.ctx: Close waits for subtask runs, and this record must not be lost to it.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.update(ctx, func(w *writeTxn) error {
 		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
-		if st == nil || st.ResumeSeq != resumeSeq {
-			return nil // deleted or restarted meanwhile
+		if st == nil || st.TaskID != taskID || st.ResumeSeq != resumeSeq {
+			return nil // deleted (perhaps re-created) or restarted meanwhile
 		}
 		n := *st
 		n.FinishedSeq = resumeSeq
@@ -281,12 +282,12 @@ func (c *Cluster) recordFinished(task, source string, resumeSeq int64) {
 }
 
 // clearStartArgs forgets the start arguments of the run started for resumeSeq.
-func (c *Cluster) clearStartArgs(task, source string, resumeSeq int64) {
+func (c *Cluster) clearStartArgs(task, taskID, source string, resumeSeq int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.update(ctx, func(w *writeTxn) error {
 		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
-		if st == nil || st.ResumeSeq != resumeSeq || (st.StartTime == "" && st.SafeModeDuration == "") {
+		if st == nil || st.TaskID != taskID || st.ResumeSeq != resumeSeq || (st.StartTime == "" && st.SafeModeDuration == "") {
 			return nil
 		}
 		n := *st
@@ -366,15 +367,16 @@ func backoff(n int) time.Duration {
 func (w *worker) subtaskConfig(txn txnReader, st *subtaskRecord) (*SubtaskConfig, error) {
 	tr, _ := getRecord(txn, kindTask, st.Task).(*taskRecord)
 	sr, _ := getRecord(txn, kindSource, st.Source).(*sourceRecord)
-	if tr == nil || sr == nil {
+	if tr == nil || sr == nil || tr.ID != st.TaskID {
 		return nil, fmt.Errorf("subtask %s/%s: task or source vanished", st.Task, st.Source)
 	}
 	cfg := &SubtaskConfig{Task: tr.Task, Source: sr.Source, Flavor: sr.Flavor, CaseSensitive: sr.CaseSensitive,
 		ServerID: sr.ServerID, StartTime: st.StartTime, SafeModeDuration: st.SafeModeDuration, Worker: w.name,
 		SchemaOverrides: tableSchemaOverrides(txn, st.Task, st.Source), Logger: w.log.With("task", st.Task, "source", st.Source)}
 	cfg.DataDir = effectiveDataDir(w.c.cfg.DataDir, &tr.Task, st.Source)
-	task, source, seq := st.Task, st.Source, st.ResumeSeq
-	cfg.ClearStartArgs = func() { w.c.clearStartArgs(task, source, seq) }
+	cfg.TaskID = tr.ID
+	task, id, source, seq := st.Task, st.TaskID, st.Source, st.ResumeSeq
+	cfg.ClearStartArgs = func() { w.c.clearStartArgs(task, id, source, seq) }
 	return cfg, nil
 }
 

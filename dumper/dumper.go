@@ -41,9 +41,15 @@ type Config struct {
 	// database without base tables is wanted. nil means every non-system table. System
 	// schemas are never dumped.
 	Tables func(schema, table string) bool
-	// Dir is the output directory; it is created, and dump files already in it are
-	// removed first.
+	// Dir is the output directory. It is created when missing; it must be empty or hold
+	// an earlier dump of the same Owner (whose files are removed first). Every file the
+	// dump writes is listed in the directory's manifest (dumpfile.Claim), so clean-up
+	// removes exactly those and nothing else.
 	Dir string
+	// Owner identifies whoever the dump belongs to (e.g. task, task id and source) in the
+	// directory's manifest; empty means "dumper". A directory claimed by another owner is
+	// refused.
+	Owner string
 	// Threads is the number of export goroutines, each with its own snapshot
 	// connection (DM's export_threads); default 4.
 	Threads int
@@ -80,9 +86,10 @@ type Progress struct {
 
 // Dumper exports the selected tables of one source to dump files. A Dumper runs once.
 type Dumper struct {
-	cfg    Config
-	log    *slog.Logger
-	flavor string
+	cfg      Config
+	manifest *dumpfile.Manifest // the claim on cfg.Dir while Run runs
+	log      *slog.Logger
+	flavor   string
 
 	ran      atomic.Bool
 	started  atomic.Int64 // unix nanoseconds; 0 before Run
@@ -99,6 +106,9 @@ type Dumper struct {
 func New(cfg Config) (*Dumper, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("dumper: Dir is empty; set the output directory")
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "dumper"
 	}
 	switch cfg.Flavor = strings.ToLower(cfg.Flavor); cfg.Flavor {
 	case "", FlavorMySQL, FlavorMariaDB:
@@ -220,9 +230,12 @@ func (d *Dumper) run(ctx context.Context, started time.Time) (*dumpfile.Metadata
 	}
 	d.totalTables.Store(int64(len(tables)))
 
-	if err := prepareDir(d.cfg.Dir); err != nil {
-		return nil, err
+	manifest, err := dumpfile.Claim(d.cfg.Dir, d.cfg.Owner)
+	if err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
 	}
+	defer manifest.Close()
+	d.manifest = manifest
 
 	workers := make([]*sql.Conn, d.cfg.Threads)
 	defer func() {
@@ -248,6 +261,9 @@ func (d *Dumper) run(ctx context.Context, started time.Time) (*dumpfile.Metadata
 		"gtid", snap.snapshot.GTID, "tables", len(tables), "threads", len(workers))
 
 	md := &dumpfile.Metadata{Started: started, Snapshot: snap.snapshot, After: snap.after}
+	if err := manifest.Add(dumpfile.MetadataName); err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
+	}
 	if err := md.WriteFile(d.cfg.Dir); err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
 	}
@@ -257,6 +273,9 @@ func (d *Dumper) run(ctx context.Context, started time.Time) (*dumpfile.Metadata
 	}
 	if err := syncDir(d.cfg.Dir); err != nil {
 		return nil, err
+	}
+	if err := manifest.Sync(); err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
 	}
 	md.Finished = time.Now()
 	if err := md.WriteFile(d.cfg.Dir); err != nil {
@@ -412,33 +431,6 @@ func (d *Dumper) detectFlavor(ctx context.Context, c *sql.Conn) error {
 	} else if d.flavor != detected {
 		d.log.Warn("configured flavor differs from the server's; using the server's", "flavor", d.flavor, "version", version)
 		d.flavor = detected
-	}
-	return nil
-}
-
-// prepareDir creates dir and removes any dump files left in it — the metadata first, so
-// an interrupted clean-up never leaves a "finished" dump with missing files.
-func prepareDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("dump: create output directory: %w", err)
-	}
-	if err := os.Remove(filepath.Join(dir, dumpfile.MetadataName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("dump: remove old metadata: %w", err)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("dump: read output directory: %w", err)
-	}
-	for _, e := range entries {
-		name := e.Name()
-		_, perr := dumpfile.Parse(name)
-		old := perr == nil || strings.HasSuffix(name, ".sql"+tmpSuffix) || strings.HasPrefix(name, ".metadata-")
-		if e.IsDir() || !old {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil {
-			return fmt.Errorf("dump: remove old dump file: %w", err)
-		}
 	}
 	return nil
 }

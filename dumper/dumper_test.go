@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,7 +225,7 @@ func checkFiles(t *testing.T, dir string, onFile []string, stmtSize, fileSize in
 			t.Errorf("unexpected file %s: %v", name, err)
 			continue
 		}
-		if n.Kind == dumpfile.KindMetadata {
+		if n.Kind == dumpfile.KindMetadata || n.Kind == dumpfile.KindManifest {
 			continue
 		}
 		at, ok := pos[name]
@@ -254,8 +255,9 @@ func checkFiles(t *testing.T, dir string, onFile []string, stmtSize, fileSize in
 			checkDataFile(t, name, b, stmtSize, fileSize)
 		}
 	}
-	if len(pos) != len(entries)-1 {
-		t.Errorf("%d OnFile calls for %d files", len(pos), len(entries)-1)
+	// Every file but the metadata and the manifest is reported.
+	if len(pos) != len(entries)-2 {
+		t.Errorf("%d OnFile calls for %d files", len(pos), len(entries)-2)
 	}
 	for _, name := range []string{
 		dumpfile.SchemaCreateName("dmp_empty"), dumpfile.TableSchemaName("dmp_types", "empty"),
@@ -461,36 +463,64 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-func TestDirCleanup(t *testing.T) {
+// TestDirOwnership: a dump never overwrites or deletes files it did not write (issue 7).
+// A non-empty directory without this owner's manifest is refused untouched; a redo by the
+// same owner removes exactly the files the earlier attempt listed.
+func TestDirOwnership(t *testing.T) {
 	src.Exec(t, `DROP DATABASE IF EXISTS dmp_small; CREATE DATABASE dmp_small;
 		CREATE TABLE dmp_small.t (id INT PRIMARY KEY); INSERT INTO dmp_small.t VALUES (1)`)
 	dir := filepath.Join(t.TempDir(), "out")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stale := []string{"old.tbl.0000000000000.sql", "old-schema-create.sql", "old.tbl.0000000000000.sql.tmp", dumpfile.MetadataName}
-	for _, name := range append(stale, "keep.txt") {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+	user := []string{"dmp_small.t.0000000000000.sql", "dmp_small-schema-create.sql", dumpfile.MetadataName, "keep.txt"}
+	for _, name := range user {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("user data"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := newDumper(t, Config{Tables: inSchemas("dmp_small"), Dir: dir}).Run(t.Context()); err != nil {
-		t.Fatal(err)
+	_, err := newDumper(t, Config{Tables: inSchemas("dmp_small"), Dir: dir, Owner: "task-a"}).Run(t.Context())
+	if !errors.Is(err, dumpfile.ErrNotOwned) {
+		t.Fatalf("dump into a directory of user files = %v, want ErrNotOwned", err)
 	}
-	for _, name := range stale[:3] {
-		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("stale %s not removed", name)
+	for _, name := range user {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != "user data" {
+			t.Errorf("user file %s touched: %q, %v", name, b, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "keep.txt")); err != nil {
-		t.Errorf("unrelated file removed: %v", err)
+
+	own := filepath.Join(t.TempDir(), "own")
+	if _, err := newDumper(t, Config{Tables: inSchemas("dmp_small"), Dir: own, Owner: "task-a"}).Run(t.Context()); err != nil {
+		t.Fatal(err)
 	}
-	d := newDumper(t, Config{Tables: inSchemas("dmp_small"), Dir: dir})
+	// Another owner is refused; the same owner redoes the dump over its own files and
+	// leaves a file someone added meanwhile alone.
+	if _, err := newDumper(t, Config{Tables: inSchemas("dmp_small"), Dir: own, Owner: "task-b"}).Run(t.Context()); !errors.Is(err, dumpfile.ErrNotOwned) {
+		t.Fatalf("dump into another owner's directory = %v, want ErrNotOwned", err)
+	}
+	if err := os.WriteFile(filepath.Join(own, "keep.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := newDumper(t, Config{Tables: inSchemas("dmp_small"), Dir: own, Owner: "task-a"})
 	if _, err := d.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Run(t.Context()); err == nil {
 		t.Error("second Run of one Dumper succeeded")
+	}
+	info, err := dumpfile.ReadManifest(own)
+	if err != nil || info.Owner != "task-a" || !slices.Contains(info.Files, dumpfile.MetadataName) || slices.Contains(info.Files, "keep.txt") {
+		t.Fatalf("manifest = %+v, %v", info, err)
+	}
+	if err := dumpfile.RemoveOwned(own, "task-b", nil); !errors.Is(err, dumpfile.ErrNotOwned) {
+		t.Fatalf("RemoveOwned by another owner = %v", err)
+	}
+	if err := dumpfile.RemoveOwned(own, "task-a", nil); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(own)
+	if len(entries) != 1 || entries[0].Name() != "keep.txt" {
+		t.Fatalf("after RemoveOwned the directory holds %v, want only keep.txt", entries)
 	}
 }
 

@@ -69,7 +69,7 @@ func loadDump(t *testing.T, dir string, skipNames bool) {
 		if err != nil {
 			t.Fatalf("unexpected file %s in dump: %v", e.Name(), err)
 		}
-		if n.Kind == dumpfile.KindMetadata {
+		if n.Kind == dumpfile.KindMetadata || n.Kind == dumpfile.KindManifest {
 			continue
 		}
 		files = append(files, n)

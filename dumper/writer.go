@@ -27,6 +27,9 @@ const (
 
 // writeSQLFile writes one schema file (header + stmt;) atomically and reports it.
 func (d *Dumper) writeSQLFile(name, stmt string) error {
+	if err := d.manifest.Add(name); err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
 	path := filepath.Join(d.cfg.Dir, name)
 	tmp := path + tmpSuffix
 	content := fileHeader + schemaCharset + stmt + ";\n"
@@ -199,7 +202,11 @@ func (w *dataWriter) endStmt() error {
 }
 
 func (w *dataWriter) openFile() error {
-	w.path = filepath.Join(w.d.cfg.Dir, dumpfile.DataName(w.t.schema, w.t.name, w.chunk, w.part))
+	name := dumpfile.DataName(w.t.schema, w.t.name, w.chunk, w.part)
+	if err := w.d.manifest.Add(name); err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	w.path = filepath.Join(w.d.cfg.Dir, name)
 	f, err := os.Create(w.path + tmpSuffix)
 	if err != nil {
 		return fmt.Errorf("dump: create data file: %w", err)

@@ -119,12 +119,15 @@ func IsSystemSchema(schema string) bool {
 }
 
 // Match reports whether schema.table is migrated. table == "" asks the
-// schema-level question (e.g. for CREATE DATABASE): only the schema rules
-// apply. Evaluation follows DM:
+// schema-level question (is any table of the schema migrated?). Evaluation
+// follows DM:
 //  1. system schemas are excluded;
 //  2. if do-dbs is set the schema must match one of them, otherwise if
 //     ignore-dbs is set the schema must match none of them;
-//  3. for a table: a do-tables match allows it, else an ignore-tables match
+//  3. for a schema without do-dbs but with do-tables, the schema must be the
+//     schema of some do-table (a rule naming only shop.t2 says nothing about
+//     schema other, so other is not migrated);
+//  4. for a table: a do-tables match allows it, else an ignore-tables match
 //     denies it, else it is allowed only when do-tables is empty.
 func (l *BAList) Match(schema, table string) bool {
 	if IsSystemSchema(schema) {
@@ -141,7 +144,7 @@ func (l *BAList) Match(schema, table string) bool {
 		return false
 	}
 	if table == "" {
-		return true
+		return len(l.doDBs) > 0 || len(l.doTables) == 0 || l.doTableSchema(schema)
 	}
 	for _, t := range l.doTables {
 		if t.match(schema, table) {
@@ -154,6 +157,44 @@ func (l *BAList) Match(schema, table string) bool {
 		}
 	}
 	return len(l.doTables) == 0
+}
+
+// doTableSchema reports whether schema is the schema of some do-table.
+func (l *BAList) doTableSchema(schema string) bool {
+	for _, t := range l.doTables {
+		if t.schema.Match(schema) {
+			return true
+		}
+	}
+	return false
+}
+
+// Whole reports whether every table of schema is migrated, so that the schema
+// itself belongs to the task: schema-level DDL (CREATE/ALTER/DROP DATABASE)
+// may reach the target only for such schemas. A schema is whole when it is
+// migrated and no table rule narrows it: with do-tables, one of them must be
+// `schema.*`; an ignore-table that may match inside it carves it up.
+func (l *BAList) Whole(schema string) bool {
+	if !l.Match(schema, "") {
+		return false
+	}
+	if l == nil {
+		return true
+	}
+	for _, t := range l.ignoreTables {
+		if t.schema.Match(schema) {
+			return false
+		}
+	}
+	if len(l.doTables) == 0 {
+		return true
+	}
+	for _, t := range l.doTables {
+		if t.schema.Match(schema) && t.table.String() == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 func matchAny(ps []*Pattern, name string) bool {

@@ -74,13 +74,16 @@ func TestBAListMatch(t *testing.T) {
 			},
 		},
 		{
-			name:  "do-tables alone: schema step passes everything",
+			// Regression (issue 7): a rule naming only tables used to admit every
+			// schema at schema level, so DROP DATABASE of any schema reached the target.
+			name:  "do-tables alone: only their schemas pass the schema step",
 			rules: Rules{DoTables: []Table{{Schema: "openapi", Name: "t?"}}},
 			probes: []probe{
 				{"openapi", "t1", true},
 				{"openapi", "t10", false},
 				{"other", "t1", false},
-				{"other", "", true},
+				{"other", "", false},
+				{"openapi", "", true},
 			},
 		},
 		{
@@ -173,5 +176,38 @@ func TestBAListFilter(t *testing.T) {
 	want := []Table{{"a", "y"}, {"b", "z"}}
 	if got := l.Filter(in); !slices.Equal(got, want) {
 		t.Errorf("Filter = %v, want %v", got, want)
+	}
+}
+
+func TestBAListWhole(t *testing.T) {
+	tests := []struct {
+		name  string
+		rules Rules
+		whole map[string]bool
+	}{
+		{"no rules: every non-system schema", Rules{}, map[string]bool{"shop": true, "mysql": false}},
+		{"do-dbs", Rules{DoDBs: []string{"shop*"}}, map[string]bool{"shop": true, "shop_1": true, "other": false}},
+		{"one table only", Rules{DoTables: []Table{{Schema: "shop", Name: "t2"}}}, map[string]bool{"shop": false, "targetonly": false}},
+		{"schema.*", Rules{DoTables: []Table{{Schema: "shop", Name: "*"}, {Schema: "log", Name: "t"}}}, map[string]bool{"shop": true, "log": false}},
+		{"do-dbs and do-tables as the task rules build them", Rules{DoDBs: []string{"a", "shop"}, DoTables: []Table{{Schema: "shop", Name: "t2"}, {Schema: "a", Name: "*"}}},
+			map[string]bool{"a": true, "shop": false, "b": false}},
+		{"ignore-tables carve a schema up", Rules{IgnoreTables: []Table{{Schema: "shop", Name: "tmp_*"}}}, map[string]bool{"shop": false, "log": true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := NewBAList(tt.rules, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for schema, want := range tt.whole {
+				if got := l.Whole(schema); got != want {
+					t.Errorf("Whole(%q) = %v, want %v", schema, got, want)
+				}
+			}
+		})
+	}
+	var nilList *BAList
+	if !nilList.Whole("shop") || nilList.Whole("mysql") {
+		t.Error("nil BAList: every non-system schema is whole")
 	}
 }

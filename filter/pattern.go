@@ -162,6 +162,20 @@ func (p *Pattern) Match(name string) bool {
 // String returns the pattern as written.
 func (p *Pattern) String() string { return p.raw }
 
+// Literal reports whether the pattern matches exactly one name (no wildcard,
+// class or regular expression).
+func (p *Pattern) Literal() bool {
+	if p.re != nil || p.star {
+		return false
+	}
+	for _, t := range p.tokens {
+		if t.kind != tokLiteral {
+			return false
+		}
+	}
+	return true
+}
+
 // IsRegexp reports whether the pattern is a `~` regular expression.
 func (p *Pattern) IsRegexp() bool { return p.re != nil }
 

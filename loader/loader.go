@@ -61,6 +61,12 @@ type Config struct {
 	// Route maps a source table to its target; table == "" routes a schema (for CREATE
 	// DATABASE). Nil keeps names as they are.
 	Route func(schema, table string) (targetSchema, targetTable string, err error)
+	// WholeSchema reports whether the task migrates a source schema as a whole (a
+	// schema-level rule). Only then does a schema-create file create the routed
+	// database by itself, empty or not; otherwise a target database is created only when
+	// a table routed into it is, so no schema the rules do not route to appears on the
+	// target. Nil treats every schema as whole.
+	WholeSchema func(schema string) bool
 	// Logger receives progress and retry messages; nil discards them.
 	Logger *slog.Logger
 
@@ -111,6 +117,7 @@ type Loader struct {
 
 	ddlMu         sync.Mutex // serialises schema creation and guards the two sets
 	createdDBs    map[string]bool
+	schemaStmts   map[string][]byte // source schema → its CREATE DATABASE, for createTable
 	createdTables map[[2]string]bool
 
 	progMu   sync.Mutex
@@ -215,6 +222,7 @@ func New(cfg Config) (*Loader, error) {
 		cpTable:       sqlq.QuoteTable(cfg.MetaSchema, checkpointTableName(cfg.Task)),
 		verb:          verb,
 		createdDBs:    map[string]bool{},
+		schemaStmts:   map[string][]byte{},
 		createdTables: map[[2]string]bool{},
 		files:         map[string]*fileProgress{},
 	}, nil

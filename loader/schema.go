@@ -64,14 +64,20 @@ func (l *Loader) applySchemaFile(ctx context.Context, path, name string, info du
 	})
 }
 
-// createDatabase runs a dump's CREATE DATABASE for the routed schema, once.
+// createDatabase runs a dump's CREATE DATABASE for the routed schema, once. For a schema
+// the task does not migrate as a whole it only remembers the statement's options:
+// createTable creates the database its routed tables need.
 func (l *Loader) createDatabase(ctx context.Context, conn *sql.Conn, schema string, stmt []byte) error {
+	l.ddlMu.Lock()
+	defer l.ddlMu.Unlock()
+	if l.cfg.WholeSchema != nil && !l.cfg.WholeSchema(schema) {
+		l.schemaStmts[schema] = stmt
+		return nil
+	}
 	target, _, err := l.cfg.Route(schema, "")
 	if err != nil {
 		return fmt.Errorf("route schema %s: %w", sqlq.QuoteName(schema), err)
 	}
-	l.ddlMu.Lock()
-	defer l.ddlMu.Unlock()
 	if l.createdDBs[target] {
 		return nil
 	}
@@ -97,7 +103,14 @@ func (l *Loader) createTable(ctx context.Context, conn *sql.Conn, schema, table 
 	l.ddlMu.Lock()
 	defer l.ddlMu.Unlock()
 	if !l.createdDBs[ts] {
-		if _, err := conn.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+sqlq.QuoteName(ts)); err != nil {
+		q := "CREATE DATABASE IF NOT EXISTS " + sqlq.QuoteName(ts)
+		if dbStmt, ok := l.schemaStmts[schema]; ok {
+			// Keep the source schema's character set and collation.
+			if q, err = rewriteCreateDatabase(dbStmt, sqlq.QuoteName(ts)); err != nil {
+				return err
+			}
+		}
+		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("create database %s: %w", sqlq.QuoteName(ts), err)
 		}
 		l.createdDBs[ts] = true

@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/dmkit/dmkit/filter"
 )
@@ -107,6 +108,68 @@ func (r *Router) Route(schema, table string) (targetSchema, targetTable string, 
 		targetTable = table
 	}
 	return targetSchema, targetTable, nil
+}
+
+// Merges reports whether the target of schema.table (table "" for the schema)
+// may receive more than one upstream schema or table: the deciding rule's
+// pattern matches several names and maps them onto one, another rule routes
+// onto the same target, or an unrouted name collides with a rule's target.
+// Destructive DDL (DROP DATABASE, DROP TABLE, TRUNCATE) of one upstream object
+// must not reach such a shared target: it would destroy the others' rows.
+// Names that fail to route (ambiguous) count as merged.
+func (r *Router) Merges(schema, table string) bool {
+	if r == nil {
+		return false
+	}
+	var hit *compiledRule
+	var err error
+	if table != "" {
+		if hit, err = r.single(r.tableRules, schema, table); err != nil {
+			return true
+		}
+	}
+	if hit == nil {
+		if hit, err = r.single(r.schemaRules, schema, table); err != nil {
+			return true
+		}
+	}
+	if hit == nil {
+		// Unrouted: shared when a rule routes something else onto this name.
+		for _, c := range r.all() {
+			if strings.EqualFold(c.rule.TargetSchema, schema) &&
+				(table == "" || c.rule.TargetTable == "" || strings.EqualFold(c.rule.TargetTable, table)) {
+				return true
+			}
+		}
+		return false
+	}
+	if !hit.schema.Literal() {
+		return true
+	}
+	if hit.table != nil && hit.rule.TargetTable != "" && !hit.table.Literal() {
+		return true
+	}
+	for _, c := range r.all() {
+		if c == hit || !strings.EqualFold(c.rule.TargetSchema, hit.rule.TargetSchema) {
+			continue
+		}
+		if table == "" || c.rule.TargetTable == "" || hit.rule.TargetTable == "" || strings.EqualFold(c.rule.TargetTable, hit.rule.TargetTable) {
+			return true
+		}
+	}
+	return false
+}
+
+// all returns every compiled rule, table level first.
+func (r *Router) all() []*compiledRule {
+	out := make([]*compiledRule, 0, len(r.tableRules)+len(r.schemaRules))
+	for i := range r.tableRules {
+		out = append(out, &r.tableRules[i])
+	}
+	for i := range r.schemaRules {
+		out = append(out, &r.schemaRules[i])
+	}
+	return out
 }
 
 func (r *Router) single(rules []compiledRule, schema, table string) (*compiledRule, error) {

@@ -197,3 +197,44 @@ func TestNilRouter(t *testing.T) {
 		t.Errorf("nil Router Route = %q, %q, %v", s, tb, err)
 	}
 }
+
+func TestMerges(t *testing.T) {
+	type probe struct {
+		schema, table string
+		want          bool
+	}
+	tests := []struct {
+		name   string
+		rules  []Rule
+		probes []probe
+	}{
+		{"no rules", nil, []probe{{"shop", "", false}, {"shop", "t", false}}},
+		{"schema renamed one to one", []Rule{{SchemaPattern: "shop", TargetSchema: "dst"}},
+			[]probe{{"shop", "", false}, {"shop", "t", false}, {"other", "", false}, {"dst", "", true}, {"dst", "t", true}}},
+		{"shard schemas merged", []Rule{{SchemaPattern: "shop_*", TargetSchema: "shop"}},
+			[]probe{{"shop_1", "", true}, {"shop_1", "t", true}, {"shop", "", true}, {"log", "t", false}}},
+		{"shard tables merged", []Rule{{SchemaPattern: "shop", TablePattern: "t_*", TargetSchema: "shop", TargetTable: "t"}},
+			[]probe{{"shop", "t_1", true}, {"shop", "u", false}, {"shop", "t", true}}},
+		{"tables renamed one to one", []Rule{
+			{SchemaPattern: "shop", TablePattern: "t1", TargetSchema: "dst", TargetTable: "a"},
+			{SchemaPattern: "shop", TablePattern: "t2", TargetSchema: "dst", TargetTable: "b"}},
+			[]probe{{"shop", "t1", false}, {"shop", "t2", false}}},
+		{"two schemas onto one", []Rule{{SchemaPattern: "a", TargetSchema: "x"}, {SchemaPattern: "b", TargetSchema: "x"}},
+			[]probe{{"a", "", true}, {"a", "t", true}}},
+		{"table pattern keeping names", []Rule{{SchemaPattern: "shop", TablePattern: "*", TargetSchema: "dst"}},
+			[]probe{{"shop", "t", false}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := New(tt.rules, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range tt.probes {
+				if got := r.Merges(p.schema, p.table); got != p.want {
+					t.Errorf("Merges(%q, %q) = %v, want %v", p.schema, p.table, got, p.want)
+				}
+			}
+		})
+	}
+}

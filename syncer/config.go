@@ -79,6 +79,14 @@ type Config struct {
 	Router        *router.Router
 	Events        *filter.EventFilter
 	CaseSensitive bool
+	// WholeSchema reports whether the task migrates every table of a source schema, so
+	// that the schema itself is the task's: CREATE/ALTER/DROP DATABASE reach the target
+	// only for such schemas (nil: BA.Whole).
+	WholeSchema func(schema string) bool
+	// Shared reports whether the target of a source table (table "" for a schema) also
+	// receives rows from other upstream tables or sources; DROP DATABASE, DROP TABLE and
+	// TRUNCATE TABLE never run on a shared target (nil: Router.Merges).
+	Shared func(schema, table string) bool
 
 	// InitialSchemas seeds the schema tracker on a fresh start: (schema, table) → CREATE
 	// TABLE, usually from the dump's -schema.sql files.

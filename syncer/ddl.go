@@ -82,6 +82,11 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 			default:
 				d.execute = true
 			}
+			if ok, why := r.ddlScope(d); d.execute && !ok {
+				r.log.Warn("DDL not applied to the target: it would change objects the task does not own",
+					"ddl", truncate(q, 200), "reason", why, "at", position{r.curFile, h.LogPos})
+				d.execute = false
+			}
 			ddls = append(ddls, d)
 		}
 	}
@@ -171,11 +176,20 @@ func (r *run) execDDL(ctx context.Context, d *ddlStmt, defSchema string, ts uint
 	text := d.sql
 	deadline := time.Now().Add(r.cfg.retryBudget)
 	backoff := 200 * time.Millisecond
-	retried := false
+	retried, schemaCreated := false, false
 	for {
 		err := r.execDDLOnce(ctx, d, defSchema, ts, tz)
 		if err == nil {
 			return nil
+		}
+		if !schemaCreated {
+			created, cerr := r.createMissingSchema(ctx, d, err)
+			if cerr != nil {
+				return cerr
+			}
+			if schemaCreated = created; created {
+				continue
+			}
 		}
 		if (safe || retried) && ddlAlreadyDone(err) {
 			r.log.Warn("DDL already applied on the target; continuing", "ddl", truncate(text, 200), "error", err)
@@ -196,6 +210,25 @@ func (r *run) execDDL(ctx context.Context, d *ddlStmt, defSchema string, ts uint
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// createMissingSchema creates the target schema of a CREATE TABLE that failed because the
+// schema does not exist: schema-level DDL reaches the target only for schemas the task
+// owns as a whole, so a table the task owns may land in a schema nobody created yet.
+func (r *run) createMissingSchema(ctx context.Context, d *ddlStmt, err error) (bool, error) {
+	if _, ok := d.node.(*ast.CreateTableStmt); !ok || errNumber(err) != erBadDB {
+		return false, nil
+	}
+	ts, _, rerr := r.cfg.Router.Route(d.schema, d.table)
+	if rerr != nil {
+		return false, rerr
+	}
+	q := "CREATE DATABASE IF NOT EXISTS " + sqlq.QuoteName(ts)
+	if _, cerr := r.target.ExecContext(ctx, q); cerr != nil {
+		return false, fmt.Errorf("create the target schema of %s: %q: %w", sqlq.QuoteTable(d.schema, d.table), q, cerr)
+	}
+	r.log.Info("created target schema for a table", "schema", ts, "table", d.table)
+	return true, nil
 }
 
 func (r *run) execDDLOnce(ctx context.Context, d *ddlStmt, defSchema string, ts uint32, tz string) error {
@@ -342,7 +375,7 @@ func (r *run) routeDDL(d *ddlStmt, original string, single bool) (text, fallback
 		if err != nil {
 			return "", "", err
 		}
-		if s == d.schema && single {
+		if _, create := n.(*ast.CreateDatabaseStmt); s == d.schema && single && !create {
 			return original, text, nil
 		}
 		return text, "", nil
@@ -382,8 +415,11 @@ func (r *run) routeDDL(d *ddlStmt, original string, single bool) (text, fallback
 func cloneDBStmt(n ast.StmtNode, schema string) ast.StmtNode {
 	switch x := n.(type) {
 	case *ast.CreateDatabaseStmt:
+		// The schema may exist already (another task, or the target's own): creating
+		// it is then a no-op, never an error that pauses the task.
 		c := *x
 		c.Name = ast.NewCIStr(schema)
+		c.IfNotExists = true
 		return &c
 	case *ast.AlterDatabaseStmt:
 		c := *x

@@ -51,6 +51,7 @@ func main() {
 type config struct {
 	listen, dataDir, name string
 	workers               []string
+	dataDirRoots          []string
 	logLevel              slog.Level
 	logFormat             string
 	showVersion           bool
@@ -63,6 +64,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8261", "`address` the OpenAPI listens on")
 	fs.StringVar(&cfg.dataDir, "data-dir", "./dm-data", "`directory` of the durable state and of relative task data dirs")
 	fs.StringVar(&cfg.name, "name", "master1", "this master's `name`")
+	fs.Func("allow-data-dir-root", "also allow task data_dir inside this `directory` (repeatable); by default a data_dir must lie inside --data-dir",
+		func(v string) error {
+			if v == "" {
+				return fmt.Errorf("empty directory")
+			}
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return err
+			}
+			cfg.dataDirRoots = append(cfg.dataDirRoots, abs)
+			return nil
+		})
 	workers := fs.String("workers", "2", "in-process workers: a `list` of names (worker1,worker2) or a count N meaning worker1..workerN")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format` on stderr: text or json")
@@ -151,7 +164,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cluster, err := dm.Open(ctx, dm.Config{
 		Store: store, Workers: cfg.workers, Name: cfg.name, Addr: ln.Addr().String(),
-		DataDir: cfg.dataDir, Logger: log,
+		DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots, Logger: log,
 	})
 	if err != nil {
 		_ = store.Close()

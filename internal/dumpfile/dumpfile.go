@@ -26,6 +26,7 @@ const (
 	KindTableSchema       // {db}.{tbl}-schema.sql: CREATE TABLE
 	KindData              // {db}.{tbl}.{index}.sql: INSERT statements
 	KindMetadata          // metadata
+	KindManifest          // .dmkit-manifest: who owns the directory, which files it wrote
 )
 
 // MetadataName is the name of the metadata file in a dump directory.
@@ -75,6 +76,9 @@ type Name struct {
 func Parse(base string) (Name, error) {
 	if base == MetadataName {
 		return Name{Kind: KindMetadata}, nil
+	}
+	if base == ManifestName {
+		return Name{Kind: KindManifest}, nil
 	}
 	if !strings.HasSuffix(base, ".sql") {
 		return Name{}, fmt.Errorf("%s is not a dump file", base)
