@@ -98,74 +98,108 @@ func (r *taskFileReader) checkInstances() error {
 			return r.errAt(at, "%s repeats the source-id of mysql-instances[%d]; list each source once", where, j)
 		}
 		seen[inst.SourceID] = i
-		if m := inst.Meta; m != nil {
-			if m.BinlogName == "" && m.BinlogGTID == "" {
-				return r.errAt(append(at, "meta"), "%s: meta needs binlog-name (with binlog-pos) or binlog-gtid", where)
-			}
-			if m.BinlogPos < 0 || m.BinlogPos > 1<<32-1 {
-				return r.errAt(append(at, "meta", "binlog-pos"), "%s: binlog-pos %d is out of range 0..4294967295", where, m.BinlogPos)
-			}
+		if err := r.checkInstance(at, where, inst); err != nil {
+			return err
 		}
-		if len(inst.ColumnMappingRules) > 0 {
-			return r.errAt(append(at, "column-mapping-rules"), "%s: column-mapping-rules are deprecated in DM and not supported; remove them", where)
+		if err := r.checkRuleRefs(at, where, inst, used); err != nil {
+			return err
 		}
-		if len(inst.ExpressionFilters) > 0 {
-			return r.errAt(append(at, "expression-filters"), "%s: expression-filters are not supported by OpenAPI tasks; remove them", where)
-		}
-		for _, name := range inst.RouteRules {
-			route, ok := f.Routes[name]
-			if !ok || route == nil {
-				return r.errAt(append(at, "route-rules"), "%s refers to route %q, which routes does not define; define it or remove the reference", where, name)
-			}
-			if route.ExtractTable != nil || route.ExtractSchema != nil || route.ExtractSource != nil {
-				return r.errAt([]any{"routes", name}, "route %s uses extract-table/extract-schema/extract-source, which OpenAPI tasks cannot express; remove them", name)
-			}
-			used["routes."+name] = true
-		}
-		for _, name := range inst.FilterRules {
-			flt, ok := f.Filters[name]
-			if !ok || flt == nil {
-				return r.errAt(append(at, "filter-rules"), "%s refers to filter %q, which filters does not define; define it or remove the reference", where, name)
-			}
-			if !strings.EqualFold(flt.Action, "Ignore") {
-				return r.errAt([]any{"filters", name}, "filter %s has action %q; OpenAPI tasks only express Ignore filters (binlog_filter_rule), so use action: Ignore", name, flt.Action)
-			}
-			used["filters."+name] = true
-		}
-		if inst.BAListName == "" {
-			inst.BAListName = inst.BWListName
-		}
-		if name := inst.BAListName; name != "" {
-			ba, ok := f.BAList[name]
-			if !ok {
-				return r.errAt(append(at, "block-allow-list"), "%s refers to block-allow-list %q, which block-allow-list does not define; define it or remove the reference", where, name)
-			}
-			if ba != nil && (len(ba.IgnoreDBs) > 0 || len(ba.IgnoreTables) > 0) {
-				return r.errAt([]any{"block-allow-list", name}, "block-allow-list %s uses ignore-dbs/ignore-tables, which OpenAPI tasks cannot express; list the wanted schemas and tables in do-dbs/do-tables instead", name)
-			}
-		}
-		refs := []struct {
-			key, name string
-			inline    bool
-			defined   bool
-		}{
-			{"mydumper", inst.MydumperConfigName, inst.Mydumper != nil, convHasKey(f.Mydumpers, inst.MydumperConfigName)},
-			{"loader", inst.LoaderConfigName, inst.Loader != nil, convHasKey(f.Loaders, inst.LoaderConfigName)},
-			{"syncer", inst.SyncerConfigName, inst.Syncer != nil, convHasKey(f.Syncers, inst.SyncerConfigName)},
-		}
-		for _, ref := range refs {
-			if ref.name == "" {
-				continue
-			}
-			if ref.inline {
-				return r.errAt(at, "%s sets both %s-config-name and an inline %s; keep one", where, ref.key, ref.key)
-			}
-			if !ref.defined {
-				return r.errAt(append(at, ref.key+"-config-name"), "%s refers to %s config %q, which %ss does not define; define it or remove the reference", where, ref.key, ref.name, ref.key)
-			}
-			used[ref.key+"s."+ref.name] = true
+		if err := r.checkConfigRefs(at, where, inst, used); err != nil {
+			return err
 		}
 	}
+	return r.checkAllUsed(used)
+}
+
+// checkInstance validates an instance's own keys: its meta and the unsupported rules.
+func (r *taskFileReader) checkInstance(at []any, where string, inst *taskFileInstance) error {
+	if m := inst.Meta; m != nil {
+		if m.BinlogName == "" && m.BinlogGTID == "" {
+			return r.errAt(append(at, "meta"), "%s: meta needs binlog-name (with binlog-pos) or binlog-gtid", where)
+		}
+		if m.BinlogPos < 0 || m.BinlogPos > 1<<32-1 {
+			return r.errAt(append(at, "meta", "binlog-pos"), "%s: binlog-pos %d is out of range 0..4294967295", where, m.BinlogPos)
+		}
+	}
+	if len(inst.ColumnMappingRules) > 0 {
+		return r.errAt(append(at, "column-mapping-rules"), "%s: column-mapping-rules are deprecated in DM and not supported; remove them", where)
+	}
+	if len(inst.ExpressionFilters) > 0 {
+		return r.errAt(append(at, "expression-filters"), "%s: expression-filters are not supported by OpenAPI tasks; remove them", where)
+	}
+	return nil
+}
+
+// checkRuleRefs validates the routes, filters and allow-list an instance refers to, and
+// marks them used.
+func (r *taskFileReader) checkRuleRefs(at []any, where string, inst *taskFileInstance, used map[string]bool) error {
+	f := r.f
+	for _, name := range inst.RouteRules {
+		route, ok := f.Routes[name]
+		if !ok || route == nil {
+			return r.errAt(append(at, "route-rules"), "%s refers to route %q, which routes does not define; define it or remove the reference", where, name)
+		}
+		if route.ExtractTable != nil || route.ExtractSchema != nil || route.ExtractSource != nil {
+			return r.errAt([]any{"routes", name}, "route %s uses extract-table/extract-schema/extract-source, which OpenAPI tasks cannot express; remove them", name)
+		}
+		used["routes."+name] = true
+	}
+	for _, name := range inst.FilterRules {
+		flt, ok := f.Filters[name]
+		if !ok || flt == nil {
+			return r.errAt(append(at, "filter-rules"), "%s refers to filter %q, which filters does not define; define it or remove the reference", where, name)
+		}
+		if !strings.EqualFold(flt.Action, "Ignore") {
+			return r.errAt([]any{"filters", name}, "filter %s has action %q; OpenAPI tasks only express Ignore filters (binlog_filter_rule), so use action: Ignore", name, flt.Action)
+		}
+		used["filters."+name] = true
+	}
+	if inst.BAListName == "" {
+		inst.BAListName = inst.BWListName
+	}
+	if name := inst.BAListName; name != "" {
+		ba, ok := f.BAList[name]
+		if !ok {
+			return r.errAt(append(at, "block-allow-list"), "%s refers to block-allow-list %q, which block-allow-list does not define; define it or remove the reference", where, name)
+		}
+		if ba != nil && (len(ba.IgnoreDBs) > 0 || len(ba.IgnoreTables) > 0) {
+			return r.errAt([]any{"block-allow-list", name}, "block-allow-list %s uses ignore-dbs/ignore-tables, which OpenAPI tasks cannot express; list the wanted schemas and tables in do-dbs/do-tables instead", name)
+		}
+	}
+	return nil
+}
+
+// checkConfigRefs validates the mydumper, loader and syncer configs an instance refers to,
+// and marks them used.
+func (r *taskFileReader) checkConfigRefs(at []any, where string, inst *taskFileInstance, used map[string]bool) error {
+	f := r.f
+	refs := []struct {
+		key, name string
+		inline    bool
+		defined   bool
+	}{
+		{"mydumper", inst.MydumperConfigName, inst.Mydumper != nil, convHasKey(f.Mydumpers, inst.MydumperConfigName)},
+		{"loader", inst.LoaderConfigName, inst.Loader != nil, convHasKey(f.Loaders, inst.LoaderConfigName)},
+		{"syncer", inst.SyncerConfigName, inst.Syncer != nil, convHasKey(f.Syncers, inst.SyncerConfigName)},
+	}
+	for _, ref := range refs {
+		if ref.name == "" {
+			continue
+		}
+		if ref.inline {
+			return r.errAt(at, "%s sets both %s-config-name and an inline %s; keep one", where, ref.key, ref.key)
+		}
+		if !ref.defined {
+			return r.errAt(append(at, ref.key+"-config-name"), "%s refers to %s config %q, which %ss does not define; define it or remove the reference", where, ref.key, ref.name, ref.key)
+		}
+		used[ref.key+"s."+ref.name] = true
+	}
+	return nil
+}
+
+// checkAllUsed rejects global configs that no instance refers to.
+func (r *taskFileReader) checkAllUsed(used map[string]bool) error {
+	f := r.f
 	var unused []string
 	for section, names := range map[string][]string{
 		"routes": convKeys(f.Routes), "filters": convKeys(f.Filters),

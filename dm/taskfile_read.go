@@ -187,7 +187,6 @@ func (l *convEntryList) rest() []convRuleKey {
 // taskToYAML writes each list in rule order, converting the result back yields the same file.
 func (r *taskFileReader) instanceRules(i int, inst *taskFileInstance) ([]TaskTableMigrateRule, error) {
 	f := r.f
-	source := inst.SourceID
 	var dbs, tables convEntryList
 	if ba := f.BAList[inst.BAListName]; ba != nil {
 		for _, db := range ba.DoDBs {
@@ -201,7 +200,16 @@ func (r *taskFileReader) instanceRules(i int, inst *taskFileInstance) ([]TaskTab
 	for _, name := range inst.RouteRules {
 		routes = append(routes, f.Routes[name])
 	}
+	rules := orderedRules(inst.SourceID, routes, &dbs, &tables)
+	if err := r.attachFilters(i, inst, rules); err != nil {
+		return nil, err
+	}
+	return rules, nil
+}
 
+// orderedRules merges an instance's routes and allow-list entries into table rules, in the
+// order instanceRules describes.
+func orderedRules(source string, routes []*taskFileRoute, dbs, tables *convEntryList) []TaskTableMigrateRule {
 	var rules []TaskTableMigrateRule
 	emitted := map[convRuleKey]bool{}
 	routeDone := make([]bool, len(routes))
@@ -236,9 +244,9 @@ func (r *taskFileReader) instanceRules(i int, inst *taskFileInstance) ([]TaskTab
 		if routeDone[k] {
 			continue
 		}
-		list := &tables
+		list := tables
 		if rt.TablePattern == "" {
-			list = &dbs
+			list = dbs
 		}
 		for _, e := range list.upTo(convRuleKey{rt.SchemaPattern, rt.TablePattern}) {
 			emitEntry(e)
@@ -253,7 +261,14 @@ func (r *taskFileReader) instanceRules(i int, inst *taskFileInstance) ([]TaskTab
 	for _, e := range tables.rest() {
 		emitEntry(e)
 	}
+	return rules
+}
 
+// attachFilters names each of the instance's filters in the binlog_filter_rule of the rules
+// whose patterns equal its own, or of every rule when none does (as DM does).
+func (r *taskFileReader) attachFilters(i int, inst *taskFileInstance, rules []TaskTableMigrateRule) error {
+	f := r.f
+	source := inst.SourceID
 	for _, name := range inst.FilterRules {
 		flt := f.Filters[name]
 		matched := false
@@ -267,14 +282,14 @@ func (r *taskFileReader) instanceRules(i int, inst *taskFileInstance) ([]TaskTab
 			continue
 		}
 		if len(rules) == 0 {
-			return nil, r.errAt([]any{"mysql-instances", i, "filter-rules"}, "mysql-instances[%d] (source %s) uses filter %s but has no block-allow-list or route to scope it to; OpenAPI tasks attach filters to table rules, so add a do-dbs/do-tables entry with schema %q", i, source, name, flt.SchemaPattern)
+			return r.errAt([]any{"mysql-instances", i, "filter-rules"}, "mysql-instances[%d] (source %s) uses filter %s but has no block-allow-list or route to scope it to; OpenAPI tasks attach filters to table rules, so add a do-dbs/do-tables entry with schema %q", i, source, name, flt.SchemaPattern)
 		}
 		// DM's own conversion attaches every filter of a source to every rule of it.
 		for j := range rules {
 			rules[j].BinlogFilterRule = convAppendUnique(rules[j].BinlogFilterRule, name)
 		}
 	}
-	return rules, nil
+	return nil
 }
 
 // migrateConf maps the first instance's dump, load and sync configs, with DM's defaults and

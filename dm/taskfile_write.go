@@ -60,60 +60,70 @@ func taskToFile(t *Task) (*taskFile, error) {
 
 	names := newConvNamer(t)
 	for _, sc := range t.SourceConfig.SourceConf {
-		inst := &taskFileInstance{
-			SourceID:           sc.SourceName,
-			MydumperConfigName: convDumpName,
-			LoaderConfigName:   convLoadName,
-			SyncerConfigName:   convSyncName,
-		}
-		if sc.BinlogName != nil || sc.BinlogPos != nil || sc.BinlogGTID != nil {
-			inst.Meta = &taskFileMeta{BinlogName: convDeref(sc.BinlogName), BinlogPos: convDeref(sc.BinlogPos), BinlogGTID: convDeref(sc.BinlogGTID)}
-		}
-		rules, err := sourceRules(t, sc.SourceName)
+		inst, err := instanceToFile(t, f, names, sc)
 		if err != nil {
 			return nil, err
-		}
-		ba := &taskFileBAList{}
-		for _, r := range rules { // one rule per (schema, table): no duplicate entries below
-			s := r.Source
-			if s.Table == "" {
-				ba.DoDBs = append(ba.DoDBs, s.Schema)
-			} else {
-				ba.DoTables = append(ba.DoTables, taskFileTable{DBName: s.Schema, TblName: s.Table})
-			}
-			if r.Target != nil {
-				route := &taskFileRoute{SchemaPattern: s.Schema, TablePattern: s.Table, TargetSchema: r.Target.Schema, TargetTable: r.Target.Table}
-				name := names.route(route)
-				f.Routes[name] = route
-				inst.RouteRules = append(inst.RouteRules, name)
-			}
-			for _, tmpl := range r.BinlogFilterRule {
-				rule := t.BinlogFilterRule[tmpl]
-				filter := &taskFileFilter{
-					SchemaPattern: s.Schema,
-					TablePattern:  s.Table,
-					Events:        slices.Clone(rule.IgnoreEvent),
-					SQLPattern:    slices.Clone(rule.IgnoreSQL),
-					Action:        "Ignore",
-				}
-				name := names.filter(tmpl, s.Schema, s.Table)
-				f.Filters[name] = filter
-				if !slices.Contains(inst.FilterRules, name) {
-					inst.FilterRules = append(inst.FilterRules, name)
-				}
-			}
-		}
-		// Ignore filters on the same table commute, so the order is canonical rather than the
-		// rules' order; this keeps the file stable when the rules come back in another order.
-		sort.Strings(inst.FilterRules)
-		if len(ba.DoDBs) > 0 || len(ba.DoTables) > 0 {
-			name := names.balist(ba)
-			f.BAList[name] = ba
-			inst.BAListName = name
 		}
 		f.MySQLInstances = append(f.MySQLInstances, inst)
 	}
 	return f, nil
+}
+
+// instanceToFile builds the mysql-instances entry of one source, adding its routes,
+// filters and allow-list to f.
+func instanceToFile(t *Task, f *taskFile, names *convNamer, sc TaskSourceConf) (*taskFileInstance, error) {
+	inst := &taskFileInstance{
+		SourceID:           sc.SourceName,
+		MydumperConfigName: convDumpName,
+		LoaderConfigName:   convLoadName,
+		SyncerConfigName:   convSyncName,
+	}
+	if sc.BinlogName != nil || sc.BinlogPos != nil || sc.BinlogGTID != nil {
+		inst.Meta = &taskFileMeta{BinlogName: convDeref(sc.BinlogName), BinlogPos: convDeref(sc.BinlogPos), BinlogGTID: convDeref(sc.BinlogGTID)}
+	}
+	rules, err := sourceRules(t, sc.SourceName)
+	if err != nil {
+		return nil, err
+	}
+	ba := &taskFileBAList{}
+	for _, r := range rules { // one rule per (schema, table): no duplicate entries below
+		s := r.Source
+		if s.Table == "" {
+			ba.DoDBs = append(ba.DoDBs, s.Schema)
+		} else {
+			ba.DoTables = append(ba.DoTables, taskFileTable{DBName: s.Schema, TblName: s.Table})
+		}
+		if r.Target != nil {
+			route := &taskFileRoute{SchemaPattern: s.Schema, TablePattern: s.Table, TargetSchema: r.Target.Schema, TargetTable: r.Target.Table}
+			name := names.route(route)
+			f.Routes[name] = route
+			inst.RouteRules = append(inst.RouteRules, name)
+		}
+		for _, tmpl := range r.BinlogFilterRule {
+			rule := t.BinlogFilterRule[tmpl]
+			filter := &taskFileFilter{
+				SchemaPattern: s.Schema,
+				TablePattern:  s.Table,
+				Events:        slices.Clone(rule.IgnoreEvent),
+				SQLPattern:    slices.Clone(rule.IgnoreSQL),
+				Action:        "Ignore",
+			}
+			name := names.filter(tmpl, s.Schema, s.Table)
+			f.Filters[name] = filter
+			if !slices.Contains(inst.FilterRules, name) {
+				inst.FilterRules = append(inst.FilterRules, name)
+			}
+		}
+	}
+	// Ignore filters on the same table commute, so the order is canonical rather than the
+	// rules' order; this keeps the file stable when the rules come back in another order.
+	sort.Strings(inst.FilterRules)
+	if len(ba.DoDBs) > 0 || len(ba.DoTables) > 0 {
+		name := names.balist(ba)
+		f.BAList[name] = ba
+		inst.BAListName = name
+	}
+	return inst, nil
 }
 
 // sourceRules returns the table rules of one source with the rules of equal patterns merged
