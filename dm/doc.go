@@ -4,3 +4,7 @@
 // converge running subtasks (dump → load → sync) toward the state the API records.
 // Errors are *Error values with DM's stable codes.
 package dm
+
+// The TiDB parser needs a driver for value expressions; test_driver is its light-weight
+// one (TiDB's own pulls in the whole expression engine).
+import _ "github.com/pingcap/tidb/pkg/parser/test_driver"

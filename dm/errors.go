@@ -10,7 +10,7 @@ import (
 // Error is every failure a Cluster method returns to its caller: a stable numeric code
 // (DM's where DM has one), a message that says what is wrong and how to fix it, and the
 // HTTP status httpapi answers with. errors.Is matches two *Error values by code, so
-// `errors.Is(err, dm.ErrTaskNotFound)` works.
+// `errors.Is(err, &dm.Error{Code: dm.CodeTaskNotFound})` works.
 type Error struct {
 	Code       int
 	Class      string
@@ -202,16 +202,6 @@ func (e *Error) withCause(err error) *Error { e.Cause = err; return e }
 
 // withStatus sets the HTTP status and returns e.
 func (e *Error) withStatus(status int) *Error { e.Status = status; return e }
-
-// Sentinels for errors.Is; each matches every *Error of its code.
-var (
-	ErrSourceNotFound = &Error{Code: CodeSourceNotFound}
-	ErrSourceExists   = &Error{Code: CodeSourceExists}
-	ErrTaskNotFound   = &Error{Code: CodeTaskNotFound}
-	ErrTaskExists     = &Error{Code: CodeTaskExists}
-	ErrWorkerNotFound = &Error{Code: CodeWorkerNotFound}
-	ErrInvalidRequest = &Error{Code: CodeInvalidRequest}
-)
 
 // invalidf is a request-validation error (HTTP 400, code 49100).
 func invalidf(format string, args ...any) *Error {

@@ -178,13 +178,3 @@ func listBaseTables(ctx context.Context, db *sql.DB, schema string) ([]string, e
 	}
 	return out, nil
 }
-
-// isSystemSchema reports whether name is one of the server's own schemas,
-// which are never migrated.
-func isSystemSchema(name string) bool {
-	switch strings.ToLower(name) {
-	case "mysql", "information_schema", "performance_schema", "sys":
-		return true
-	}
-	return false
-}

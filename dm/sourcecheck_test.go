@@ -168,23 +168,3 @@ func TestListSchemasAndTables(t *testing.T) {
 		})
 	}
 }
-
-func TestIsSystemSchema(t *testing.T) {
-	tests := []struct {
-		name string
-		want bool
-	}{
-		{"mysql", true},
-		{"INFORMATION_SCHEMA", true},
-		{"performance_schema", true},
-		{"Sys", true},
-		{"db-name", false},
-		{"mysql2", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		if got := isSystemSchema(tt.name); got != tt.want {
-			t.Errorf("isSystemSchema(%q) = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}

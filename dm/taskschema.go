@@ -71,7 +71,7 @@ func (c *Cluster) migratedTables(ctx context.Context, sc *subtaskScope) ([]migra
 		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
 			return nil, NewError(CodeDBDriver, "database driver error: list tables of source %s", sc.source.Source.SourceName).withCause(err)
 		}
-		if !isSystemSchema(t.Schema) {
+		if !filter.IsSystemSchema(t.Schema) {
 			tables = append(tables, t)
 		}
 	}

@@ -259,14 +259,10 @@ type DeleteTaskOptions struct {
 
 // Subtask stages, as DM reports them.
 const (
-	StageNew      = "New"
 	StageRunning  = "Running"
 	StagePaused   = "Paused"
 	StageStopped  = "Stopped"
 	StageFinished = "Finished"
-	StagePausing  = "Pausing"
-	StageResuming = "Resuming"
-	StageStopping = "Stopping"
 )
 
 // Units of a subtask, capitalised as DM reports them.

@@ -216,7 +216,7 @@ func (p *fullPipeline) sourceTables(ctx context.Context) ([]filter.Table, error)
 		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
 			return nil, fmt.Errorf("list source tables: %w", err)
 		}
-		if !isSystemSchema(t.Schema) {
+		if !filter.IsSystemSchema(t.Schema) {
 			out = append(out, t)
 		}
 	}

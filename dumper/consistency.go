@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/dmkit/dmkit/internal/binlogpos"
 	"github.com/dmkit/dmkit/internal/dumpfile"
 	"github.com/dmkit/dmkit/internal/sqlq"
 )
@@ -236,58 +237,20 @@ func binlogSnapshotPos(ctx context.Context, c *sql.Conn) (dumpfile.Location, err
 // masterStatus reads the current binlog position and GTID set; both stay empty when
 // binary logging is off.
 func (d *Dumper) masterStatus(ctx context.Context, c *sql.Conn) (dumpfile.Location, error) {
-	rows, err := c.QueryContext(ctx, "SHOW MASTER STATUS")
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1064 { // MySQL 8.4 renamed it
-		rows, err = c.QueryContext(ctx, "SHOW BINARY LOG STATUS")
-	}
+	st, err := binlogpos.ReadStatus(ctx, c)
 	if err != nil {
-		return dumpfile.Location{}, fmt.Errorf("read binlog position (needs the REPLICATION CLIENT or BINLOG MONITOR privilege): %w", err)
-	}
-	cols, err := rows.Columns()
-	if err != nil {
-		rows.Close()
+		var me *mysql.MySQLError
+		if errors.As(err, &me) {
+			return dumpfile.Location{}, fmt.Errorf("read binlog position (needs the REPLICATION CLIENT or BINLOG MONITOR privilege): %w", err)
+		}
 		return dumpfile.Location{}, fmt.Errorf("read binlog position: %w", err)
 	}
-	vals := make([]sql.NullString, len(cols))
-	dest := make([]any, len(cols))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	var loc dumpfile.Location
-	if rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return loc, fmt.Errorf("read binlog position: %w", err)
-		}
-		for i, c := range cols {
-			switch strings.ToLower(c) {
-			case "file":
-				loc.File = vals[i].String
-			case "position":
-				p, err := strconv.ParseUint(vals[i].String, 10, 32)
-				if err != nil {
-					rows.Close()
-					return loc, fmt.Errorf("read binlog position: bad position %q", vals[i].String)
-				}
-				loc.Pos = uint32(p)
-			}
-		}
-	}
-	if err := closeRows(rows); err != nil {
-		return loc, fmt.Errorf("read binlog position: %w", err)
-	}
-	if loc.File == "" {
+	if !st.Enabled() {
 		return dumpfile.Location{}, nil // binary logging is off
 	}
-	gtidVar := "@@global.gtid_executed"
-	if d.flavor == FlavorMariaDB {
-		gtidVar = "@@global.gtid_binlog_pos"
+	loc := dumpfile.Location{File: st.File, Pos: st.Pos}
+	if loc.GTID, err = binlogpos.GTIDSet(ctx, c, d.flavor == FlavorMariaDB); err != nil {
+		return loc, err
 	}
-	var gtid sql.NullString
-	if err := c.QueryRowContext(ctx, "SELECT "+gtidVar).Scan(&gtid); err != nil {
-		return loc, fmt.Errorf("read %s: %w", gtidVar, err)
-	}
-	loc.GTID = strings.ReplaceAll(strings.ReplaceAll(gtid.String, "\n", ""), " ", "")
 	return loc, nil
 }

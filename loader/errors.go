@@ -2,60 +2,30 @@ package loader
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/dmkit/dmkit/internal/dbconn"
 )
 
-// MySQL/MariaDB error numbers the loader treats specially.
+// MySQL/MariaDB error numbers the loader treats specially (connection and retry classes
+// are dbconn's).
 const (
-	errDupEntry         = 1062 // ER_DUP_ENTRY
-	errLockWaitTimeout  = 1205 // ER_LOCK_WAIT_TIMEOUT
-	errDeadlock         = 1213 // ER_LOCK_DEADLOCK
-	errTooManyConns     = 1040 // ER_CON_COUNT_ERROR
-	errServerShutdown   = 1053 // ER_SERVER_SHUTDOWN
-	errNetReadTimeout   = 1159 // ER_NET_READ_INTERRUPTED
-	errNetRead          = 1158 // ER_NET_READ_ERROR
-	errNetWrite         = 1160 // ER_NET_ERROR_ON_WRITE
-	errNetWriteTimeout  = 1161 // ER_NET_WRITE_INTERRUPTED
-	errConnKilled       = 1927 // ER_CONNECTION_KILLED (MariaDB)
-	errGoneAway         = 2006 // CR_SERVER_GONE_ERROR
-	errLostConn         = 2013 // CR_SERVER_LOST
-	errNoSuchTable      = 1146 // ER_NO_SUCH_TABLE
-	errBadDB            = 1049 // ER_BAD_DB_ERROR
-	errQueryInterrupted = 1317 // ER_QUERY_INTERRUPTED (server shutdown kills running queries)
+	errDupEntry    = 1062 // ER_DUP_ENTRY
+	errNoSuchTable = 1146 // ER_NO_SUCH_TABLE
+	errBadDB       = 1049 // ER_BAD_DB_ERROR
 )
 
 // isTransient reports whether err is worth retrying on a fresh connection: the
 // connection or the server went away, or InnoDB chose this transaction as a deadlock
-// victim or timed it out waiting for a lock. Because every data transaction carries its
-// checkpoint, a retry re-reads the committed offset and cannot apply a statement twice.
+// victim or timed it out waiting for a lock (dbconn.IsRetryable). Because every data
+// transaction carries its checkpoint, a retry re-reads the committed offset and cannot
+// apply a statement twice. An expired context is not transient here.
 func isTransient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case errLockWaitTimeout, errDeadlock, errTooManyConns, errServerShutdown, errNetRead, errNetReadTimeout,
-			errNetWrite, errNetWriteTimeout, errConnKilled, errGoneAway, errLostConn, errQueryInterrupted:
-			return true
-		}
-		return false
-	}
-	var ne net.Error
-	return errors.As(err, &ne)
+	return !errors.Is(err, context.DeadlineExceeded) && dbconn.IsRetryable(err)
 }
 
 // isMySQLError reports whether err is the server error number.

@@ -13,6 +13,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/format"
 
 	"github.com/dmkit/dmkit/filter"
+	"github.com/dmkit/dmkit/internal/dbconn"
 	"github.com/dmkit/dmkit/internal/sqlq"
 	"github.com/dmkit/dmkit/syncer/tracker"
 )
@@ -195,13 +196,13 @@ func (r *run) execDDL(ctx context.Context, d *ddlStmt, defSchema string, ts uint
 			r.log.Warn("DDL already applied on the target; continuing", "ddl", truncate(text, 200), "error", err)
 			return nil
 		}
-		if !isRetryable(err) {
+		if !dbconn.IsRetryable(err) {
 			return fmt.Errorf("execute DDL on the target: %q: %w; fix the target or skip the statement with a binlog filter rule", truncate(text, 300), err)
 		}
 		if time.Now().After(deadline) {
 			return temporary(fmt.Errorf("execute DDL on the target: %q: still failing after %s: %w", truncate(text, 300), r.cfg.retryBudget, err))
 		}
-		retried = retried || isConnError(err)
+		retried = retried || dbconn.IsConnLost(err)
 		r.log.Warn("retrying DDL", "ddl", truncate(text, 200), "error", err)
 		select {
 		case <-time.After(backoff):
@@ -243,7 +244,7 @@ func (r *run) execDDLOnce(ctx context.Context, d *ddlStmt, defSchema string, ts 
 		setup = append(setup, "SET SESSION time_zone = "+string(appendQuoted(nil, tz)))
 	}
 	for _, s := range setup {
-		if _, err := conn.ExecContext(ctx, s); err != nil && isConnError(err) {
+		if _, err := conn.ExecContext(ctx, s); err != nil && dbconn.IsConnLost(err) {
 			return err
 		}
 	}
@@ -251,7 +252,7 @@ func (r *run) execDDLOnce(ctx context.Context, d *ddlStmt, defSchema string, ts 
 		if defSchema == "" {
 			text = d.fallback
 		} else if _, err := conn.ExecContext(ctx, "USE "+sqlq.QuoteName(defSchema)); err != nil {
-			if isConnError(err) {
+			if dbconn.IsConnLost(err) {
 				return err
 			}
 			text = d.fallback

@@ -1,16 +1,10 @@
 package syncer
 
 import (
-	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"syscall"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/go-sql-driver/mysql"
+	"github.com/dmkit/dmkit/internal/dbconn"
 )
 
 // TemporaryError wraps a failure that is expected to clear by itself (target or source
@@ -36,17 +30,16 @@ func temporary(err error) error {
 
 // maybeTemporary marks err temporary when it is a connection failure.
 func maybeTemporary(err error) error {
-	if isConnError(err) {
+	if dbconn.IsConnLost(err) {
 		return temporary(err)
 	}
 	return err
 }
 
-// MySQL error numbers the syncer reacts to.
+// MySQL error numbers the syncer reacts to (connection and retry classes are dbconn's).
 const (
 	erDBCreateExists   = 1007
 	erDBDropExists     = 1008
-	erServerShutdown   = 1053
 	erBadFieldError    = 1054
 	erTableExists      = 1050
 	erBadTable         = 1051
@@ -55,66 +48,11 @@ const (
 	erMultiplePriKey   = 1068
 	erCantDropFieldKey = 1091
 	erNoSuchTable      = 1146
-	erLockWaitTimeout  = 1205
-	erLockDeadlock     = 1213
 	erBadDB            = 1049
-	erQueryInterrupted = 1317
-	erConnKilled       = 1927 // MariaDB ER_CONNECTION_KILLED
-	crServerGone       = 2006
-	crServerLost       = 2013
 )
 
 // errNumber returns the MySQL error number of err, 0 if it carries none.
-func errNumber(err error) uint16 {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number
-	}
-	var ge *gomysql.MyError
-	if errors.As(err, &ge) {
-		return ge.Code
-	}
-	return 0
-}
-
-// isConnError reports whether err means the connection broke: the statement may or may
-// not have been executed.
-func isConnError(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return true
-	}
-	switch errNumber(err) {
-	case crServerGone, crServerLost, erServerShutdown, erConnKilled, erQueryInterrupted:
-		return true
-	}
-	return false
-}
-
-// isRetryable reports whether a failed target transaction may succeed when run again.
-func isRetryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return false
-	}
-	switch errNumber(err) {
-	case erLockDeadlock, erLockWaitTimeout:
-		return true
-	}
-	return isConnError(err)
-}
+func errNumber(err error) uint16 { return dbconn.ErrorNumber(err) }
 
 // ddlAlreadyDone reports whether a target error for a replayed DDL means the DDL had
 // already been applied: the object it creates exists, or the one it drops or renames

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/dmkit/dmkit/internal/binlogpos"
 )
 
 // Binlog stream settings.
@@ -96,43 +98,20 @@ func isPermanentStreamError(err error) bool {
 		strings.Contains(msg, "Access denied")
 }
 
-// masterStatus reads the source's current binlog end.
+// masterStatus reads the source's current binlog end (SHOW MASTER STATUS, or SHOW BINARY
+// LOG STATUS on MySQL 8.4+).
 func masterStatus(ctx context.Context, db *sql.DB, flavor string) (Location, error) {
-	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	st, err := binlogpos.ReadStatus(ctx, db)
 	if err != nil {
 		return Location{}, fmt.Errorf("SHOW MASTER STATUS on the source: %w", err)
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return Location{}, err
-	}
-	var loc Location
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Location{}, err
-		}
+	if !st.Enabled() {
 		return Location{}, errors.New("the source has binary logging disabled; enable log_bin with binlog_format=ROW")
 	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return Location{}, err
-	}
-	loc.File = vals[0].String
-	p, _ := strconv.ParseUint(vals[1].String, 10, 32)
-	loc.Pos = uint32(p)
-	if len(vals) > 4 {
-		loc.GTID = strings.ReplaceAll(vals[4].String, "\n", "")
-	}
-	rows.Close()
+	loc := Location{File: st.File, Pos: st.Pos, GTID: st.ExecutedGTIDSet}
 	if flavor == mysql.MariaDBFlavor {
-		var g sql.NullString
-		if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos").Scan(&g); err == nil {
-			loc.GTID = g.String
+		if g, err := binlogpos.GTIDSet(ctx, db, true); err == nil {
+			loc.GTID = g
 		}
 	}
 	return loc, nil
@@ -140,26 +119,15 @@ func masterStatus(ctx context.Context, db *sql.DB, flavor string) (Location, err
 
 // binlogFiles lists the source's binary logs with their sizes.
 func binlogFiles(ctx context.Context, db *sql.DB) ([]Location, error) {
-	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
+	files, err := binlogpos.BinaryLogs(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("SHOW BINARY LOGS on the source: %w", err)
 	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []Location
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		size, _ := strconv.ParseUint(vals[1].String, 10, 32)
-		out = append(out, Location{File: vals[0].String, Pos: uint32(size)})
+	out := make([]Location, 0, len(files))
+	for _, f := range files {
+		out = append(out, Location{File: f.Name, Pos: uint32(min(f.Size, math.MaxUint32))})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // parseStartTime turns StartTime into a Unix time: RFC 3339 or 'YYYY-MM-DD HH:MM:SS±hh:mm'

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/dmkit/dmkit/internal/dbconn"
 )
 
 // worker applies the changes bound to it, in order, in batches: one target transaction
@@ -166,14 +168,14 @@ func (w *worker) exec(ctx context.Context, cp string, applied changePos, batchID
 			if err == nil {
 				return nil
 			}
-			if failed == nil && isConnError(err) {
+			if failed == nil && dbconn.IsConnLost(err) {
 				unknown = true
 			}
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !isRetryable(err) {
+		if !dbconn.IsRetryable(err) {
 			if failed != nil {
 				return &applyError{op: failed.op.String(), table: failed.c.table.target, loc: failed.c.pos, stmt: failed.sql, err: err}
 			}

@@ -4,6 +4,8 @@
 // It is the one place that picks driver defaults (timeouts, charset, raw
 // time values, parameter interpolation) and TLS set-up, so sources and
 // targets connect the same way. Passwords never appear in its errors.
+// It also classifies driver errors (IsConnLost, IsRetryable) for the loader
+// and the syncer, so both retry the same failures.
 package dbconn
 
 import (
