@@ -184,7 +184,7 @@ func (p *fullPipeline) resetLoad(ctx context.Context, l *loader.Loader) error {
 		}
 	}
 	p.log.Info("redoing an interrupted dump: resetting the partial load", "truncate", len(truncate))
-	return l.Reset(ctx, truncate)
+	return l.ResetForRedo(ctx, truncate)
 }
 
 // mergeTarget reports whether a task rule names tbl as an explicit target table, which

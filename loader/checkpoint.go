@@ -166,11 +166,11 @@ func (l *Loader) Done(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Reset forgets this source's load: it deletes its checkpoint rows and truncates the
+// ResetForRedo forgets this source's load: it deletes its checkpoint rows and truncates the
 // given target tables ([schema, table] pairs; missing ones are skipped), so the next
 // load starts over. Used when a dump is redone after a crash. Not to be called while
 // Run is running.
-func (l *Loader) Reset(ctx context.Context, truncate [][2]string) error {
+func (l *Loader) ResetForRedo(ctx context.Context, truncate [][2]string) error {
 	if _, err := l.db.ExecContext(ctx, "DELETE FROM "+l.cpTable+" WHERE id = ?", l.cfg.Source); err != nil && !missingTable(err) {
 		return fmt.Errorf("loader: delete checkpoints: %w", err)
 	}

@@ -307,7 +307,7 @@ func TestResetFreshDone(t *testing.T) {
 		t.Errorf("Fresh of another source = %v, %v; want true", fresh, err)
 	}
 
-	if err := l.Reset(ctx, [][2]string{{"rst", "t"}, {"rst", "no_such_table"}}); err != nil {
+	if err := l.ResetForRedo(ctx, [][2]string{{"rst", "t"}, {"rst", "no_such_table"}}); err != nil {
 		t.Fatal(err)
 	}
 	check(true, false)

@@ -38,6 +38,9 @@ type ddlStmt struct {
 	// execute is false when a filter drops it: it is only applied to the tracker.
 	execute bool
 	sql     string // target statement text
+	// routed is set when sql is already the target statement (no routing, and the
+	// tracker must not apply node: it names target objects).
+	routed bool
 	// fallback, when set, is the fully qualified text to run instead of sql if the
 	// default schema sql relies on does not exist on the target.
 	fallback string
@@ -59,12 +62,15 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 			position{r.curFile, h.LogPos}, truncate(q, 200), perr)
 	}
 	var ddls []*ddlStmt
+	parts := 0 // single statements after splitting, replicated or not
 	for _, st := range stmts {
 		if !isReplicatedDDL(st) {
 			continue
 		}
 		isDDL = true
-		for _, one := range splitDDL(st) {
+		split := splitDDL(st)
+		parts += len(split)
+		for _, one := range split {
 			qualify(one, defSchema)
 			d := &ddlStmt{node: one}
 			d.schema, d.table = ddlTarget(one)
@@ -83,12 +89,19 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 			default:
 				d.execute = true
 			}
-			if ok, why := r.ddlScope(d); d.execute && !ok {
-				r.log.Warn("DDL not applied to the target: it would change objects the task does not own",
+			var drops []*ddlStmt
+			if act, why := r.ddlScope(d); d.execute && act != scopeRun {
+				r.log.Warn("DDL not applied to the target as written: it would change objects the task does not own",
 					"ddl", truncate(q, 200), "reason", why, "at", position{r.curFile, h.LogPos})
 				d.execute = false
+				if act == scopeDropOwned {
+					if drops, err = r.ownedDrops(ctx, d); err != nil {
+						return true, err
+					}
+				}
 			}
 			ddls = append(ddls, d)
+			ddls = append(ddls, drops...)
 		}
 	}
 	if !isDDL && !skipStatement.MatchString(q) {
@@ -97,7 +110,9 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 	if len(ddls) == 0 {
 		return isDDL, nil
 	}
-	return true, r.applyDDL(ctx, h, e, q, defSchema, ddls, len(stmts) == 1 && len(ddls) == 1)
+	// The original text may run as is only when it is exactly the one statement kept:
+	// a multi-table DROP or RENAME names tables outside the rules too.
+	return true, r.applyDDL(ctx, h, e, q, defSchema, ddls, len(stmts) == 1 && parts == 1 && len(ddls) == 1)
 }
 
 // applyDDL drains the workers, checkpoints the point before the DDL, updates the tracker,
@@ -107,7 +122,7 @@ func (r *run) applyDDL(ctx context.Context, h *replication.EventHeader, e *repli
 	endLoc := Location{File: r.curFile, Pos: h.LogPos}
 	// Render the target statements first: the tracker needs the source names.
 	for _, d := range ddls {
-		if !d.execute {
+		if !d.execute || d.routed {
 			continue
 		}
 		var err error
@@ -138,7 +153,9 @@ func (r *run) applyDDL(ctx context.Context, h *replication.EventHeader, e *repli
 		tz = r.ddlTZ
 	}
 	for _, d := range ddls {
-		if _, err := r.tr.ExecStmt(defSchema, d.node); err != nil && !tracker.IsIgnorable(err) {
+		// A routed statement (the task's own table dropped in place of one it may not
+		// run) names target objects: the tracker has applied the original already.
+		if _, err := r.trackDDL(defSchema, d); err != nil && !tracker.IsIgnorable(err) {
 			// The target statement still runs; forgetting the table makes the next rows
 			// event re-read its schema from the target, which has the DDL applied.
 			r.log.Warn("schema tracker could not apply DDL; will re-read the table from the target",
@@ -169,6 +186,25 @@ func (r *run) applyDDL(ctx context.Context, h *replication.EventHeader, e *repli
 	return r.writeGlobalAt(ctx, r.published.Load().loc, true)
 }
 
+// dropsMissing reports whether err is a DROP TABLE / DROP DATABASE finding nothing to drop.
+func dropsMissing(d *ddlStmt, err error) bool {
+	switch d.node.(type) {
+	case *ast.DropTableStmt:
+		return errNumber(err) == erBadTable || errNumber(err) == erNoSuchTable
+	case *ast.DropDatabaseStmt:
+		return errNumber(err) == erDBDropExists
+	}
+	return false
+}
+
+// trackDDL applies d to the schema tracker, unless it is a routed target statement.
+func (r *run) trackDDL(defSchema string, d *ddlStmt) ([]tracker.TableName, error) {
+	if d.routed {
+		return nil, nil
+	}
+	return r.tr.ExecStmt(defSchema, d.node)
+}
+
 // execDDL runs one statement on a dedicated connection with the source session's time
 // zone and timestamp. Broken connections and lock waits are retried; "already exists /
 // does not exist" errors are accepted when the statement may be a replay (safe mode or a
@@ -191,6 +227,12 @@ func (r *run) execDDL(ctx context.Context, d *ddlStmt, defSchema string, ts uint
 			if schemaCreated = created; created {
 				continue
 			}
+		}
+		if dropsMissing(d, err) {
+			// What it drops is gone: the outcome the statement wants. MariaDB logs a
+			// multi-table DROP TABLE that failed on a missing table with every name.
+			r.log.Warn("DDL drops an object the target does not have; continuing", "ddl", truncate(text, 200), "error", err)
+			return nil
 		}
 		if (safe || retried) && ddlAlreadyDone(err) {
 			r.log.Warn("DDL already applied on the target; continuing", "ddl", truncate(text, 200), "error", err)
