@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/dmkit/dmkit/filter"
 	"github.com/dmkit/dmkit/internal/dumpfile"
@@ -227,4 +229,54 @@ func dropTaskMeta(ctx context.Context, t *Task) error {
 		loader.DropCheckpoints(ctx, db, t.MetaSchema, t.Name),
 		syncer.DropCheckpoints(ctx, db, t.MetaSchema, t.Name),
 	)
+}
+
+// staleMetaKey names the record of a deleted task whose checkpoints could not be dropped.
+func staleMetaKey(task string) string { return "stale-meta/" + task }
+
+// rememberStaleMeta records that a deleted task's checkpoints remain in its target, so
+// that a new task of the same name does not resume from them (only keep_meta=true hands
+// checkpoints on, as in DM).
+func (c *Cluster) rememberStaleMeta(ctx context.Context, t *Task) {
+	raw, err := json.Marshal(t)
+	if err == nil {
+		err = c.update(ctx, func(w *writeTxn) error {
+			w.put(kindMeta, &metaRecord{Name: staleMetaKey(t.Name), Value: raw})
+			return nil
+		})
+	}
+	if err != nil {
+		c.log.Warn("record the deleted task's leftover checkpoints", "task", t.Name, "err", err)
+	}
+}
+
+// cleanStaleMeta drops the checkpoints a deleted task of t's name left behind before t
+// is created. If they cannot be dropped and they are in t's target, t is refused: it
+// would resume from another task's progress.
+func (c *Cluster) cleanStaleMeta(ctx context.Context, t *Task) error {
+	r, ok := getRecord(c.read(), kindMeta, staleMetaKey(t.Name)).(*metaRecord)
+	if !ok {
+		return nil
+	}
+	var old Task
+	if err := json.Unmarshal(r.Value, &old); err != nil {
+		return fmt.Errorf("read the leftover checkpoints record of task %s: %w", t.Name, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := dropTaskMeta(cctx, &old); err != nil {
+		sameTarget := old.TargetConfig.Host == t.TargetConfig.Host && old.TargetConfig.Port == t.TargetConfig.Port && old.MetaSchema == t.MetaSchema
+		if sameTarget {
+			return NewError(CodeDBDriver, "task %s: checkpoints of a deleted task with this name remain in %s:%d (%s) and cannot be dropped: %v; "+
+				"drop the tables %s_loader_checkpoint and %s_syncer_checkpoint there, or choose another task name",
+				t.Name, old.TargetConfig.Host, old.TargetConfig.Port, old.MetaSchema, err, t.Name, t.Name).withCause(err)
+		}
+		c.log.Warn("a deleted task's checkpoints remain in its old target", "task", t.Name, "target", fmt.Sprintf("%s:%d", old.TargetConfig.Host, old.TargetConfig.Port), "err", err)
+	}
+	return c.update(ctx, func(w *writeTxn) error {
+		if rec := w.get(kindMeta, staleMetaKey(t.Name)); rec != nil {
+			w.del(kindMeta, rec)
+		}
+		return nil
+	})
 }

@@ -298,3 +298,34 @@ func TestOwnDropTaskMeta(t *testing.T) {
 	}
 	testDst.Exec(t, "DROP DATABASE IF EXISTS own6_meta; DROP DATABASE IF EXISTS `own6_meta_"+name+"`")
 }
+
+// Case 4, checkpoint side: when deleting a task cannot drop its checkpoints, a new task
+// of the same name drops them first, and is refused while they cannot be dropped.
+func TestOwnStaleCheckpointsOfDeletedTask(t *testing.T) {
+	ctx := testCtx(t)
+	c := newDataCluster(t)
+	name := "own-stale-meta"
+	testDst.Exec(t, "DROP USER IF EXISTS own_tomb; CREATE USER own_tomb IDENTIFIED BY 'p1'; GRANT ALL ON *.* TO own_tomb")
+	defer testDst.Exec(t, "DROP USER IF EXISTS own_tomb")
+	testDst.Exec(t, "CREATE DATABASE IF NOT EXISTS dm_meta; CREATE TABLE IF NOT EXISTS dm_meta.`"+name+"_syncer_checkpoint` (id INT)")
+	task := fullTask(name, ModeFull, "own7", "src1")
+	task.TargetConfig.User, task.TargetConfig.Password = "own_tomb", "p1"
+	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
+	mustOK(t, err)
+	testDst.Exec(t, "ALTER USER own_tomb IDENTIFIED BY 'p2'")
+	mustOK(t, c.DeleteTask(ctx, name, DeleteTaskOptions{})) // clean-up fails: logged, delete succeeds
+	if !tableExists(t, testDst, "dm_meta", name+"_syncer_checkpoint") {
+		t.Fatal("setup: the checkpoint table was dropped although the target refused the login")
+	}
+	again := fullTask(name, ModeFull, "own7", "src1")
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: again})
+	if err == nil || !strings.Contains(err.Error(), "checkpoints of a deleted task") {
+		t.Fatalf("CreateTask over undroppable checkpoints of a deleted task = %v, want a refusal", err)
+	}
+	testDst.Exec(t, "ALTER USER own_tomb IDENTIFIED BY 'p1'")
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: again})
+	mustOK(t, err)
+	if tableExists(t, testDst, "dm_meta", name+"_syncer_checkpoint") {
+		t.Fatal("the new task would resume from the deleted task's checkpoints")
+	}
+}

@@ -171,6 +171,9 @@ func (c *Cluster) CreateTask(ctx context.Context, req CreateTaskRequest) (*Opera
 		return nil, err
 	}
 	t := ct.task
+	if err := c.cleanStaleMeta(ctx, t); err != nil {
+		return nil, err
+	}
 	id := newTaskID()
 	err = c.update(ctx, func(w *writeTxn) error {
 		if w.get(kindTask, t.Name) != nil {
@@ -447,7 +450,8 @@ func (c *Cluster) DeleteTask(ctx context.Context, name string, opts DeleteTaskOp
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if err := dropTaskMeta(cctx, &task); err != nil {
-			c.log.Warn("task deleted, but its metadata in the target was not cleaned", "task", name, "err", err)
+			c.log.Warn("task deleted, but its metadata in the target was not cleaned; a new task of this name cleans it first", "task", name, "err", err)
+			c.rememberStaleMeta(ctx, &task)
 		}
 	}
 	c.log.Info("task deleted", "task", name)
