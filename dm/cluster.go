@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 
 	"github.com/hashicorp/go-memdb"
@@ -52,7 +51,7 @@ type Cluster struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	workers map[string]*worker // online, in-process workers
+	workers map[string]workerHandle // online workers, in process today
 
 	closeOnce sync.Once
 }
@@ -96,7 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open cluster: %w", err)
 	}
-	c := &Cluster{cfg: cfg, store: cfg.Store, db: db, log: log, units: cfg.Units, workers: map[string]*worker{}}
+	c := &Cluster{cfg: cfg, store: cfg.Store, db: db, log: log, units: cfg.Units, workers: map[string]workerHandle{}}
 	if c.units == nil {
 		c.units = builtinUnits
 	}
@@ -107,8 +106,7 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("open cluster: %w", err)
 	}
 	for _, name := range cfg.Workers {
-		w := newWorker(c, name)
-		c.workers[name] = w
+		c.workers[name] = newWorker(c, c.units, name, c.log)
 	}
 	for _, w := range c.workers {
 		c.wg.Add(1)
@@ -149,54 +147,6 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 		c.bindUnbound(w)
 		return nil
 	})
-}
-
-func (c *Cluster) isConfiguredWorker(name string) bool {
-	for _, w := range c.cfg.Workers {
-		if w == name {
-			return true
-		}
-	}
-	return false
-}
-
-// bindUnbound binds every enabled, unbound source to a free online worker, in name order.
-func (c *Cluster) bindUnbound(w *writeTxn) {
-	sources := listRecords[*sourceRecord](w.txn, kindSource, "")
-	for _, s := range sources {
-		if !s.enabled() || boundWorker(w.txn, s.Source.SourceName) != nil {
-			continue
-		}
-		free := c.freeWorker(w.txn)
-		if free == nil {
-			return
-		}
-		nw := *free
-		nw.Source = s.Source.SourceName
-		w.put(kindWorker, &nw)
-	}
-}
-
-// freeWorker returns an online worker bound to nothing, preferring the first by name.
-func (c *Cluster) freeWorker(txn *memdb.Txn) *workerRecord {
-	names := append([]string(nil), c.cfg.Workers...)
-	sort.Strings(names)
-	for _, n := range names {
-		r, _ := getRecord(txn, kindWorker, n).(*workerRecord)
-		if r != nil && r.Source == "" && (r.RelaySource == "") {
-			return r
-		}
-	}
-	return nil
-}
-
-// boundWorker returns the worker bound to source, or nil.
-func boundWorker(txn *memdb.Txn, source string) *workerRecord {
-	obj, err := txn.First(kindWorker, "source", source)
-	if err != nil || obj == nil {
-		return nil
-	}
-	return obj.(*workerRecord)
 }
 
 // Close stops every worker (running subtasks are interrupted at a safe point and resume

@@ -21,6 +21,9 @@ const (
 	kindSchema   = "tableschema"
 )
 
+// txnReader is a read (or write) transaction over the cluster state.
+type txnReader = *memdb.Txn
+
 // record is what every memdb table holds.
 type record interface{ key() string }
 

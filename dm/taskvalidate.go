@@ -2,11 +2,12 @@ package dm
 
 import (
 	"fmt"
-	"github.com/dmkit/dmkit/filter"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dmkit/dmkit/filter"
 )
 
 // Defaults applied to a task, as DM applies them.
@@ -29,17 +30,6 @@ var (
 	offsetTimezone = regexp.MustCompile(`^([+-])(\d{2}):(\d{2})$`)
 	wildcardChars  = "*?"
 )
-
-// onDuplicateAction is the effective on-duplicate behaviour: "replace", "error" or "ignore".
-// dmkit honours the top-level on_duplicate in load and sync; "overwrite" (the user doc's
-// word) is an alias of "replace".
-func onDuplicateAction(t *Task) string {
-	switch t.OnDuplicate {
-	case "", "overwrite":
-		return "replace"
-	}
-	return t.OnDuplicate
-}
 
 // normalizeTask validates everything about a task that needs no server and fills in the
 // defaults. It returns a deep copy; t is not modified.

@@ -2,55 +2,31 @@ package dm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/go-memdb"
 )
 
-// txnReader is a read (or write) transaction over the cluster state.
-type txnReader = *memdb.Txn
-
 // worker runs the subtasks of the source bound to it. It is a controller: a loop reads the
-// desired state (binding, subtasks and their expected stages) from memdb and converges the
-// running subtasks toward it, waking on memdb watch channels, on its own run events and on
-// a timer for automatic resumes.
+// desired state (binding, subtasks and their expected stages) from its host and converges
+// the running subtasks toward it, waking when the host says the state changed, on its own
+// run events and on a timer for automatic resumes. It knows the control plane only as a
+// workerHost.
 type worker struct {
-	c    *Cluster
-	name string
-	log  *slog.Logger
-	wake chan struct{}
+	host  workerHost
+	units UnitFactory
+	name  string
+	log   *slog.Logger
+	wake  chan struct{}
 
 	mu        sync.Mutex
 	runs      map[string]*subtaskRun // by task name
 	suspended map[string]bool        // sources held paused by a transfer
 }
 
-// subtaskRun is the live state of one subtask on this worker.
-type subtaskRun struct {
-	task, source string
-	taskID       string // the task's identity: a re-created task gets a fresh run
-
-	mu        sync.Mutex
-	stage     string
-	unit      string
-	errMsg    string
-	units     []Unit
-	cur       Unit
-	cancel    context.CancelFunc
-	done      chan struct{} // closed when the current run ends; nil when never started
-	resumeSeq int64         // the ResumeSeq the current/last run was started for
-	retries   int
-	retryAt   time.Time // zero: no automatic resume pending
-}
-
-func newWorker(c *Cluster, name string) *worker {
-	return &worker{c: c, name: name, log: c.log.With("worker", name), wake: make(chan struct{}, 1),
+func newWorker(host workerHost, units UnitFactory, name string, log *slog.Logger) *worker {
+	return &worker{host: host, units: units, name: name, log: log.With("worker", name), wake: make(chan struct{}, 1),
 		runs: map[string]*subtaskRun{}, suspended: map[string]bool{}}
 }
 
@@ -65,30 +41,11 @@ func (w *worker) poke() {
 // run is the reconcile loop; it returns when ctx is cancelled.
 func (w *worker) run(ctx context.Context) {
 	for {
-		ws := memdb.NewWatchSet()
-		txn := w.c.read()
-		ch, obj, err := txn.FirstWatch(kindWorker, "id", w.name)
-		ws.Add(ch)
-		source := ""
-		if err == nil && obj != nil {
-			source = obj.(*workerRecord).Source
-		}
-		desired := map[string]*subtaskRecord{}
-		if source != "" {
-			it, err := txn.Get(kindSubtask, "source", source)
-			if err == nil {
-				ws.Add(it.WatchCh())
-				for o := it.Next(); o != nil; o = it.Next() {
-					st := o.(*subtaskRecord)
-					desired[st.Task] = st
-				}
-			}
-		}
-		w.reconcile(ctx, txn, source, desired)
-
 		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		source, desired, changed := w.host.desiredState(wctx, w.name)
+		w.reconcile(ctx, source, desired)
 		select {
-		case <-ws.WatchCh(wctx):
+		case <-changed:
 		case <-w.wake:
 		case <-ctx.Done():
 		}
@@ -100,7 +57,7 @@ func (w *worker) run(ctx context.Context) {
 }
 
 // reconcile converges the runs toward desired.
-func (w *worker) reconcile(ctx context.Context, txn txnReader, source string, desired map[string]*subtaskRecord) {
+func (w *worker) reconcile(ctx context.Context, source string, desired map[string]*subtaskRecord) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for task, r := range w.runs {
@@ -133,7 +90,7 @@ func (w *worker) reconcile(ctx context.Context, txn txnReader, source string, de
 			// Finished before a restart of the process: nothing left to run.
 			r.mu.Lock()
 			r.stage, r.resumeSeq = StageFinished, st.ResumeSeq
-			if us := modeUnits(w.c.taskMode(st.Task)); len(us) > 0 {
+			if us := modeUnits(w.host.taskMode(st.Task)); len(us) > 0 {
 				r.unit = us[len(us)-1]
 			}
 			r.mu.Unlock()
@@ -144,7 +101,7 @@ func (w *worker) reconcile(ctx context.Context, txn txnReader, source string, de
 		case stage == StageFinished && !userResume:
 		case stage == StagePaused && errMsg != "" && !userResume && (retryAt.IsZero() || time.Now().Before(retryAt)):
 		default:
-			w.start(ctx, txn, r, st)
+			w.start(ctx, r, st)
 		}
 	}
 }
@@ -159,8 +116,8 @@ func closed(ch chan struct{}) bool {
 }
 
 // start launches a run of the subtask's remaining units.
-func (w *worker) start(ctx context.Context, txn txnReader, r *subtaskRun, st *subtaskRecord) {
-	cfg, err := w.subtaskConfig(txn, st)
+func (w *worker) start(ctx context.Context, r *subtaskRun, st *subtaskRecord) {
+	cfg, err := w.host.subtaskConfig(st, w.name, w.log)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.resumeSeq != st.ResumeSeq {
@@ -183,11 +140,11 @@ func (w *worker) start(ctx context.Context, txn txnReader, r *subtaskRun, st *su
 	log.Info("subtask starting")
 	go func() {
 		defer close(done)
-		err := r.execute(runCtx, w.c.units, cfg)
+		err := r.execute(runCtx, w.units, cfg)
 		if err == nil {
 			// Persist before reporting Finished, so that whoever sees Finished can rely on it
 			// surviving a restart.
-			w.c.recordFinished(st.Task, st.TaskID, st.Source, st.ResumeSeq)
+			w.host.recordFinished(st.Task, st.TaskID, st.Source, st.ResumeSeq)
 		}
 		r.mu.Lock()
 		switch {
@@ -209,200 +166,6 @@ func (w *worker) start(ctx context.Context, txn txnReader, r *subtaskRun, st *su
 		cancel()
 		w.poke()
 	}()
-}
-
-// execute runs the units from the first one that still has work. A panic in a unit is
-// turned into the subtask's error instead of taking the whole process down.
-func (r *subtaskRun) execute(ctx context.Context, factory UnitFactory, cfg *SubtaskConfig) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("internal error in task %s on source %s (please report it): %v\n%s", r.task, r.source, p, debug.Stack())
-		}
-	}()
-	r.mu.Lock()
-	units := r.units
-	r.mu.Unlock()
-	if units == nil {
-		us, err := factory(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		if len(us) == 0 {
-			return fmt.Errorf("task mode %s has no units", cfg.Task.TaskMode)
-		}
-		units = us
-		r.mu.Lock()
-		r.units = units
-		r.mu.Unlock()
-	}
-	start := 0
-	for i := len(units) - 1; i > 0; i-- {
-		fresh, err := units[i].IsFresh(ctx)
-		if err != nil {
-			return fmt.Errorf("check progress of unit %s: %w", units[i].Type(), err)
-		}
-		if !fresh {
-			start = i
-			break
-		}
-	}
-	for _, u := range units[start:] {
-		r.mu.Lock()
-		r.cur, r.unit = u, u.Type()
-		r.mu.Unlock()
-		if err := u.Run(ctx); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// recordFinished persists that the run started for resumeSeq finished, so that a restarted
-// process does not run the subtask again.
-func (c *Cluster) recordFinished(task, taskID, source string, resumeSeq int64) {
-	// Not c.ctx: Close waits for subtask runs, and this record must not be lost to it.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := c.update(ctx, func(w *writeTxn) error {
-		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
-		if st == nil || st.TaskID != taskID || st.ResumeSeq != resumeSeq {
-			return nil // deleted (perhaps re-created) or restarted meanwhile
-		}
-		n := *st
-		n.FinishedSeq = resumeSeq
-		w.put(kindSubtask, &n)
-		return nil
-	})
-	if err != nil {
-		c.log.Warn("record subtask finished", "task", task, "source", source, "err", err)
-	}
-}
-
-// clearStartArgs forgets the start arguments of the run started for resumeSeq.
-func (c *Cluster) clearStartArgs(task, taskID, source string, resumeSeq int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := c.update(ctx, func(w *writeTxn) error {
-		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
-		if st == nil || st.TaskID != taskID || st.ResumeSeq != resumeSeq || (st.StartTime == "" && st.SafeModeDuration == "") {
-			return nil
-		}
-		n := *st
-		n.StartTime, n.SafeModeDuration = "", ""
-		w.put(kindSubtask, &n)
-		return nil
-	})
-	if err != nil {
-		c.log.Warn("clear start arguments", "task", task, "source", source, "err", err)
-	}
-}
-
-// taskMode is the mode of a stored task, "" when it is gone.
-func (c *Cluster) taskMode(task string) string {
-	if r := c.taskRecord(task); r != nil {
-		return r.Task.TaskMode
-	}
-	return ""
-}
-
-// stop cancels the current run, if any; the run goroutine records the Paused stage.
-func (r *subtaskRun) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cancel != nil {
-		r.cancel()
-	}
-	r.retryAt = time.Time{}
-}
-
-// wait blocks until the current run, if any, has ended.
-func (r *subtaskRun) wait(ctx context.Context) error {
-	r.mu.Lock()
-	done := r.done
-	r.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// closeUnits waits for the current run to end, then closes its units.
-func (r *subtaskRun) closeUnits() {
-	_ = r.wait(context.Background())
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closeUnitsLocked()
-}
-
-// closeUnitsLocked closes the units of a subtask that is not running; r.mu is held.
-func (r *subtaskRun) closeUnitsLocked() {
-	for _, u := range r.units {
-		_ = u.Close()
-	}
-	r.units, r.cur = nil, nil
-}
-
-// retryable reports whether err is worth an automatic resume (a transient database or
-// network error). Units mark such errors with a Temporary() bool method.
-func retryable(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
-}
-
-// backoff is the delay before the n-th automatic resume: 1s doubling to 1 min.
-func backoff(n int) time.Duration {
-	d := time.Second << min(n-1, 6)
-	return min(d, time.Minute)
-}
-
-// subtaskConfig assembles what the units of st need from the stored task and source.
-func (w *worker) subtaskConfig(txn txnReader, st *subtaskRecord) (*SubtaskConfig, error) {
-	tr, _ := getRecord(txn, kindTask, st.Task).(*taskRecord)
-	sr, _ := getRecord(txn, kindSource, st.Source).(*sourceRecord)
-	if tr == nil || sr == nil || tr.ID != st.TaskID {
-		return nil, fmt.Errorf("subtask %s/%s: task or source vanished", st.Task, st.Source)
-	}
-	cfg := &SubtaskConfig{Task: tr.Task, Source: sr.Source, Flavor: sr.Flavor, CaseSensitive: sr.CaseSensitive,
-		ServerID: sr.ServerID, StartTime: st.StartTime, SafeModeDuration: st.SafeModeDuration, Worker: w.name,
-		SchemaOverrides: tableSchemaOverrides(txn, st.Task, st.Source), Logger: w.log.With("task", st.Task, "source", st.Source)}
-	cfg.DataDir = effectiveDataDir(w.c.cfg.DataDir, &tr.Task, st.Source)
-	cfg.TaskID = tr.ID
-	task, id, source, seq := st.Task, st.TaskID, st.Source, st.ResumeSeq
-	cfg.ClearStartArgs = func() { w.c.clearStartArgs(task, id, source, seq) }
-	return cfg, nil
-}
-
-// effectiveDataDir is the dump directory of one subtask: for full and all modes
-// "<data_dir>.<task>" (one per source when the task has several), for dump and load the
-// data_dir as is (that is how a dump task hands files to a load task).
-func effectiveDataDir(base string, t *Task, source string) string {
-	dir := "./dumped_data"
-	if f := t.SourceConfig.FullMigrateConf; f != nil && f.DataDir != "" {
-		dir = f.DataDir
-	}
-	switch t.TaskMode {
-	case ModeFull, ModeAll:
-		dir = dir + "." + t.Name
-		if len(t.SourceConfig.SourceConf) > 1 {
-			dir = filepath.Join(dir, source)
-		}
-	case ModeDump, ModeLoad:
-		if len(t.SourceConfig.SourceConf) > 1 {
-			dir = filepath.Join(dir, source)
-		}
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(base, dir)
-	}
-	return dir
 }
 
 // status reports one subtask as this worker runs it; ok is false when the worker does not
@@ -436,15 +199,9 @@ func (w *worker) runOf(task string) *subtaskRun {
 	return w.runs[task]
 }
 
-// subtaskUnit is the current unit of a subtask, "" when it has not run.
-func (w *worker) subtaskUnit(task string) string {
-	r := w.runOf(task)
-	if r == nil {
-		return ""
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.unit
+// schemaTracker is a unit that tracks table schemas (the sync unit).
+type schemaTracker interface {
+	trackedTable(schema, table string) (string, bool)
 }
 
 // trackedTable returns the CREATE TABLE the running sync unit of a subtask currently
@@ -459,7 +216,7 @@ func (w *worker) trackedTable(task, schema, table string) (string, bool) {
 	units := r.units
 	r.mu.Unlock()
 	for _, u := range units {
-		if su, ok := u.(*syncUnit); ok {
+		if su, ok := u.(schemaTracker); ok {
 			return su.trackedTable(schema, table)
 		}
 	}
@@ -539,33 +296,4 @@ func (w *worker) stopAll() {
 	for _, r := range runs {
 		r.closeUnits()
 	}
-}
-
-// relayStatus reports relay for source on this worker. The relay unit is not part of this
-// build yet, so relay is reported paused with an error saying so.
-func (w *worker) relayStatus(source string) (*RelayStatus, string) {
-	return &RelayStatus{Stage: StagePaused}, fmt.Sprintf("relay log for source %s is not available in this dmkit build; syncers read the source binlog directly\n", source)
-}
-
-// purgeRelay removes relay files of source older than name. Without a relay unit there
-// are no relay files, so there is nothing to remove.
-func (w *worker) purgeRelay(ctx context.Context, source, name, dir string) error {
-	return ctx.Err()
-}
-
-// modeUnits lists the units of a task mode, in order.
-func modeUnits(mode string) []string {
-	switch mode {
-	case ModeAll:
-		return []string{UnitDump, UnitLoad, UnitSync}
-	case ModeFull:
-		return []string{UnitDump, UnitLoad}
-	case ModeIncremental:
-		return []string{UnitSync}
-	case ModeDump:
-		return []string{UnitDump}
-	case ModeLoad:
-		return []string{UnitLoad}
-	}
-	return nil
 }

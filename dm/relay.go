@@ -1,0 +1,171 @@
+package dm
+
+import (
+	"context"
+	"fmt"
+)
+
+// relayWorkers lists the workers running relay for source.
+func relayWorkers(txn txnReader, source string) []*workerRecord {
+	var out []*workerRecord
+	for _, wr := range listRecords[*workerRecord](txn, kindWorker, "") {
+		if wr.RelaySource == source {
+			out = append(out, wr)
+		}
+	}
+	return out
+}
+
+func (c *Cluster) hasRelayWorkers(txn txnReader, source string) bool {
+	return len(relayWorkers(txn, source)) > 0
+}
+
+// EnableRelay starts relay for a source on the listed workers (default: the bound one).
+func (c *Cluster) EnableRelay(ctx context.Context, name string, req EnableRelayRequest) error {
+	if req.RelayBinlogName != nil && *req.RelayBinlogName != "" && !relayBinlogNameRE.MatchString(*req.RelayBinlogName) {
+		return NewError(CodeBadRelayBinlogName, "relay-binlog-name %s not valid: expected a binlog file name such as mysql-bin.000001", *req.RelayBinlogName)
+	}
+	return c.update(ctx, func(w *writeTxn) error {
+		r, names, err := relayWorkerNames(w, name, req.WorkerNameList)
+		if err != nil {
+			return err
+		}
+		if r.Source.RelayConfig != nil && r.Source.RelayConfig.EnableRelay {
+			return NewError(CodeRelayAutoStart, "the source %s has `start-relay` automatically for bound worker, so it can't start relay with worker name now", name)
+		}
+		// Changed relay settings are stored first (DM does the same), guarded like an update.
+		n := *r
+		rc := RelayConfig{}
+		if r.Source.RelayConfig != nil {
+			rc = *r.Source.RelayConfig
+		}
+		changed := false
+		for _, f := range []struct{ dst, src **string }{{&rc.RelayBinlogName, &req.RelayBinlogName}, {&rc.RelayBinlogGTID, &req.RelayBinlogGTID}, {&rc.RelayDir, &req.RelayDir}} {
+			if *f.src != nil && (*f.dst == nil || **f.dst != **f.src) {
+				*f.dst = *f.src
+				changed = true
+			}
+		}
+		if changed {
+			if err := sourceUpdateBlocked(w.txn, name); err != nil {
+				return err
+			}
+			n.Source.RelayConfig = &rc
+			w.put(kindSource, &n)
+		}
+		var missing []string
+		var workers []*workerRecord
+		for _, wn := range names {
+			wr, _ := w.get(kindWorker, wn).(*workerRecord)
+			if wr == nil {
+				missing = append(missing, wn)
+				continue
+			}
+			workers = append(workers, wr)
+		}
+		if len(missing) > 0 {
+			return NewError(CodeWorkerNotFound, "dm-worker with name %v not exists", missing)
+		}
+		for _, wr := range workers {
+			switch {
+			case wr.Source != "" && wr.Source != name:
+				return NewError(CodeRelayWorkerBoundOther, "dm-worker %s is bound to source %s, not %s", wr.Name, wr.Source, name)
+			case wr.RelaySource != "" && wr.RelaySource != name:
+				return NewError(CodeRelayWorkerBusy, "dm-worker %s is already running relay for source %s", wr.Name, wr.RelaySource)
+			case wr.RelaySource == name:
+				continue
+			}
+			nw := *wr
+			nw.RelaySource = name
+			w.put(kindWorker, &nw)
+		}
+		return nil
+	})
+}
+
+// relayWorkerNames resolves the source of a relay request and the workers it names,
+// defaulting to the source's bound worker.
+func relayWorkerNames(w *writeTxn, name string, names []string) (*sourceRecord, []string, error) {
+	r, _ := w.get(kindSource, name).(*sourceRecord)
+	if r == nil {
+		return nil, nil, NewError(CodeSourceNotFound, "source config with ID %s not exists", name)
+	}
+	if len(names) == 0 {
+		bw := boundWorker(w.txn, name)
+		if bw == nil {
+			return nil, nil, NewError(CodeNoSourceInWorker, "no mysql source is being handled in the worker: source %s is not bound to a worker", name)
+		}
+		names = []string{bw.Name}
+	}
+	return r, names, nil
+}
+
+// DisableRelay stops relay for a source on the listed workers (default: the bound one).
+func (c *Cluster) DisableRelay(ctx context.Context, name string, req DisableRelayRequest) error {
+	return c.update(ctx, func(w *writeTxn) error {
+		r, names, err := relayWorkerNames(w, name, req.WorkerNameList)
+		if err != nil {
+			return err
+		}
+		if r.Source.RelayConfig != nil && r.Source.RelayConfig.EnableRelay {
+			return NewError(CodeRelayAutoStop, "the source %s has `start-relay` automatically for bound worker, so it can't stop relay with worker name now; update the source with relay_config.enable_relay=false instead", name)
+		}
+		for _, wn := range names {
+			wr, _ := w.get(kindWorker, wn).(*workerRecord)
+			if wr == nil {
+				return NewError(CodeWorkerNotFound, "dm-worker with name %s not exists", wn)
+			}
+			if wr.RelaySource != "" && wr.RelaySource != name {
+				return NewError(CodeRelayWorkerOther, "dm-worker %s is running relay for source %s, not %s", wn, wr.RelaySource, name)
+			}
+			if wr.RelaySource == name {
+				nw := *wr
+				nw.RelaySource = ""
+				w.put(kindWorker, &nw)
+			}
+		}
+		return nil
+	})
+}
+
+// PurgeRelay removes the relay files of a source older than req.RelayBinlogName on every
+// worker that runs relay for it; files still needed by a subtask are kept.
+func (c *Cluster) PurgeRelay(ctx context.Context, name string, req PurgeRelayRequest) error {
+	if req.RelayBinlogName == "" {
+		return invalidf("relay_binlog_name is required")
+	}
+	if !relayBinlogNameRE.MatchString(req.RelayBinlogName) {
+		return NewError(CodeBadRelayBinlogName, "relay-binlog-name %s not valid: expected a binlog file name such as mysql-bin.000001", req.RelayBinlogName)
+	}
+	txn := c.read()
+	rws := relayWorkers(txn, name)
+	if len(rws) == 0 {
+		return NewError(CodeOpenAPICommon, "relay worker for source %s not found, please `enable-relay` first", name)
+	}
+	for _, wr := range rws {
+		w := c.workers[wr.Name]
+		if w == nil {
+			return NewError(CodeOpenAPICommon, "purge relay of source %s: dm-worker %s is offline", name, wr.Name)
+		}
+		dir := ""
+		if req.RelayDir != nil {
+			dir = *req.RelayDir
+		}
+		if err := w.purgeRelay(ctx, name, req.RelayBinlogName, dir); err != nil {
+			return NewError(CodeOpenAPICommon, "purge relay of source %s on dm-worker %s: %v", name, wr.Name, err)
+		}
+	}
+	return nil
+}
+
+// relayStatus reports relay for source on this worker. The relay unit is not part of this
+// build yet, so relay is reported paused with an error saying so.
+func (w *worker) relayStatus(source string) (*RelayStatus, string) {
+	return &RelayStatus{Stage: StagePaused}, fmt.Sprintf("relay log for source %s is not available in this dmkit build; syncers read the source binlog directly\n", source)
+}
+
+// purgeRelay removes relay files of source older than name. Without a relay unit there
+// are no relay files, so there is nothing to remove.
+func (w *worker) purgeRelay(ctx context.Context, source, name, dir string) error {
+	return ctx.Err()
+}

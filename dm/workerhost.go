@@ -1,0 +1,149 @@
+package dm
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// The worker seam. A worker depends on workerHost only — the desired state it converges
+// on, and the few reports it makes back — and the control plane reaches a worker only
+// through workerHandle. Cluster implements workerHost over its memdb state and
+// persists through its Store; a worker in another process (HA on etcd) is a second
+// implementation of the same two interfaces, not a change to the worker.
+
+// workerHost is what a worker needs from the control plane.
+type workerHost interface {
+	// desiredState returns the source bound to worker and that source's subtasks (by
+	// task name), and a channel that receives when either may have changed or ctx ends.
+	desiredState(ctx context.Context, worker string) (source string, subtasks map[string]*subtaskRecord, changed <-chan error)
+	// subtaskConfig assembles what the units of st need (task, source, data dir, …).
+	subtaskConfig(st *subtaskRecord, worker string, log *slog.Logger) (*SubtaskConfig, error)
+	// taskMode is the mode of a task, "" when it is gone.
+	taskMode(task string) string
+	// recordFinished persists that the run started for resumeSeq finished all units.
+	recordFinished(task, taskID, source string, resumeSeq int64)
+}
+
+// workerHandle is how the control plane reaches a live worker.
+type workerHandle interface {
+	// run is the worker's reconcile loop; it returns when ctx ends.
+	run(ctx context.Context)
+	// poke wakes the reconcile loop.
+	poke()
+	// status reports one subtask as the worker runs it; ok is false when unknown there.
+	status(task string) (SubTaskStatus, bool)
+	// subtaskStage is the current stage of a subtask, "" when unknown.
+	subtaskStage(task string) string
+	// trackedTable is the CREATE TABLE the subtask's sync unit tracks for a source table.
+	trackedTable(task, schema, table string) (string, bool)
+	// suspend holds the subtasks of source paused (a transfer) until resume.
+	suspend(source string)
+	resume(source string)
+	// waitSourceStopped and waitTaskStopped wait until no such subtask runs.
+	waitSourceStopped(ctx context.Context, source string) error
+	waitTaskStopped(ctx context.Context, task string) error
+	// relayStatus and purgeRelay serve the relay API for source.
+	relayStatus(source string) (*RelayStatus, string)
+	purgeRelay(ctx context.Context, source, name, dir string) error
+	// stopAll stops every run and closes its units (Close).
+	stopAll()
+}
+
+var (
+	_ workerHost   = (*Cluster)(nil)
+	_ workerHandle = (*worker)(nil)
+)
+
+// desiredState implements workerHost over memdb, with its watch channels.
+func (c *Cluster) desiredState(ctx context.Context, name string) (string, map[string]*subtaskRecord, <-chan error) {
+	ws := memdb.NewWatchSet()
+	txn := c.read()
+	ch, obj, err := txn.FirstWatch(kindWorker, "id", name)
+	ws.Add(ch)
+	source := ""
+	if err == nil && obj != nil {
+		source = obj.(*workerRecord).Source
+	}
+	desired := map[string]*subtaskRecord{}
+	if source != "" {
+		if it, err := txn.Get(kindSubtask, "source", source); err == nil {
+			ws.Add(it.WatchCh())
+			for o := it.Next(); o != nil; o = it.Next() {
+				st := o.(*subtaskRecord)
+				desired[st.Task] = st
+			}
+		}
+	}
+	return source, desired, ws.WatchCh(ctx)
+}
+
+// subtaskConfig implements workerHost: it assembles what the units of st need from the
+// stored task and source.
+func (c *Cluster) subtaskConfig(st *subtaskRecord, worker string, log *slog.Logger) (*SubtaskConfig, error) {
+	txn := c.read()
+	tr, _ := getRecord(txn, kindTask, st.Task).(*taskRecord)
+	sr, _ := getRecord(txn, kindSource, st.Source).(*sourceRecord)
+	if tr == nil || sr == nil || tr.ID != st.TaskID {
+		return nil, fmt.Errorf("subtask %s/%s: task or source vanished", st.Task, st.Source)
+	}
+	cfg := &SubtaskConfig{Task: tr.Task, Source: sr.Source, Flavor: sr.Flavor, CaseSensitive: sr.CaseSensitive,
+		ServerID: sr.ServerID, StartTime: st.StartTime, SafeModeDuration: st.SafeModeDuration, Worker: worker,
+		SchemaOverrides: tableSchemaOverrides(txn, st.Task, st.Source), Logger: log.With("task", st.Task, "source", st.Source)}
+	cfg.DataDir = effectiveDataDir(c.cfg.DataDir, &tr.Task, st.Source)
+	cfg.TaskID = tr.ID
+	task, id, source, seq := st.Task, st.TaskID, st.Source, st.ResumeSeq
+	cfg.ClearStartArgs = func() { c.clearStartArgs(task, id, source, seq) }
+	return cfg, nil
+}
+
+// recordFinished persists that the run started for resumeSeq finished, so that a restarted
+// process does not run the subtask again.
+func (c *Cluster) recordFinished(task, taskID, source string, resumeSeq int64) {
+	// Not c.ctx: Close waits for subtask runs, and this record must not be lost to it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.update(ctx, func(w *writeTxn) error {
+		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
+		if st == nil || st.TaskID != taskID || st.ResumeSeq != resumeSeq {
+			return nil // deleted (perhaps re-created) or restarted meanwhile
+		}
+		n := *st
+		n.FinishedSeq = resumeSeq
+		w.put(kindSubtask, &n)
+		return nil
+	})
+	if err != nil {
+		c.log.Warn("record subtask finished", "task", task, "source", source, "err", err)
+	}
+}
+
+// clearStartArgs forgets the start arguments of the run started for resumeSeq.
+func (c *Cluster) clearStartArgs(task, taskID, source string, resumeSeq int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.update(ctx, func(w *writeTxn) error {
+		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
+		if st == nil || st.TaskID != taskID || st.ResumeSeq != resumeSeq || (st.StartTime == "" && st.SafeModeDuration == "") {
+			return nil
+		}
+		n := *st
+		n.StartTime, n.SafeModeDuration = "", ""
+		w.put(kindSubtask, &n)
+		return nil
+	})
+	if err != nil {
+		c.log.Warn("clear start arguments", "task", task, "source", source, "err", err)
+	}
+}
+
+// taskMode is the mode of a stored task, "" when it is gone.
+func (c *Cluster) taskMode(task string) string {
+	if r := c.taskRecord(task); r != nil {
+		return r.Task.TaskMode
+	}
+	return ""
+}
