@@ -216,6 +216,12 @@ func (c *Cluster) removeTaskDumps(t *Task, id string) {
 	}
 }
 
+// The units own their checkpoint tables' names.
+var (
+	loaderCheckpointSuffix = loader.CheckpointTableName("")
+	syncerCheckpointSuffix = syncer.CheckpointTableName("")
+)
+
 // dropTaskMeta drops the checkpoint tables of a task's units in its target: nothing
 // else (DM's Lightning and validator tables and `<meta_schema>_<task>` are never created
 // by dmkit and may be a user's), and no identifier that cannot exist.

@@ -21,11 +21,11 @@ const maskedPassword = "******"
 
 // Limits on names. Source names follow DM (1..32 characters); every name is restricted to
 // characters that are safe in SQL identifiers, file paths and URLs.
-const (
-	maxSourceNameLen = 32
-	// maxTaskNameLen keeps "<task>_syncer_checkpoint" within MySQL's 64-character limit.
-	maxTaskNameLen = 64 - len("_syncer_checkpoint")
-)
+const maxSourceNameLen = 32
+
+// maxTaskNameLen keeps the units' checkpoint table names within MySQL's 64-character
+// limit (the longest is "<task>_syncer_checkpoint").
+var maxTaskNameLen = 64 - max(len(loaderCheckpointSuffix), len(syncerCheckpointSuffix))
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*$`)
 

@@ -12,8 +12,9 @@ import (
 	"github.com/dmkit/dmkit/internal/sqlq"
 )
 
-// checkpointTableName is DM's legacy loader checkpoint table name.
-func checkpointTableName(task string) string { return task + "_loader_checkpoint" }
+// CheckpointTableName is the loader checkpoint table of a task in the meta schema (DM's
+// legacy name).
+func CheckpointTableName(task string) string { return task + "_loader_checkpoint" }
 
 // createCheckpointTable creates the meta schema and DM's legacy loader checkpoint table:
 // one row per (source, dump file) with the committed byte offset and the file's size.
@@ -199,7 +200,7 @@ func DropCheckpoints(ctx context.Context, db *sql.DB, metaSchema, task string) e
 	if metaSchema == "" {
 		metaSchema = DefaultMetaSchema
 	}
-	name := sqlq.QuoteTable(metaSchema, checkpointTableName(task))
+	name := sqlq.QuoteTable(metaSchema, CheckpointTableName(task))
 	if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+name); err != nil {
 		return fmt.Errorf("drop loader checkpoints %s: %w", name, err)
 	}

@@ -152,7 +152,7 @@ func New(cfg Config) (*Loader, error) {
 	if cfg.MetaSchema == "" {
 		cfg.MetaSchema = DefaultMetaSchema
 	}
-	if t := checkpointTableName(cfg.Task); len(t) > 64 {
+	if t := CheckpointTableName(cfg.Task); len(t) > 64 {
 		return nil, fmt.Errorf("loader: checkpoint table name %q is longer than 64 characters; use a shorter task name", t)
 	}
 	switch {
@@ -219,7 +219,7 @@ func New(cfg Config) (*Loader, error) {
 		cfg:           cfg,
 		db:            db,
 		log:           cfg.Logger.With("unit", "load", "task", cfg.Task, "source", cfg.Source),
-		cpTable:       sqlq.QuoteTable(cfg.MetaSchema, checkpointTableName(cfg.Task)),
+		cpTable:       sqlq.QuoteTable(cfg.MetaSchema, CheckpointTableName(cfg.Task)),
 		verb:          verb,
 		createdDBs:    map[string]bool{},
 		schemaStmts:   map[string][]byte{},

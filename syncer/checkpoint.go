@@ -14,8 +14,11 @@ import (
 const globalWorker = -1
 
 // checkpointTable returns the quoted name of a task's checkpoint table.
+// CheckpointTableName is the syncer checkpoint table of a task in the meta schema.
+func CheckpointTableName(task string) string { return task + "_syncer_checkpoint" }
+
 func checkpointTable(metaSchema, task string) string {
-	return sqlq.QuoteTable(metaSchema, task+"_syncer_checkpoint")
+	return sqlq.QuoteTable(metaSchema, CheckpointTableName(task))
 }
 
 // createCheckpointSQL is the checkpoint table. One row per (source, worker): a worker row

@@ -30,7 +30,7 @@ type guard struct {
 var guards = map[site]guard{
 	// Target: the task's own checkpoint tables, by the names only the units build.
 	{"loader/checkpoint.go", "DropCheckpoints"}: {
-		why: "drops <meta>.<task>_loader_checkpoint only", in: "checkpointTableName(task)",
+		why: "drops <meta>.<task>_loader_checkpoint only", in: "CheckpointTableName(task)",
 		callers: map[site]string{{"dm/ownership.go", "dropTaskMeta"}: "loader.DropCheckpoints(ctx, db, t.MetaSchema, t.Name)"},
 	},
 	{"syncer/checkpoint.go", "DropCheckpoints"}: {
