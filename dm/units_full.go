@@ -156,9 +156,10 @@ func (p *fullPipeline) close() error {
 }
 
 // resetLoad undoes a partial load before a dump is redone: it drops this source's loader
-// checkpoints and truncates the target tables that only this source's tables feed. Target
-// tables merged from several sources are not truncated (that would drop the other sources'
-// rows); their rows are replaced by key when the new dump is loaded.
+// checkpoints and truncates the target tables that only this source's tables feed and that
+// the load itself created (loader.ResetForRedo). Target tables merged from several sources,
+// or that existed before the task, are not truncated (their other rows are not the task's);
+// the rows the load wrote there are replaced by key when the new dump is loaded.
 func (p *fullPipeline) resetLoad(ctx context.Context, l *loader.Loader) error {
 	fresh, err := l.Fresh(ctx)
 	if err != nil || fresh {

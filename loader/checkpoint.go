@@ -102,6 +102,52 @@ func (l *Loader) completeCheckpoint(ctx context.Context, q querier, name string,
 	return nil
 }
 
+// createdPrefix marks checkpoint rows that record a target table this load created (as
+// opposed to one that existed before the task): only those may be truncated on a redo.
+const createdPrefix = "created-table:"
+
+// markCreated records, before the CREATE TABLE runs, that the load is about to create
+// schema.table — unless the table exists already, which makes it not this load's.
+func (l *Loader) markCreated(ctx context.Context, q querier, schema, table string) error {
+	var n int
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+		schema, table).Scan(&n); err != nil {
+		return fmt.Errorf("check whether %s exists: %w", sqlq.QuoteTable(schema, table), err)
+	}
+	if n > 0 {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, "INSERT IGNORE INTO "+l.cpTable+
+		" (id, filename, cp_schema, cp_table, `offset`, end_pos) VALUES (?, ?, ?, ?, 0, 0)",
+		l.cfg.Source, createdPrefix+schema+"."+table, schema, table)
+	if err != nil {
+		return fmt.Errorf("record the creation of %s: %w", sqlq.QuoteTable(schema, table), err)
+	}
+	return nil
+}
+
+// createdByLoad returns the target tables this source's load created.
+func (l *Loader) createdByLoad(ctx context.Context) (map[[2]string]bool, error) {
+	rows, err := l.db.QueryContext(ctx, "SELECT cp_schema, cp_table FROM "+l.cpTable+" WHERE id = ? AND filename LIKE ?",
+		l.cfg.Source, createdPrefix+"%")
+	if missingTable(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loader: read checkpoints: %w", err)
+	}
+	defer rows.Close()
+	out := map[[2]string]bool{}
+	for rows.Next() {
+		var s, t string
+		if err := rows.Scan(&s, &t); err != nil {
+			return nil, fmt.Errorf("loader: read checkpoints: %w", err)
+		}
+		out[[2]string{s, t}] = true
+	}
+	return out, rows.Err()
+}
+
 // missingTable reports whether err says the checkpoint table (or its schema) is absent.
 func missingTable(err error) bool {
 	return isMySQLError(err, errNoSuchTable) || isMySQLError(err, errBadDB)
@@ -111,7 +157,8 @@ func missingTable(err error) bool {
 // checkpoint row exists (a missing checkpoint table counts as none).
 func (l *Loader) Fresh(ctx context.Context) (bool, error) {
 	var one int
-	err := l.db.QueryRowContext(ctx, "SELECT 1 FROM "+l.cpTable+" WHERE id = ? LIMIT 1", l.cfg.Source).Scan(&one)
+	err := l.db.QueryRowContext(ctx, "SELECT 1 FROM "+l.cpTable+" WHERE id = ? AND filename NOT LIKE ? LIMIT 1",
+		l.cfg.Source, createdPrefix+"%").Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows), missingTable(err):
 		return true, nil
@@ -167,15 +214,26 @@ func (l *Loader) Done(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// ResetForRedo forgets this source's load: it deletes its checkpoint rows and truncates the
-// given target tables ([schema, table] pairs; missing ones are skipped), so the next
-// load starts over. Used when a dump is redone after a crash. Not to be called while
-// Run is running.
+// ResetForRedo forgets this source's load so that the next load starts over: it deletes
+// its file checkpoints and truncates those of the given target tables ([schema, table]
+// pairs; missing ones are skipped) that this load created. A table that existed before
+// the load is never truncated — its rows are not the task's to remove; the redone load
+// replaces the rows it wrote there by key (on_duplicate). Used when a dump is redone
+// after a crash. Not to be called while Run is running.
 func (l *Loader) ResetForRedo(ctx context.Context, truncate [][2]string) error {
-	if _, err := l.db.ExecContext(ctx, "DELETE FROM "+l.cpTable+" WHERE id = ?", l.cfg.Source); err != nil && !missingTable(err) {
+	created, err := l.createdByLoad(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := l.db.ExecContext(ctx, "DELETE FROM "+l.cpTable+" WHERE id = ? AND filename NOT LIKE ?", l.cfg.Source, createdPrefix+"%"); err != nil && !missingTable(err) {
 		return fmt.Errorf("loader: delete checkpoints: %w", err)
 	}
 	for _, t := range truncate {
+		if !created[t] {
+			l.log.Warn("redoing the load over a table that existed before the task: not truncating it; "+
+				"rows the interrupted load wrote are replaced by key", "schema", t[0], "table", t[1])
+			continue
+		}
 		name := sqlq.QuoteTable(t[0], t[1])
 		if _, err := l.db.ExecContext(ctx, "TRUNCATE TABLE "+name); err != nil && !missingTable(err) {
 			return fmt.Errorf("loader: truncate %s: %w", name, err)

@@ -276,10 +276,13 @@ func TestPipelinedRun(t *testing.T) {
 func TestResetFreshDone(t *testing.T) {
 	cleanSlate(t, "rst", "rst")
 	src.Exec(t, "CREATE DATABASE rst; CREATE TABLE rst.t (id INT PRIMARY KEY); INSERT INTO rst.t SELECT seq FROM mysql.seq_1_to_100;"+
-		"CREATE TABLE rst.schema_only (id INT)")
+		"CREATE TABLE rst.schema_only (id INT); CREATE TABLE rst.pre (id INT PRIMARY KEY); INSERT INTO rst.pre VALUES (1)")
+	// rst.pre exists on the target before the load, with a row of the user's.
+	tgt.Exec(t, "CREATE DATABASE rst; CREATE TABLE rst.pre (id INT PRIMARY KEY); INSERT INTO rst.pre VALUES (1000)")
 	dir := t.TempDir()
 	dumpTable(t, openDB(t, src), dir, "rst", "t", dumpOpts{})
 	dumpTable(t, openDB(t, src), dir, "rst", "schema_only", dumpOpts{})
+	dumpTable(t, openDB(t, src), dir, "rst", "pre", dumpOpts{})
 	ctx := t.Context()
 	l := newLoader(t, testConfig(dir, "rst"))
 	check := func(wantFresh, wantDone bool) {
@@ -307,12 +310,16 @@ func TestResetFreshDone(t *testing.T) {
 		t.Errorf("Fresh of another source = %v, %v; want true", fresh, err)
 	}
 
-	if err := l.ResetForRedo(ctx, [][2]string{{"rst", "t"}, {"rst", "no_such_table"}}); err != nil {
+	if err := l.ResetForRedo(ctx, [][2]string{{"rst", "t"}, {"rst", "pre"}, {"rst", "no_such_table"}}); err != nil {
 		t.Fatal(err)
 	}
 	check(true, false)
 	if n := queryInt(t, openDB(t, tgt), "SELECT COUNT(*) FROM rst.t"); n != 0 {
 		t.Errorf("after Reset the target table has %d rows, want 0", n)
+	}
+	// A table that existed before the load is not the load's to truncate (issue 7).
+	if n := queryInt(t, openDB(t, tgt), "SELECT COUNT(*) FROM rst.pre WHERE id = 1000"); n != 1 {
+		t.Errorf("after Reset the pre-existing table lost the user's row")
 	}
 	if p := l.Progress(); p != (Progress{}) {
 		t.Errorf("Progress after Reset = %+v, want zero", p)
