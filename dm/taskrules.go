@@ -70,101 +70,116 @@ type migrateTarget struct{ SourceSchema, SourceTable, TargetSchema, TargetTable 
 // filter templates (errBadFilterRule). Unknown event names are not errors;
 // they are reported by Events.UnknownEvents().
 func buildSubtaskRules(sourceName string, rules []TaskTableMigrateRule, filters map[string]TaskBinLogFilterRule, caseSensitive bool) (*subtaskRules, error) {
-	var (
-		doDBs      []string
-		doTables   []filter.Table
-		routes     []router.Rule
-		eventRules []filter.EventRule
-		// eventTemplate[i] is the template name of eventRules[i], for errors.
-		eventTemplate []string
-	)
-	seenDB := map[string]bool{}
-	seenTable := map[[2]string]bool{}
-	addDB := func(db string) {
-		if k := filter.PatternKey(db, caseSensitive); !seenDB[k] {
-			seenDB[k] = true
-			doDBs = append(doDBs, db)
-		}
-	}
-	addTable := func(t filter.Table) {
-		k := [2]string{filter.PatternKey(t.Schema, caseSensitive), filter.PatternKey(t.Name, caseSensitive)}
-		if !seenTable[k] {
-			seenTable[k] = true
-			doTables = append(doTables, t)
-		}
-	}
+	c := newRuleCollector(caseSensitive)
 	for _, rule := range rules {
-		src := rule.Source
-		if src.SourceName != sourceName {
+		if rule.Source.SourceName != sourceName {
 			continue
 		}
-		for _, name := range rule.BinlogFilterRule {
-			tmpl, ok := filters[name]
-			if !ok {
-				return nil, newRuleError(errUnknownFilterRule, "filter rule name %s not found.", name)
-			}
-			events := make([]filter.EventType, len(tmpl.IgnoreEvent))
-			for i, e := range tmpl.IgnoreEvent {
-				events[i] = filter.EventType(e)
-			}
-			eventRules = append(eventRules, filter.EventRule{
-				SchemaPattern: src.Schema,
-				TablePattern:  src.Table,
-				Events:        events,
-				SQLPatterns:   tmpl.IgnoreSQL,
-				Action:        filter.Ignore,
-			})
-			eventTemplate = append(eventTemplate, name)
-		}
-		if src.Table != "" {
-			addTable(filter.Table{Schema: src.Schema, Name: src.Table})
-		} else {
-			addDB(src.Schema)
-		}
-		if t := rule.Target; t != nil && (t.Schema != "" || t.Table != "") {
-			routes = append(routes, router.Rule{
-				SchemaPattern: src.Schema,
-				TablePattern:  src.Table,
-				TargetSchema:  t.Schema,
-				TargetTable:   t.Table,
-			})
+		if err := c.add(rule, filters); err != nil {
+			return nil, err
 		}
 	}
+	return c.compile()
+}
 
-	if len(doDBs) > 0 && len(doTables) > 0 {
-		for _, db := range doDBs {
-			addTable(filter.Table{Schema: db, Name: "*"})
+// ruleCollector gathers the allow-list, routes and event rules of one source's table
+// rules, deduplicating allow-list entries by pattern.
+type ruleCollector struct {
+	caseSensitive bool
+	doDBs         []string
+	doTables      []filter.Table
+	routes        []router.Rule
+	eventRules    []filter.EventRule
+	eventTemplate []string // eventTemplate[i] is the template name of eventRules[i], for errors
+	seenDB        map[string]bool
+	seenTable     map[[2]string]bool
+}
+
+func newRuleCollector(caseSensitive bool) *ruleCollector {
+	return &ruleCollector{caseSensitive: caseSensitive, seenDB: map[string]bool{}, seenTable: map[[2]string]bool{}}
+}
+
+func (c *ruleCollector) addDB(db string) {
+	if k := filter.PatternKey(db, c.caseSensitive); !c.seenDB[k] {
+		c.seenDB[k] = true
+		c.doDBs = append(c.doDBs, db)
+	}
+}
+
+func (c *ruleCollector) addTable(t filter.Table) {
+	k := [2]string{filter.PatternKey(t.Schema, c.caseSensitive), filter.PatternKey(t.Name, c.caseSensitive)}
+	if !c.seenTable[k] {
+		c.seenTable[k] = true
+		c.doTables = append(c.doTables, t)
+	}
+}
+
+// add takes one table rule: its filter templates, its allow-list entry and its route.
+func (c *ruleCollector) add(rule TaskTableMigrateRule, filters map[string]TaskBinLogFilterRule) error {
+	src := rule.Source
+	for _, name := range rule.BinlogFilterRule {
+		tmpl, ok := filters[name]
+		if !ok {
+			return newRuleError(errUnknownFilterRule, "filter rule name %s not found.", name)
 		}
-		for _, t := range doTables {
-			addDB(t.Schema)
+		events := make([]filter.EventType, len(tmpl.IgnoreEvent))
+		for i, e := range tmpl.IgnoreEvent {
+			events[i] = filter.EventType(e)
+		}
+		c.eventRules = append(c.eventRules, filter.EventRule{
+			SchemaPattern: src.Schema,
+			TablePattern:  src.Table,
+			Events:        events,
+			SQLPatterns:   tmpl.IgnoreSQL,
+			Action:        filter.Ignore,
+		})
+		c.eventTemplate = append(c.eventTemplate, name)
+	}
+	if src.Table != "" {
+		c.addTable(filter.Table{Schema: src.Schema, Name: src.Table})
+	} else {
+		c.addDB(src.Schema)
+	}
+	if t := rule.Target; t != nil && (t.Schema != "" || t.Table != "") {
+		c.routes = append(c.routes, router.Rule{
+			SchemaPattern: src.Schema,
+			TablePattern:  src.Table,
+			TargetSchema:  t.Schema,
+			TargetTable:   t.Table,
+		})
+	}
+	return nil
+}
+
+// compile builds the matchers, in DM's order of checks.
+func (c *ruleCollector) compile() (*subtaskRules, error) {
+	if len(c.doDBs) > 0 && len(c.doTables) > 0 {
+		for _, db := range c.doDBs {
+			c.addTable(filter.Table{Schema: db, Name: "*"})
+		}
+		for _, t := range c.doTables {
+			c.addDB(t.Schema)
 		}
 	}
-	ba := filter.Rules{DoDBs: doDBs, DoTables: doTables}
-	baList, err := filter.NewBAList(ba, caseSensitive)
+	ba := filter.Rules{DoDBs: c.doDBs, DoTables: c.doTables}
+	baList, err := filter.NewBAList(ba, c.caseSensitive)
 	if err != nil {
 		return nil, newRuleError(errBadAllowListPattern, "generate block allow list error: table_migrate_rule source patterns: %v", err)
 	}
-	rt, err := router.New(routes, caseSensitive)
+	rt, err := router.New(c.routes, c.caseSensitive)
 	if err != nil {
 		return nil, newRuleError(errBadRoutePattern, "generate table router error: table_migrate_rule: %v", err)
 	}
-	for i, r := range eventRules {
-		if _, err := filter.NewEventFilter([]filter.EventRule{r}, caseSensitive); err != nil {
-			return nil, newRuleError(errBadFilterRule, "binlog_filter_rule %s (applied to %s.%s): %v", eventTemplate[i], r.SchemaPattern, orAll(r.TablePattern), err)
+	for i, r := range c.eventRules {
+		if _, err := filter.NewEventFilter([]filter.EventRule{r}, c.caseSensitive); err != nil {
+			return nil, newRuleError(errBadFilterRule, "binlog_filter_rule %s (applied to %s.%s): %v", c.eventTemplate[i], r.SchemaPattern, orAll(r.TablePattern), err)
 		}
 	}
-	events, err := filter.NewEventFilter(eventRules, caseSensitive)
+	events, err := filter.NewEventFilter(c.eventRules, c.caseSensitive)
 	if err != nil {
 		return nil, newRuleError(errBadFilterRule, "binlog_filter_rule: %v", err)
 	}
-	return &subtaskRules{
-		BA:         baList,
-		Router:     rt,
-		Events:     events,
-		BARules:    ba,
-		RouteRules: routes,
-		EventRules: eventRules,
-	}, nil
+	return &subtaskRules{BA: baList, Router: rt, Events: events, BARules: ba, RouteRules: c.routes, EventRules: c.eventRules}, nil
 }
 
 func orAll(table string) string {

@@ -449,13 +449,8 @@ func syncDir(dir string) error {
 			return err
 		}
 	}
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("dump: sync output directory: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("dump: sync output directory: %w", err)
+	if err := dumpfile.SyncDir(dir); err != nil {
+		return fmt.Errorf("dump: %w", err)
 	}
 	return nil
 }

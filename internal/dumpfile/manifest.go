@@ -98,7 +98,7 @@ func (m *Manifest) create(created bool) error {
 		return fmt.Errorf("write dump manifest: %w", err)
 	}
 	m.f = f
-	return syncDirectory(m.dir)
+	return SyncDir(m.dir)
 }
 
 // Add records that the dump is about to create name (a bare file name in the directory).
@@ -250,7 +250,8 @@ func (info *ManifestInfo) removeFiles(keep func(string) bool) error {
 	return nil
 }
 
-func syncDirectory(dir string) error {
+// SyncDir makes a directory's entries (creations, renames, removals) durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync dump directory: %w", err)
