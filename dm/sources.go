@@ -3,7 +3,6 @@ package dm
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -79,28 +78,6 @@ func validateSource(s *Source) error {
 		return invalidf("source %s: security needs ssl_ca_content, or ssl_cert_content with ssl_key_content", s.SourceName)
 	}
 	return nil
-}
-
-// checkSource probes the live server and maps each failure to its error code.
-func checkSource(ctx context.Context, s *Source) (*sourceProbe, error) {
-	probe, err := probeSource(ctx, sourceDBConfig(s), s.Flavor, s.EnableGTID)
-	if err == nil {
-		return probe, nil
-	}
-	var sce *sourceCheckError
-	switch {
-	case errors.Is(err, errBadFlavor):
-		return nil, NewError(CodeFlavorNotSupported, "source %s: %v", s.SourceName, err)
-	case errors.Is(err, errGTIDModeOff):
-		return nil, NewError(CodeGTIDModeOff, "source %s: %v", s.SourceName, err)
-	case errors.Is(err, errSourceConnect):
-		return nil, NewError(CodeDBDriver, "database driver error: cannot connect to source %s at %s:%d as %s; check host, port, user, password and TLS settings",
-			s.SourceName, s.Host, s.Port, s.User).withCause(err)
-	case errors.As(err, &sce):
-		return nil, NewError(CodeSourceCheckFailed, "source %s: %v", s.SourceName, err)
-	default:
-		return nil, NewError(CodeDBDriver, "database driver error: check source %s: %v", s.SourceName, err)
-	}
 }
 
 // dmServerID derives the server id dmkit uses to read a source's binlog: stable per
