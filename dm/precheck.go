@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	// Aliased: this file's precheck function, called by checkTask, keeps its name.
@@ -196,4 +197,79 @@ func limitFindings(results []*checker.Result) []*checker.Result {
 		}
 	}
 	return out
+}
+
+// checkTask validates a task against the cluster and the live servers: its sources exist,
+// the target is reachable, rules compile, and the precheck passes.
+func (c *Cluster) checkTask(ctx context.Context, in *Task, id string) (*checkedTask, error) {
+	t, err := normalizeTask(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkDataDirs(t, id); err != nil {
+		return nil, err
+	}
+	txn := c.read()
+	sources := make([]*sourceRecord, 0, len(t.SourceConfig.SourceConf))
+	for _, sc := range t.SourceConfig.SourceConf {
+		r, _ := getRecord(txn, kindSource, sc.SourceName).(*sourceRecord)
+		if r == nil {
+			return nil, NewError(CodeSourceNotFound, "source config with ID %s not exists", sc.SourceName)
+		}
+		sources = append(sources, r)
+	}
+	target, err := openTarget(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer target.Close()
+	full := t.SourceConfig.FullMigrateConf
+	in2 := precheckInput{Mode: t.TaskMode, ShardMode: t.ShardMode, Target: target, Ignore: t.IgnoreCheckingItems,
+		ExportThreads: *full.ExportThreads, ImportThreads: *full.ImportThreads, Consistency: full.Consistency,
+		TargetAddr: fmt.Sprintf("%s:%d", t.TargetConfig.Host, t.TargetConfig.Port),
+		Meta:       map[string]TaskSourceConf{}, TaskName: t.Name, MetaSchema: t.MetaSchema}
+	for i, r := range sources {
+		rules, err := c.subtaskRules(t, r)
+		if err != nil {
+			return nil, err
+		}
+		in2.Meta[r.Source.SourceName] = t.SourceConfig.SourceConf[i]
+		if slices.Contains(t.IgnoreCheckingItems, "all") {
+			continue
+		}
+		db, err := c.openSource(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		in2.Sources = append(in2.Sources, precheckSource{Name: r.Source.SourceName, DB: db, Flavor: r.Flavor, Rules: rules,
+			Addr: fmt.Sprintf("%s:%d", r.Source.Host, r.Source.Port)})
+	}
+	res, err := precheck(ctx, in2)
+	if err != nil {
+		return nil, err
+	}
+	return &checkedTask{task: t, checkResult: res}, nil
+}
+
+// subtaskRules builds the filters and routes of task t on source r.
+func (c *Cluster) subtaskRules(t *Task, r *sourceRecord) (*subtaskRules, error) {
+	rules, err := buildSubtaskRules(r.Source.SourceName, t.TableMigrateRule, t.BinlogFilterRule, r.CaseSensitive)
+	if err != nil {
+		code := CodeOpenAPICommon
+		switch {
+		case errors.Is(err, errBadRoutePattern):
+			code = CodeBadRoute
+		case errors.Is(err, errBadAllowListPattern):
+			code = CodeBadAllowList
+		}
+		return nil, NewError(code, "source name %s: %v", r.Source.SourceName, err)
+	}
+	return rules, nil
+}
+
+// checkedTask is a task that passed every check that needs servers.
+type checkedTask struct {
+	task        *Task
+	checkResult string
 }
