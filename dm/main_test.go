@@ -2,9 +2,7 @@ package dm
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,58 +20,26 @@ func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
+// servers holds the package's shared MariaDB servers.
+var servers mysqltest.Shared
+
 func runTests(m *testing.M) int {
 	if os.Getenv(crashChildEnv) != "" {
 		// A crash-test child process needs no database servers.
 		return m.Run()
 	}
-	var err error
-	testSrc, err = mysqltest.Start(mysqltest.Options{Name: "dm-src"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start source MariaDB:", err)
+	var ok bool
+	if testSrc, testDst, ok = servers.StartPair("dm"); !ok {
 		return 1
 	}
-	defer testSrc.Stop()
-	testDst, err = mysqltest.Start(mysqltest.Options{Name: "dm-dst"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start target MariaDB:", err)
-		return 1
-	}
-	defer testDst.Stop()
-	code := m.Run()
-	stopLazyServers()
-	return code
+	defer servers.StopAll()
+	return m.Run()
 }
-
-var (
-	lazyMu      sync.Mutex
-	lazyServers = map[string]*mysqltest.Server{}
-)
 
 // lazyServer starts (once per package run) a server with special options, shared by every
 // test that asks for the same name.
 func lazyServer(t testing.TB, name string, opts mysqltest.Options) *mysqltest.Server {
-	t.Helper()
-	lazyMu.Lock()
-	defer lazyMu.Unlock()
-	if s := lazyServers[name]; s != nil {
-		return s
-	}
-	opts.Name = name
-	s, err := mysqltest.Start(opts)
-	if err != nil {
-		t.Fatalf("start %s MariaDB: %v", name, err)
-	}
-	lazyServers[name] = s
-	return s
-}
-
-func stopLazyServers() {
-	lazyMu.Lock()
-	defer lazyMu.Unlock()
-	for _, s := range lazyServers {
-		s.Stop()
-	}
+	return servers.Lazy(t, name, opts)
 }
 
 // testCtx is a context bounded for one test.

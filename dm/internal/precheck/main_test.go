@@ -2,9 +2,7 @@ package precheck
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,54 +21,22 @@ func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
-func runTests(m *testing.M) int {
-	var err error
-	testSrc, err = mysqltest.Start(mysqltest.Options{Name: "precheck-src"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start source MariaDB:", err)
-		return 1
-	}
-	defer testSrc.Stop()
-	testDst, err = mysqltest.Start(mysqltest.Options{Name: "precheck-dst"})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start target MariaDB:", err)
-		return 1
-	}
-	defer testDst.Stop()
-	code := m.Run()
-	stopLazyServers()
-	return code
-}
+// servers holds the package's shared MariaDB servers.
+var servers mysqltest.Shared
 
-var (
-	lazyMu      sync.Mutex
-	lazyServers = map[string]*mysqltest.Server{}
-)
+func runTests(m *testing.M) int {
+	var ok bool
+	if testSrc, testDst, ok = servers.StartPair("precheck"); !ok {
+		return 1
+	}
+	defer servers.StopAll()
+	return m.Run()
+}
 
 // lazyServer starts (once per package run) a server with special options, shared by every
 // test that asks for the same name.
 func lazyServer(t testing.TB, name string, opts mysqltest.Options) *mysqltest.Server {
-	t.Helper()
-	lazyMu.Lock()
-	defer lazyMu.Unlock()
-	if s := lazyServers[name]; s != nil {
-		return s
-	}
-	opts.Name = name
-	s, err := mysqltest.Start(opts)
-	if err != nil {
-		t.Fatalf("start %s MariaDB: %v", name, err)
-	}
-	lazyServers[name] = s
-	return s
-}
-
-func stopLazyServers() {
-	lazyMu.Lock()
-	defer lazyMu.Unlock()
-	for _, s := range lazyServers {
-		s.Stop()
-	}
+	return servers.Lazy(t, name, opts)
 }
 
 // statementServer is a source with binlog_format STATEMENT and binlog_row_image MINIMAL.
