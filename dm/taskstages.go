@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -47,6 +48,21 @@ func (c *Cluster) subtaskStatus(txn txnReader, st *subtaskRecord) SubTaskStatus 
 	return SubTaskStatus{Name: st.Task, SourceName: st.Source, WorkerName: bw.Name, Stage: StageStopped, UnresolvedDDLLockID: strPtr("")}
 }
 
+// validStartTime reports whether s is a start_time in DM's format naming a real instant
+// (2026-13-45 25:61:61 matches the pattern but is no time).
+func validStartTime(s string) bool {
+	if !startTimeRE.MatchString(s) {
+		return false
+	}
+	t := strings.Replace(s, " ", "T", 1)
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05-0700"} {
+		if _, err := time.Parse(layout, t); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 var startTimeRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:?\d{2})?$`)
 
 // StartTask starts, or resumes, the task's subtasks on the listed sources (default: all).
@@ -65,7 +81,7 @@ func (c *Cluster) StartTask(ctx context.Context, name string, req StartTaskReque
 		sources = taskSources(&tr.Task)
 	}
 	hasArgs := req.StartTime != nil || req.SafeModeTimeDuration != nil
-	if req.StartTime != nil && *req.StartTime != "" && !startTimeRE.MatchString(*req.StartTime) {
+	if req.StartTime != nil && *req.StartTime != "" && !validStartTime(*req.StartTime) {
 		return plainError("while converting task command line arguments: error while parse start-time, expected in the format like '2006-01-02 15:04:05' or '2006-01-02T15:04:05': unsupported start-time format %s", *req.StartTime)
 	}
 	if req.SafeModeTimeDuration != nil && *req.SafeModeTimeDuration != "" {

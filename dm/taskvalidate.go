@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+
 	"github.com/dmkit/dmkit/filter"
 )
 
@@ -29,7 +31,33 @@ var (
 	consistencies  = []string{"", "auto", "none", "flush", "lock", "snapshot"}
 	offsetTimezone = regexp.MustCompile(`^([+-])(\d{2}):(\d{2})$`)
 	wildcardChars  = "*?"
+	urlScheme      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 )
+
+// unknownEvents returns the names in events that are not DM binlog event types.
+func unknownEvents(events []string) []string {
+	if len(events) == 0 {
+		return nil
+	}
+	types := make([]filter.EventType, len(events))
+	for i, e := range events {
+		types[i] = filter.EventType(e)
+	}
+	f, err := filter.NewEventFilter([]filter.EventRule{{SchemaPattern: "*", Events: types, Action: filter.Ignore}}, false)
+	if err != nil {
+		return events
+	}
+	return f.UnknownEvents()
+}
+
+// validGTIDSet reports whether s parses as a MySQL or a MariaDB GTID set.
+func validGTIDSet(s string) bool {
+	if _, err := gomysql.ParseMysqlGTIDSet(s); err == nil {
+		return true
+	}
+	_, err := gomysql.ParseMariadbGTIDSet(s)
+	return err == nil
+}
 
 // normalizeTask validates everything about a task that needs no server and fills in the
 // defaults. It returns a deep copy; t is not modified.
@@ -151,6 +179,9 @@ func validateSourceConfig(t *Task) error {
 		if s.BinlogName != nil && *s.BinlogName != "" && !relayBinlogNameRE.MatchString(*s.BinlogName) {
 			return invalidf("task %s: source %s: binlog_name %q is not a binlog file name such as mysql-bin.000001", t.Name, s.SourceName, *s.BinlogName)
 		}
+		if s.BinlogGTID != nil && *s.BinlogGTID != "" && !validGTIDSet(*s.BinlogGTID) {
+			return invalidf("task %s: source %s: binlog_gtid %q is not a GTID set: use MySQL's uuid:1-100 or MariaDB's 0-1-100 form", t.Name, s.SourceName, *s.BinlogGTID)
+		}
 	}
 	if sc.FullMigrateConf == nil {
 		sc.FullMigrateConf = &TaskFullMigrateConf{}
@@ -164,6 +195,9 @@ func validateSourceConfig(t *Task) error {
 	}
 	if f.DataDir == "" {
 		f.DataDir = defaultDataDir
+	}
+	if m := urlScheme.FindString(f.DataDir); m != "" {
+		return invalidf("task %s: full_migrate_conf.data_dir %q is external storage (%s); dmkit dumps to a local directory: give a path inside the server's data directory", t.Name, f.DataDir, m)
 	}
 	if !slices.Contains(consistencies, f.Consistency) {
 		return invalidf("task %s: full_migrate_conf.consistency %q is not one of auto, none, flush, lock, snapshot", t.Name, f.Consistency)
@@ -213,6 +247,10 @@ func validateRules(t *Task) error {
 	for name, r := range t.BinlogFilterRule {
 		if name == "" {
 			return invalidf("task %s: binlog_filter_rule names must not be empty", t.Name)
+		}
+		if unknown := unknownEvents(r.IgnoreEvent); len(unknown) > 0 {
+			return invalidf("task %s: binlog_filter_rule %s: ignore_event %q: not DM event types; use e.g. \"all dml\", \"insert\", \"update\", \"delete\", \"all ddl\", \"create table\", \"drop table\", \"truncate table\"",
+				t.Name, name, unknown)
 		}
 		for _, re := range r.IgnoreSQL {
 			if _, err := regexp.Compile("(?i)" + re); err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -55,7 +56,7 @@ func (x *call) boolQuery(name string) bool {
 
 // optBoolQuery is boolQuery with absence reported as nil.
 func (x *call) optBoolQuery(name string) *bool {
-	vals, ok := x.r.URL.Query()[name]
+	vals, ok := x.queryValues()[name]
 	if !ok {
 		return nil
 	}
@@ -70,10 +71,20 @@ func (x *call) optBoolQuery(name string) *bool {
 }
 
 // query returns a string query parameter ("" when absent).
-func (x *call) query(name string) string { return x.r.URL.Query().Get(name) }
+func (x *call) query(name string) string { return x.queryValues().Get(name) }
 
 // queryList returns an array query parameter in form/explode style (?a=1&a=2).
-func (x *call) queryList(name string) []string { return x.r.URL.Query()[name] }
+func (x *call) queryList(name string) []string { return x.queryValues()[name] }
+
+// queryValues parses the query string strictly: a malformed one (with_status=%zz) is a
+// 400, not silently an absent parameter as url.URL.Query would have it.
+func (x *call) queryValues() url.Values {
+	v, err := url.ParseQuery(x.r.URL.RawQuery)
+	if err != nil && x.err == nil {
+		x.err = invalidRequest("query string %q: %v; percent-encode special characters", x.r.URL.RawQuery, err)
+	}
+	return v
+}
 
 // decode unmarshals the body into v; without a body v is left as is (the zero request).
 func (x *call) decode(v any) error {

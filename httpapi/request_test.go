@@ -325,3 +325,13 @@ func TestCallDecoding(t *testing.T) {
 		t.Errorf("type mismatch: err = %v", err)
 	}
 }
+
+// Issue 11: a malformed query string is a 400, not silently an absent parameter.
+func TestMalformedQueryString(t *testing.T) {
+	h := New(newTestCluster(t), Options{})
+	for _, target := range []string{"/api/v1/sources?with_status=%zz", "/api/v1/tasks?with_status=%zz", "/api/v1/sources?with_status=maybe"} {
+		send(t, h, http.MethodGet, target, "").wantError(t, http.StatusBadRequest, 49100)
+	}
+	var list map[string]any
+	send(t, h, http.MethodGet, "/api/v1/sources?with_status=true", "").jsonBody(t, http.StatusOK, &list)
+}
