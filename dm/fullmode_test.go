@@ -185,22 +185,28 @@ func TestOnDuplicate(t *testing.T) {
 	testSrc.Exec(t, "INSERT INTO dup_src.t VALUES (1,'source'),(2,'source')")
 	for _, tt := range []struct {
 		mode    string
+		logical string // full_migrate_conf.on_duplicate_logical, the load's own knob
 		want    string // the value of row 1 afterwards; "" means the task must fail
 		wantErr string
 	}{
-		{"replace", "source", ""},
-		{"overwrite", "source", ""},
-		{"ignore", "target", ""},
-		{"error", "", "Duplicate entry"},
+		{"replace", "", "source", ""},
+		{"overwrite", "", "source", ""},
+		{"ignore", "", "target", ""},
+		{"error", "", "", "Duplicate entry"},
+		{"replace", "ignore", "target", ""},
+		{"error", "replace", "source", ""},
 	} {
-		t.Run(tt.mode, func(t *testing.T) {
+		t.Run(tt.mode+"/"+tt.logical, func(t *testing.T) {
 			testDst.Exec(t, "DROP DATABASE IF EXISTS dup_src")
 			testDst.Exec(t, "CREATE DATABASE dup_src")
 			testDst.Exec(t, "CREATE TABLE dup_src.t (id INT PRIMARY KEY, v VARCHAR(10))")
 			testDst.Exec(t, "INSERT INTO dup_src.t VALUES (1,'target')")
-			name := "dup-" + tt.mode
+			name := "dup-" + tt.mode + "-" + tt.logical
 			task := fullTask(name, ModeFull, "dup_src", "src1")
 			task.OnDuplicate = tt.mode
+			if tt.logical != "" {
+				task.SourceConfig.FullMigrateConf = &TaskFullMigrateConf{OnDuplicateLogical: tt.logical}
+			}
 			_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
 			mustOK(t, err)
 			if tt.wantErr != "" {

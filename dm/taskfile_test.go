@@ -134,12 +134,13 @@ func TestTaskToYAMLMapping(t *testing.T) {
 			want: []string{"on-duplicate-logical: replace\n"},
 		},
 		{
-			name: "top-level on_duplicate wins over on_duplicate_logical",
+			// Issue 11: on_duplicate_logical is the load's knob (DM's); it was ignored.
+			name: "on_duplicate_logical wins for the load over the top-level on_duplicate",
 			edit: func(t *Task) {
 				t.OnDuplicate = "error"
 				t.SourceConfig.FullMigrateConf = &TaskFullMigrateConf{OnDuplicateLogical: "ignore"}
 			},
-			want: []string{"on-duplicate-logical: error\n"},
+			want: []string{"on-duplicate-logical: ignore\n"},
 		},
 		{
 			name: "binlog name alone still writes all three meta keys",

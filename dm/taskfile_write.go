@@ -196,7 +196,7 @@ func migrateConfToFile(t *Task) (*taskFileDumper, *taskFileLoader, *taskFileSync
 		PoolSize:            convPtr(convPositiveOr(full.ImportThreads, defaultImportThreads)),
 		Dir:                 convPtr(cmp.Or(full.DataDir, defaultDataDir)),
 		ImportMode:          cmp.Or(full.ImportMode, "logical"),
-		OnDuplicateLogical:  onDuplicateAction(t),
+		OnDuplicateLogical:  loadOnDuplicate(t),
 		OnDuplicatePhysical: full.OnDuplicatePhysical,
 		SortingDirPhysical:  full.SortingDir,
 		DiskQuotaPhysical:   full.DiskQuota,

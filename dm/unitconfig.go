@@ -40,15 +40,28 @@ func openTarget(ctx context.Context, t *Task) (*sql.DB, error) {
 	return db, nil
 }
 
-// onDuplicateAction is the effective on-duplicate behaviour: "replace", "error" or "ignore".
-// dmkit honours the top-level on_duplicate in load and sync; "overwrite" (the user doc's
-// word) is an alias of "replace".
+// onDuplicateAction is the effective on-duplicate behaviour of the sync (and of the load
+// unless on_duplicate_logical is given): "replace", "error" or "ignore". dmkit honours the
+// top-level on_duplicate; "overwrite" (the user doc's word) is an alias of "replace".
 func onDuplicateAction(t *Task) string {
-	switch t.OnDuplicate {
+	return normalOnDuplicate(t.OnDuplicate)
+}
+
+// loadOnDuplicate is the on-duplicate behaviour of the load: full_migrate_conf's
+// on_duplicate_logical when given (the knob DM's loader reads), else the top-level one.
+func loadOnDuplicate(t *Task) string {
+	if f := t.SourceConfig.FullMigrateConf; f != nil && f.OnDuplicateLogical != "" {
+		return normalOnDuplicate(f.OnDuplicateLogical)
+	}
+	return onDuplicateAction(t)
+}
+
+func normalOnDuplicate(v string) string {
+	switch v {
 	case "", "overwrite":
 		return "replace"
 	}
-	return t.OnDuplicate
+	return v
 }
 
 // effectiveDataDir is the dump directory of one subtask: for full and all modes

@@ -97,7 +97,7 @@ func (p *fullPipeline) getLoader() (*loader.Loader, error) {
 		Target:      targetDBConfig(&t.TargetConfig),
 		Dir:         p.cfg.DataDir,
 		Threads:     *t.SourceConfig.FullMigrateConf.ImportThreads,
-		OnDuplicate: onDuplicateAction(t),
+		OnDuplicate: loadOnDuplicate(t),
 		MetaSchema:  t.MetaSchema,
 		Task:        t.Name,
 		Source:      p.cfg.Source.SourceName,
