@@ -101,7 +101,8 @@ func TestFullModeCopiesEverything(t *testing.T) {
 	runToFinish(t, c, "full-types")
 	compareSchema(t, "full_types", "full_types")
 	st := taskStage(t, c, "full-types")[0]
-	if st.Unit != UnitLoad || st.LoadStatus == nil || st.LoadStatus.Progress != "100.00 %" {
+	// Issue 11: meta_binlog stays once the load finished (and the dump was removed).
+	if st.Unit != UnitLoad || st.LoadStatus == nil || st.LoadStatus.Progress != "100.00 %" || st.LoadStatus.MetaBinlog == "" {
 		t.Fatalf("finished status = %+v (load %+v)", st, st.LoadStatus)
 	}
 	got, _ := c.GetTask(ctx, "full-types", false)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dmkit/dmkit/filter"
 	"github.com/dmkit/dmkit/internal/dbconn"
 )
 
@@ -453,7 +454,8 @@ func (c *Cluster) openSource(ctx context.Context, r *sourceRecord) (*sql.DB, err
 	return db, nil
 }
 
-// SourceSchemas lists every schema of a source's server (system schemas included, as DM).
+// SourceSchemas lists the schemas of a source's server that can be migrated: system
+// schemas (mysql, information_schema, …) are left out (DM lists them).
 func (c *Cluster) SourceSchemas(ctx context.Context, name string) ([]string, error) {
 	r, err := c.mustSource(name)
 	if err != nil {
@@ -464,9 +466,16 @@ func (c *Cluster) SourceSchemas(ctx context.Context, name string) ([]string, err
 		return nil, err
 	}
 	defer db.Close()
-	out, err := listSchemas(ctx, db)
+	all, err := listSchemas(ctx, db)
 	if err != nil {
 		return nil, NewError(CodeDBDriver, "database driver error: list schemas of source %s", name).withCause(err)
+	}
+	// System schemas are never migrated: listing them only invites rules that do nothing.
+	var out []string
+	for _, s := range all {
+		if !filter.IsSystemSchema(s) {
+			out = append(out, s)
+		}
 	}
 	return nonNil(out), nil
 }

@@ -326,6 +326,7 @@ func (u *dumpUnit) Run(ctx context.Context) error {
 type loadUnit struct {
 	p        *fullPipeline
 	finished atomic.Bool
+	snapshot atomic.Pointer[dumpfile.Location] // the dump's snapshot position, once read
 }
 
 func (u *loadUnit) Type() string { return UnitLoad }
@@ -345,9 +346,17 @@ func (u *loadUnit) Status() any {
 	l := u.p.loader
 	u.p.mu.Unlock()
 	st := &LoadStatus{Progress: "0.00 %"}
-	if m, err := u.p.ownDump(); err == nil {
-		st.MetaBinlog = m.Snapshot.String()
-		st.MetaBinlogGTID = m.Snapshot.GTID
+	// The snapshot position is read once and kept: the dump's metadata is removed after
+	// the load, and the status must not go back to "" when the unit finished.
+	snap := u.snapshot.Load()
+	if snap == nil {
+		if m, err := u.p.ownDump(); err == nil {
+			snap = &m.Snapshot
+			u.snapshot.Store(snap)
+		}
+	}
+	if snap != nil {
+		st.MetaBinlog, st.MetaBinlogGTID = snap.String(), snap.GTID
 	}
 	if l != nil {
 		pr := l.Progress()
@@ -381,6 +390,7 @@ func (u *loadUnit) Run(ctx context.Context) error {
 	if err := l.LoadDir(ctx); err != nil {
 		return err
 	}
+	u.Status() // keeps the snapshot position before the dump is removed
 	u.finished.Store(true)
 	return p.cleanDumpDir()
 }
