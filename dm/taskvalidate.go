@@ -216,6 +216,10 @@ func validateSourceConfig(t *Task) error {
 	if sec := f.Security; sec != nil && (sec.SSLCAContent == "" || sec.SSLCertContent == "" || sec.SSLKeyContent == "") {
 		return NewError(CodeOpenAPICommon, "Invalid security config, full migrate conf's security fields should not be \"\"")
 	}
+	if set := physicalOnly(f); len(set) > 0 {
+		return invalidf("task %s: full_migrate_conf [%s]: settings of the physical import (TiDB Lightning), which import_mode \"logical\" "+
+			"would ignore; remove them (TLS of the logical load is target_config.security)", t.Name, strings.Join(set, ", "))
+	}
 	if sc.IncrMigrateConf == nil {
 		sc.IncrMigrateConf = &TaskIncrMigrateConf{}
 	}
@@ -230,6 +234,27 @@ func validateSourceConfig(t *Task) error {
 		in.SafeMode = boolPtr(false)
 	}
 	return nil
+}
+
+// physicalOnly lists the physical-import settings f sets (the logical import has no use
+// for them).
+func physicalOnly(f *TaskFullMigrateConf) []string {
+	var set []string
+	add := func(name string, on bool) {
+		if on {
+			set = append(set, name)
+		}
+	}
+	add("sorting_dir", f.SortingDir != "")
+	add("disk_quota", f.DiskQuota != "")
+	add("checksum", f.Checksum != "")
+	add("analyze", f.Analyze != "")
+	add("range_concurrency", f.RangeConcurrency != nil && *f.RangeConcurrency != 0)
+	add("compress-kv-pairs", f.CompressKVPairs != "")
+	add("pd_addr", f.PDAddr != "")
+	add("on_duplicate_physical", f.OnDuplicatePhysical != "")
+	add("security", f.Security != nil)
+	return set
 }
 
 func threads(task, field string, v **int, def, max int) error {

@@ -27,6 +27,15 @@ func TestNormalizeRefusesLooseValues(t *testing.T) {
 		{"unknown event", func(t *Task) {
 			t.BinlogFilterRule = map[string]TaskBinLogFilterRule{"f": {IgnoreEvent: []string{"delete", "bogus"}}}
 		}, `not DM event types`},
+		{"physical settings with logical import", func(t *Task) {
+			t.SourceConfig.FullMigrateConf = &TaskFullMigrateConf{DiskQuota: "80G", PDAddr: "pd:2379"}
+		}, "[disk_quota, pd_addr]: settings of the physical import"},
+		{"physical security with logical import", func(t *Task) {
+			t.SourceConfig.FullMigrateConf = &TaskFullMigrateConf{Security: &Security{SSLCAContent: "a", SSLCertContent: "b", SSLKeyContent: "c"}}
+		}, "[security]: settings of the physical import"},
+		{"range_concurrency 0 is the default", func(t *Task) {
+			t.SourceConfig.FullMigrateConf = &TaskFullMigrateConf{RangeConcurrency: intPtr(0)}
+		}, ""},
 		{"known events", func(t *Task) {
 			t.BinlogFilterRule = map[string]TaskBinLogFilterRule{"f": {IgnoreEvent: []string{"all dml", "truncate table"}}}
 		}, ""},
