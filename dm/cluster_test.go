@@ -657,6 +657,9 @@ func TestTaskTemplates(t *testing.T) {
 	wantCode(t, err, CodeTemplateNotFound)
 	_, err = c.CreateTaskTemplate(ctx, fullTask("bad", "bogus", "db", "src1"))
 	wantCode(t, err, CodeInvalidRequest)
+	// Issue 11: a template naming a source that does not exist is refused.
+	_, err = c.CreateTaskTemplate(ctx, fullTask("ghost", ModeFull, "db", "no-such-source"))
+	wantCode(t, err, CodeSourceNotFound)
 
 	// Import: one real task becomes a template; importing twice fails without overwrite.
 	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: fullTask("real", ModeFull, "db", "src1")})

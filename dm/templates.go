@@ -14,6 +14,11 @@ func (c *Cluster) checkTemplate(ctx context.Context, in *Task) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, s := range taskSources(t) {
+		if c.sourceRecord(s) == nil {
+			return nil, NewError(CodeSourceNotFound, "source config with ID %s not exists; create the source before a template that uses it", s)
+		}
+	}
 	db, err := openTarget(ctx, t)
 	if err != nil {
 		return nil, err

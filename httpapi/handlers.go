@@ -245,7 +245,11 @@ func decodeCreateSource(x *call) (dm.CreateSourceRequest, error) {
 	if err := json.Unmarshal(x.body, &probe); err != nil {
 		return req, invalidRequest("request body: %v", err)
 	}
-	if raw, ok := probe["source"]; ok && len(raw) > 0 && raw[0] == '{' {
+	if raw, ok := probe["source"]; ok && len(raw) > 0 {
+		if raw[0] != '{' {
+			// Neither DM's wrapped body nor the flat Source, which has no "source" field.
+			return req, invalidRequest(`request body: "source" must be an object {"source_name": ...}; or send the source's fields at the top level`)
+		}
 		err := x.decode(&req)
 		return req, err
 	}

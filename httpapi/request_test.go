@@ -335,3 +335,12 @@ func TestMalformedQueryString(t *testing.T) {
 	var list map[string]any
 	send(t, h, http.MethodGet, "/api/v1/sources?with_status=true", "").jsonBody(t, http.StatusOK, &list)
 }
+
+// Issue 11: a create-source body whose "source" is not an object is refused, not taken
+// for a flat source with an unknown field.
+func TestCreateSourceBodyShape(t *testing.T) {
+	h := New(newTestCluster(t), Options{})
+	for _, body := range []string{`{"source": 5}`, `{"source": "x", "source_name": "s"}`, `{"source": null}`} {
+		send(t, h, http.MethodPost, "/api/v1/sources", body).wantError(t, http.StatusBadRequest, 49100)
+	}
+}
