@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -247,7 +248,7 @@ func (c *Cluster) SetTaskTableStructure(ctx context.Context, task, source, schem
 	if err != nil {
 		return err
 	}
-	if err := c.requireNotRunning(sc); err != nil {
+	if err := c.requireNotRunning(ctx, sc); err != nil {
 		return err
 	}
 	var create string
@@ -292,13 +293,25 @@ func (c *Cluster) SetTaskTableStructure(ctx context.Context, task, source, schem
 	})
 }
 
-// requireNotRunning refuses schema changes while the subtask runs (DM requires Paused).
-func (c *Cluster) requireNotRunning(sc *subtaskScope) error {
+// requireNotRunning refuses schema changes while the subtask runs (DM requires Paused). A
+// subtask that was asked to stop and is still winding down is waited for, up to the
+// stop's timeout_duration (default 10 s), so that a set right after a stop succeeds.
+func (c *Cluster) requireNotRunning(ctx context.Context, sc *subtaskScope) error {
 	bw := boundWorker(c.read(), sc.sub.Source)
 	if bw == nil {
 		return NewError(CodeNoSourceInWorker, "no mysql source is being handled in the worker: source %s is not bound to a worker", sc.sub.Source)
 	}
-	if w := c.workers[bw.Name]; w != nil && w.subtaskStage(sc.sub.Task) == StageRunning {
+	w := c.workers[bw.Name]
+	if w != nil && w.subtaskStage(sc.sub.Task) == StageRunning && sc.sub.Expected != StageRunning {
+		wait := 10 * time.Second
+		if d, err := time.ParseDuration(sc.sub.StopTimeout); err == nil && d > 0 {
+			wait = d
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		_ = w.waitTaskStopped(wctx, sc.sub.Task)
+		cancel()
+	}
+	if w != nil && w.subtaskStage(sc.sub.Task) == StageRunning {
 		return NewError(CodeOpenAPICommon, "[code=40051:class=dm-worker:scope=internal:level=medium], Message: current stage is Running but not paused, invalid, Workaround: Please stop the task first.")
 	}
 	return nil
@@ -334,7 +347,7 @@ func (c *Cluster) DeleteTaskTableStructure(ctx context.Context, task, source, sc
 	if err != nil {
 		return err
 	}
-	if err := c.requireNotRunning(sc); err != nil {
+	if err := c.requireNotRunning(ctx, sc); err != nil {
 		return err
 	}
 	return c.update(ctx, func(w *writeTxn) error {
