@@ -54,6 +54,9 @@ func TestRequestBodyValidation(t *testing.T) {
 			wantMsg: []string{"/task/on_duplicate", `"overwrite"`}},
 		{name: "type", method: "POST", target: "/api/v1/tasks",
 			body: strings.Replace(validTask, `"port": 3306`, `"port": "3306"`, 1), wantMsg: []string{"request body: /task/target_config/port: value must be an integer"}},
+		// Issue 11: DM's spec requires on_duplicate.
+		{name: "on_duplicate required", method: "POST", target: "/api/v1/tasks",
+			body: strings.Replace(validTask, `"on_duplicate": "overwrite",`, "", 1), wantMsg: []string{`request body: /task: property "on_duplicate" is missing`}},
 		{name: "nested required", method: "POST", target: "/api/v1/tasks",
 			body: strings.Replace(validTask, `"task_mode": "all",`, "", 1), wantMsg: []string{`request body: /task: property "task_mode" is missing`}},
 		{name: "session is closed", method: "POST", target: "/api/v1/tasks",
