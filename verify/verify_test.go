@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -278,7 +279,8 @@ func TestCharsetDiffers(t *testing.T) {
 }
 
 func TestBisection(t *testing.T) {
-	v := newVerifier(t, Config{ChunkRows: 1000, Threads: 2})
+	var calls atomic.Int64 // one per pair of queries: chunk checksums, bisection steps, fetches
+	v := newVerifier(t, Config{ChunkRows: 1000, Threads: 2, Throttle: func(context.Context) error { calls.Add(1); return nil }})
 	freshSchema(t, "bisect")
 	onBoth(t, "bisect",
 		"CREATE TABLE big (id BIGINT PRIMARY KEY, s VARCHAR(40), n DOUBLE)",
@@ -297,6 +299,7 @@ func TestBisection(t *testing.T) {
 	}
 
 	onTarget(t, "bisect", "UPDATE big SET s = 'changed' WHERE id = 37035")
+	calls.Store(0)
 	res, err = v.Table(t.Context(), "bisect", "big", "bisect", "big")
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +307,11 @@ func TestBisection(t *testing.T) {
 	checkDiffs(t, res, []string{"id"}, []want{{Changed, "37035"}})
 	if res.MismatchedChunks != 1 {
 		t.Errorf("mismatched chunks = %d, want 1", res.MismatchedChunks)
+	}
+	// A ~1000-row chunk reaches 64 rows in about 4 halvings: more steps than chunks, and a
+	// fetch of one small range rather than of the chunk.
+	if steps := calls.Load() - int64(res.Chunks); steps < 4 {
+		t.Errorf("%d query pairs beyond the %d chunk checksums, want bisection steps", steps, res.Chunks)
 	}
 
 	onTarget(t, "bisect", "DELETE FROM big WHERE id = 3", "INSERT INTO big VALUES (90000, 'beyond', 0)")
