@@ -38,7 +38,7 @@ type Config struct {
 	MaxDiffs int
 	// Throttle, when set, is called before every pair of queries (a chunk's checksums,
 	// a bisection step, a row fetch); it may sleep to limit the load, and an error
-	// from it ends the comparison.
+	// from it ends the comparison. It is called from Threads goroutines at once.
 	Throttle func(ctx context.Context) error
 }
 

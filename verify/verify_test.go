@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // keyShapes are the ways the test table can be keyed; each gets its own comparison path.
@@ -497,6 +498,20 @@ func TestErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("cancelled mid-run", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		var calls atomic.Int64
+		v := newVerifier(t, Config{ChunkRows: 1, Threads: 2, Throttle: func(context.Context) error {
+			if calls.Add(1) == 4 {
+				cancel()
+			}
+			return nil
+		}})
+		if _, err := v.Table(ctx, "errs", "ok", "errs", "ok"); !errors.Is(err, context.Canceled) {
+			t.Errorf("error = %v, want context.Canceled", err)
+		}
+	})
 	t.Run("throttle", func(t *testing.T) {
 		stop := errors.New("stop now")
 		var calls int
@@ -511,4 +526,40 @@ func TestErrors(t *testing.T) {
 			t.Errorf("error = %v, want the throttle's", err)
 		}
 	})
+}
+
+func TestConnectionsClosed(t *testing.T) {
+	freshSchema(t, "conns")
+	onBoth(t, "conns", "CREATE TABLE t (id INT PRIMARY KEY, s TEXT)", "INSERT INTO t SELECT seq, seq FROM seq_1_to_500")
+	onTarget(t, "conns", "UPDATE t SET s = 'x' WHERE id = 250")
+	admin := tgt.DB(t)
+	count := func() int64 {
+		var n int64
+		if err := admin.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB IS NULL AND INFO IS NULL AND USER = 'dmkit'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	v, err := New(t.Context(), Config{Source: src.DBConfig(), Target: tgt.DBConfig(), ChunkRows: 50, Threads: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Table(t.Context(), "conns", "t", "conns", "t")
+	if err != nil || len(res.Diffs) != 1 {
+		t.Fatalf("diffs %v, err %v", res, err)
+	}
+	if during := count(); during <= before {
+		t.Fatalf("idle target connections %d during, %d before: the check sees nothing", during, before)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The server drops a closed session asynchronously: poll (not a timing assertion).
+	for i := 0; count() > before; i++ {
+		if i == 100 {
+			t.Fatalf("idle target connections %d after Close, %d before", count(), before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
