@@ -243,8 +243,26 @@ func (u *dumpUnit) Status() any {
 	pr := d.Progress()
 	st := &DumpStatus{TotalTables: pr.TotalTables, CompletedTables: pr.CompletedTables, FinishedBytes: pr.FinishedBytes,
 		FinishedRows: pr.FinishedRows, EstimateTotalRows: pr.EstimateTotalRows, Bps: pr.Bps}
-	st.Progress = percent(pr.CompletedTables, float64(pr.TotalTables), false)
+	st.Progress = dumpProgress(pr)
 	return st
+}
+
+// dumpProgress renders a dump's progress: by tables done, and within them by rows against
+// the estimate, so that one big table does not sit at 0.00 % until it completes. The row
+// estimate (information_schema.TABLES.TABLE_ROWS) can be off, so rows alone never reach
+// 100 %: only all tables done does.
+func dumpProgress(pr dumper.Progress) string {
+	if pr.TotalTables > 0 && pr.CompletedTables >= float64(pr.TotalTables) {
+		return percent(1, 1, true)
+	}
+	done := 0.0
+	if pr.TotalTables > 0 {
+		done = pr.CompletedTables / float64(pr.TotalTables)
+	}
+	if pr.EstimateTotalRows > 0 {
+		done = max(done, min(pr.FinishedRows/pr.EstimateTotalRows, 0.9999))
+	}
+	return percent(done, 1, false)
 }
 
 // percent renders DM's "12.34 %".
