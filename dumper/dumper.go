@@ -217,18 +217,10 @@ func (d *Dumper) run(ctx context.Context, started time.Time) (*dumpfile.Metadata
 		return nil, err
 	}
 
-	schemas, err := listTables(ctx, ctl, d.cfg.Tables)
+	schemas, tables, err := d.selectTables(ctx, ctl)
 	if err != nil {
-		return nil, fmt.Errorf("dump: %w", err)
+		return nil, err
 	}
-	var tables []*tableInfo
-	for _, s := range schemas {
-		for _, t := range s.tables {
-			tables = append(tables, t)
-			d.estimateRows.Add(t.listedRows)
-		}
-	}
-	d.totalTables.Store(int64(len(tables)))
 
 	manifest, err := dumpfile.Claim(d.cfg.Dir, d.cfg.Owner)
 	if err != nil {
@@ -238,20 +230,9 @@ func (d *Dumper) run(ctx context.Context, started time.Time) (*dumpfile.Metadata
 	d.manifest = manifest
 
 	workers := make([]*sql.Conn, d.cfg.Threads)
-	defer func() {
-		for _, w := range workers {
-			if w != nil {
-				w.Close()
-			}
-		}
-	}()
-	for i := range workers {
-		if workers[i], err = db.Conn(ctx); err != nil {
-			return nil, fmt.Errorf("dump: open worker connection: %w", err)
-		}
-		if err := d.setupSession(ctx, workers[i], true); err != nil {
-			return nil, err
-		}
+	defer closeConns(workers)
+	if err := d.openWorkers(ctx, db, workers); err != nil {
+		return nil, err
 	}
 	snap, err := d.establish(ctx, ctl, workers, tables)
 	if err != nil {
@@ -271,20 +252,69 @@ func (d *Dumper) run(ctx context.Context, started time.Time) (*dumpfile.Metadata
 	if err := d.export(ctx, ctl, workers, schemas); err != nil {
 		return nil, err
 	}
-	if err := syncDir(d.cfg.Dir); err != nil {
+	if err := d.finish(md); err != nil {
 		return nil, err
 	}
-	if err := manifest.Sync(); err != nil {
-		return nil, fmt.Errorf("dump: %w", err)
+	return md, nil
+}
+
+// selectTables lists the selected schemas and tables and counts them for Progress.
+func (d *Dumper) selectTables(ctx context.Context, ctl *sql.Conn) ([]*schemaInfo, []*tableInfo, error) {
+	schemas, err := listTables(ctx, ctl, d.cfg.Tables)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dump: %w", err)
+	}
+	var tables []*tableInfo
+	for _, s := range schemas {
+		for _, t := range s.tables {
+			tables = append(tables, t)
+			d.estimateRows.Add(t.listedRows)
+		}
+	}
+	d.totalTables.Store(int64(len(tables)))
+	return schemas, tables, nil
+}
+
+// openWorkers fills workers with pinned connections set up for exporting; the caller
+// closes them (closeConns), also after an error.
+func (d *Dumper) openWorkers(ctx context.Context, db *sql.DB, workers []*sql.Conn) (err error) {
+	for i := range workers {
+		if workers[i], err = db.Conn(ctx); err != nil {
+			return fmt.Errorf("dump: open worker connection: %w", err)
+		}
+		if err := d.setupSession(ctx, workers[i], true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeConns closes the connections opened so far.
+func closeConns(conns []*sql.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// finish makes the exported files durable, then records the dump as finished in the
+// metadata file.
+func (d *Dumper) finish(md *dumpfile.Metadata) error {
+	if err := syncDir(d.cfg.Dir); err != nil {
+		return err
+	}
+	if err := d.manifest.Sync(); err != nil {
+		return fmt.Errorf("dump: %w", err)
 	}
 	md.Finished = time.Now()
 	if err := md.WriteFile(d.cfg.Dir); err != nil {
-		return nil, fmt.Errorf("dump: %w", err)
+		return fmt.Errorf("dump: %w", err)
 	}
 	p := d.Progress()
 	d.log.Info("dump finished", "tables", p.TotalTables, "rows", int64(p.FinishedRows),
-		"bytes", int64(p.FinishedBytes), "duration", md.Finished.Sub(started).Round(time.Millisecond))
-	return md, nil
+		"bytes", int64(p.FinishedBytes), "duration", md.Finished.Sub(md.Started).Round(time.Millisecond))
+	return nil
 }
 
 // export runs the planner (schema files, chunking) and the workers that export chunks,

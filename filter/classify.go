@@ -112,91 +112,111 @@ func alterSpecs(specs []*ast.AlterTableSpec) []*ast.AlterTableSpec {
 func classifyAlter(specs []*ast.AlterTableSpec, lookup ColumnLookup) EventType {
 	specs = alterSpecs(specs)
 	for _, s := range specs {
-		switch s.Tp {
-		case ast.AlterTableModifyColumn, ast.AlterTableChangeColumn:
-			return classifyModifyColumn(s, lookup)
-		case ast.AlterTableRenameColumn:
-			return RenameColumn
-		case ast.AlterTableRenameIndex:
-			return RenameIndex
-		case ast.AlterTableRenameTable:
-			return RenameTable
-		case ast.AlterTableDropColumn:
-			return DropColumn
-		case ast.AlterTableDropIndex:
-			return DropIndex
-		case ast.AlterTableDropPartition:
-			return DropTablePartition
-		case ast.AlterTableDropPrimaryKey:
-			return DropPrimaryKey
-		case ast.AlterTableTruncatePartition:
-			return TruncateTablePartition
-		case ast.AlterTableAlterColumn:
-			if len(s.NewColumns) > 0 && len(s.NewColumns[0].Options) > 0 {
-				return SetDefaultValue
-			}
-			return ModifyDefaultValue
-		case ast.AlterTableAddConstraint:
-			if s.Constraint != nil {
-				switch s.Constraint.Tp {
-				case ast.ConstraintPrimaryKey:
-					return AddPrimaryKey
-				case ast.ConstraintForeignKey:
-					return AddForeignKey
-				}
-			}
-			return ModifyConstraint
-		case ast.AlterTableOption:
-			for _, o := range s.Options {
-				switch o.Tp {
-				case ast.TableOptionCharset:
-					return ModifyCharset
-				case ast.TableOptionCollate:
-					return ModifyCollation
-				case ast.TableOptionEngine:
-					return ModifyStorageEngine
-				}
-			}
-		case ast.AlterTableReorganizePartition:
-			return ReorganizePartition
-		case ast.AlterTableRebuildPartition:
-			return RebuildPartition
-		case ast.AlterTableCoalescePartitions:
-			return CoalescePartition
-		case ast.AlterTableExchangePartition:
-			return ExchangePartition
+		if t, ok := dmAlterKind(s, lookup); ok {
+			return t
 		}
 	}
 	for _, s := range specs {
-		switch s.Tp {
-		case ast.AlterTableAddColumns:
-			return AddColumn
-		case ast.AlterTableDropForeignKey:
-			return DropForeignKey
-		case ast.AlterTableAddPartitions:
-			return AddTablePartition
-		case ast.AlterTableIndexInvisible:
-			return AlterIndexVisibility
-		case ast.AlterTablePartition:
-			return AlterTablePartitioning
-		case ast.AlterTableRemovePartitioning:
-			return RemovePartitioning
-		case ast.AlterTableRemoveTTL:
-			return AlterTTLRemove
-		case ast.AlterTableOption:
-			for _, o := range s.Options {
-				switch o.Tp {
-				case ast.TableOptionAutoIncrement:
-					return RebaseAutoID
-				case ast.TableOptionComment:
-					return ModifyTableComment
-				case ast.TableOptionTTL, ast.TableOptionTTLEnable, ast.TableOptionTTLJobInterval:
-					return AlterTTLInfo
-				}
-			}
+		if t, ok := refinedAlterKind(s); ok {
+			return t
 		}
 	}
 	return AlterTable
+}
+
+// dmAlterKind is the kind DM's syncer gives an ALTER TABLE spec, if any.
+func dmAlterKind(s *ast.AlterTableSpec, lookup ColumnLookup) (EventType, bool) {
+	switch s.Tp {
+	case ast.AlterTableModifyColumn, ast.AlterTableChangeColumn:
+		return classifyModifyColumn(s, lookup), true
+	case ast.AlterTableAlterColumn:
+		if len(s.NewColumns) > 0 && len(s.NewColumns[0].Options) > 0 {
+			return SetDefaultValue, true
+		}
+		return ModifyDefaultValue, true
+	case ast.AlterTableAddConstraint:
+		return addConstraintKind(s.Constraint), true
+	case ast.AlterTableOption:
+		return optionKind(s.Options, dmOptionKinds)
+	}
+	t, ok := dmAlterKinds[s.Tp]
+	return t, ok
+}
+
+// dmAlterKinds are the spec types DM's syncer names by the spec type alone.
+var dmAlterKinds = map[ast.AlterTableType]EventType{
+	ast.AlterTableRenameColumn:        RenameColumn,
+	ast.AlterTableRenameIndex:         RenameIndex,
+	ast.AlterTableRenameTable:         RenameTable,
+	ast.AlterTableDropColumn:          DropColumn,
+	ast.AlterTableDropIndex:           DropIndex,
+	ast.AlterTableDropPartition:       DropTablePartition,
+	ast.AlterTableDropPrimaryKey:      DropPrimaryKey,
+	ast.AlterTableTruncatePartition:   TruncateTablePartition,
+	ast.AlterTableReorganizePartition: ReorganizePartition,
+	ast.AlterTableRebuildPartition:    RebuildPartition,
+	ast.AlterTableCoalescePartitions:  CoalescePartition,
+	ast.AlterTableExchangePartition:   ExchangePartition,
+}
+
+// dmOptionKinds are the table options DM's syncer names.
+var dmOptionKinds = map[ast.TableOptionType]EventType{
+	ast.TableOptionCharset: ModifyCharset,
+	ast.TableOptionCollate: ModifyCollation,
+	ast.TableOptionEngine:  ModifyStorageEngine,
+}
+
+// addConstraintKind is the kind of ADD CONSTRAINT c.
+func addConstraintKind(c *ast.Constraint) EventType {
+	if c != nil {
+		switch c.Tp {
+		case ast.ConstraintPrimaryKey:
+			return AddPrimaryKey
+		case ast.ConstraintForeignKey:
+			return AddForeignKey
+		}
+	}
+	return ModifyConstraint
+}
+
+// refinedAlterKind is dmkit's more specific name for an ALTER TABLE spec DM calls
+// AlterTable, if any.
+func refinedAlterKind(s *ast.AlterTableSpec) (EventType, bool) {
+	if s.Tp == ast.AlterTableOption {
+		return optionKind(s.Options, refinedOptionKinds)
+	}
+	t, ok := refinedAlterKinds[s.Tp]
+	return t, ok
+}
+
+// refinedAlterKinds are the spec types dmkit names by the spec type alone.
+var refinedAlterKinds = map[ast.AlterTableType]EventType{
+	ast.AlterTableAddColumns:         AddColumn,
+	ast.AlterTableDropForeignKey:     DropForeignKey,
+	ast.AlterTableAddPartitions:      AddTablePartition,
+	ast.AlterTableIndexInvisible:     AlterIndexVisibility,
+	ast.AlterTablePartition:          AlterTablePartitioning,
+	ast.AlterTableRemovePartitioning: RemovePartitioning,
+	ast.AlterTableRemoveTTL:          AlterTTLRemove,
+}
+
+// refinedOptionKinds are the table options dmkit names.
+var refinedOptionKinds = map[ast.TableOptionType]EventType{
+	ast.TableOptionAutoIncrement:  RebaseAutoID,
+	ast.TableOptionComment:        ModifyTableComment,
+	ast.TableOptionTTL:            AlterTTLInfo,
+	ast.TableOptionTTLEnable:      AlterTTLInfo,
+	ast.TableOptionTTLJobInterval: AlterTTLInfo,
+}
+
+// optionKind is the kind of the first option of opts that kinds names, if any.
+func optionKind(opts []*ast.TableOption, kinds map[ast.TableOptionType]EventType) (EventType, bool) {
+	for _, o := range opts {
+		if t, ok := kinds[o.Tp]; ok {
+			return t, true
+		}
+	}
+	return "", false
 }
 
 // ColumnFromDef builds the Column of a column definition (from CREATE TABLE

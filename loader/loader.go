@@ -140,28 +140,51 @@ type fileProgress struct {
 // New validates cfg, applies defaults and opens a connection pool to the target
 // (connections are made lazily). The caller must Close the Loader.
 func New(cfg Config) (*Loader, error) {
+	cfg, verb, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	db, err := openTarget(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Loader{
+		cfg:           cfg,
+		db:            db,
+		log:           cfg.Logger.With("unit", "load", "task", cfg.Task, "source", cfg.Source),
+		cpTable:       sqlq.QuoteTable(cfg.MetaSchema, CheckpointTableName(cfg.Task)),
+		verb:          verb,
+		createdDBs:    map[string]bool{},
+		schemaStmts:   map[string][]byte{},
+		createdTables: map[[2]string]bool{},
+		files:         map[string]*fileProgress{},
+	}, nil
+}
+
+// withDefaults validates cfg and fills its defaults; verb is the statement prefix of
+// the row inserts for OnDuplicate.
+func (cfg Config) withDefaults() (_ Config, verb string, _ error) {
 	if cfg.Dir == "" {
-		return nil, errors.New("loader: Dir is empty; set it to the dump directory")
+		return cfg, "", errors.New("loader: Dir is empty; set it to the dump directory")
 	}
 	if cfg.Task == "" || cfg.Source == "" {
-		return nil, errors.New("loader: Task and Source are required; they key the checkpoints")
+		return cfg, "", errors.New("loader: Task and Source are required; they key the checkpoints")
 	}
 	if len(cfg.Source) > 32 {
-		return nil, fmt.Errorf("loader: source name %q is longer than 32 bytes, the width of the checkpoint id column; use a shorter source name", cfg.Source)
+		return cfg, "", fmt.Errorf("loader: source name %q is longer than 32 bytes, the width of the checkpoint id column; use a shorter source name", cfg.Source)
 	}
 	if cfg.MetaSchema == "" {
 		cfg.MetaSchema = DefaultMetaSchema
 	}
 	if t := CheckpointTableName(cfg.Task); len(t) > 64 {
-		return nil, fmt.Errorf("loader: checkpoint table name %q is longer than 64 characters; use a shorter task name", t)
+		return cfg, "", fmt.Errorf("loader: checkpoint table name %q is longer than 64 characters; use a shorter task name", t)
 	}
 	switch {
 	case cfg.Threads < 0:
-		return nil, fmt.Errorf("loader: Threads is %d; use a positive number (or 0 for %d)", cfg.Threads, DefaultThreads)
+		return cfg, "", fmt.Errorf("loader: Threads is %d; use a positive number (or 0 for %d)", cfg.Threads, DefaultThreads)
 	case cfg.Threads == 0:
 		cfg.Threads = DefaultThreads
 	}
-	var verb string
 	switch strings.ToLower(cfg.OnDuplicate) {
 	case "", OnDuplicateReplace, "overwrite":
 		cfg.OnDuplicate, verb = OnDuplicateReplace, "REPLACE INTO "
@@ -170,7 +193,7 @@ func New(cfg Config) (*Loader, error) {
 	case OnDuplicateError:
 		cfg.OnDuplicate, verb = OnDuplicateError, "INSERT INTO "
 	default:
-		return nil, fmt.Errorf("loader: on_duplicate %q is not one of replace, ignore, error", cfg.OnDuplicate)
+		return cfg, "", fmt.Errorf("loader: on_duplicate %q is not one of replace, ignore, error", cfg.OnDuplicate)
 	}
 	if cfg.BatchBytes == 0 {
 		cfg.BatchBytes = DefaultBatchBytes
@@ -190,9 +213,13 @@ func New(cfg Config) (*Loader, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	return cfg, verb, nil
+}
 
-	// Session settings go into the DSN so every physical connection — including the ones
-	// made after a lost connection — has them (see README: session settings).
+// openTarget opens the target pool. Session settings go into the DSN so every physical
+// connection — including the ones made after a lost connection — has them (see README:
+// session settings).
+func openTarget(cfg Config) (*sql.DB, error) {
 	target := cfg.Target
 	target.Params = maps.Clone(target.Params)
 	if target.Params == nil {
@@ -214,18 +241,7 @@ func New(cfg Config) (*Loader, error) {
 	}
 	db.SetMaxOpenConns(cfg.Threads + 2)
 	db.SetMaxIdleConns(cfg.Threads + 2)
-
-	return &Loader{
-		cfg:           cfg,
-		db:            db,
-		log:           cfg.Logger.With("unit", "load", "task", cfg.Task, "source", cfg.Source),
-		cpTable:       sqlq.QuoteTable(cfg.MetaSchema, CheckpointTableName(cfg.Task)),
-		verb:          verb,
-		createdDBs:    map[string]bool{},
-		schemaStmts:   map[string][]byte{},
-		createdTables: map[[2]string]bool{},
-		files:         map[string]*fileProgress{},
-	}, nil
+	return db, nil
 }
 
 // quoteString renders s as a single-quoted SQL string literal.
@@ -390,10 +406,25 @@ func (l *Loader) Run(ctx context.Context, files <-chan string) error {
 		})
 	}
 
+	l.dispatch(ctx, files, work, fail)
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	l.log.Info("load finished", "finished_bytes", l.finished.Load(), "total_bytes", l.total.Load())
+	return nil
+}
+
+// dispatch hands each new file of files to the workers on work, in arrival order, until
+// files is closed and every job is handed out, ctx is done, or a file is rejected (fail).
+func (l *Loader) dispatch(ctx context.Context, files <-chan string, work chan<- *job, fail func(error)) {
 	seen := map[string]bool{}
 	var queue []*job
 	in := files
-loop:
 	for in != nil || len(queue) > 0 {
 		var out chan<- *job
 		var head *job
@@ -402,7 +433,7 @@ loop:
 		}
 		select {
 		case <-ctx.Done():
-			break loop
+			return
 		case p, ok := <-in:
 			if !ok {
 				in = nil
@@ -415,7 +446,7 @@ loop:
 			j, err := l.accept(ctx, p)
 			if err != nil {
 				fail(err)
-				break loop
+				return
 			}
 			if j != nil {
 				queue = append(queue, j)
@@ -425,16 +456,6 @@ loop:
 			queue = queue[1:]
 		}
 	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return context.Cause(ctx)
-	}
-	l.log.Info("load finished", "finished_bytes", l.finished.Load(), "total_bytes", l.total.Load())
-	return nil
 }
 
 // accept classifies one arriving path: schema files are applied now, data files become

@@ -223,100 +223,153 @@ func (k opKind) String() string {
 
 // render writes statements for a run of ops of one kind on one table.
 func (b *sqlBuilder) render(ops []op, stmts []stmt) ([]stmt, error) {
-	t := ops[0].c.table
-	var err error
 	switch ops[0].kind {
 	case opInsert, opReplace, opInsertIgnore:
-		verb := map[opKind]string{opInsert: "INSERT INTO ", opReplace: "REPLACE INTO ", opInsertIgnore: "INSERT IGNORE INTO "}[ops[0].kind]
-		for start := 0; start < len(ops); {
-			b.buf = append(b.buf[:0], verb...)
-			b.buf = append(b.buf, t.target...)
-			b.buf = append(b.buf, ' ')
-			b.buf = append(b.buf, t.insertCols...)
-			b.buf = append(b.buf, " VALUES "...)
-			i := start
-			for ; i < len(ops) && (i == start || len(b.buf) < maxStmtBytes); i++ {
-				if i > start {
-					b.buf = append(b.buf, ',')
-				}
-				if b.buf, err = appendRow(b.buf, t, ops[i].c.new); err != nil {
-					return stmts, fmt.Errorf("%s: %w", t.target, err)
-				}
-			}
-			stmts = append(stmts, stmt{sql: string(b.buf), op: ops[0].kind, c: ops[start].c})
-			start = i
-		}
+		return b.renderInserts(ops, stmts)
 	case opDelete:
-		if !t.uniqueHandle {
-			for _, o := range ops {
-				b.buf = append(b.buf[:0], "DELETE FROM "...)
-				b.buf = append(b.buf, t.target...)
-				b.buf = append(b.buf, " WHERE "...)
-				if b.buf, err = appendWhere(b.buf, t, o.c.old); err != nil {
-					return stmts, err
-				}
-				b.buf = append(b.buf, " LIMIT 1"...)
-				stmts = append(stmts, stmt{sql: string(b.buf), op: opDelete, c: o.c})
-			}
-			return stmts, nil
+		if !ops[0].c.table.uniqueHandle {
+			return b.renderRowDeletes(ops, stmts)
 		}
-		for start := 0; start < len(ops); {
-			b.buf = append(b.buf[:0], "DELETE FROM "...)
-			b.buf = append(b.buf, t.target...)
-			b.buf = append(b.buf, " WHERE "...)
-			i := start
-			if len(t.handle) == 1 {
-				b.buf = append(b.buf, t.cols[t.handle[0]].quoted...)
-				b.buf = append(b.buf, " IN ("...)
-				for ; i < len(ops) && (i == start || len(b.buf) < maxStmtBytes); i++ {
-					if i > start {
-						b.buf = append(b.buf, ',')
-					}
-					c := &t.cols[t.handle[0]]
-					if b.buf, err = appendLiteral(b.buf, ops[i].c.old[t.handle[0]], c); err != nil {
-						return stmts, err
-					}
-				}
-				b.buf = append(b.buf, ')')
-			} else {
-				for ; i < len(ops) && (i == start || len(b.buf) < maxStmtBytes); i++ {
-					if i > start {
-						b.buf = append(b.buf, " OR "...)
-					}
-					b.buf = append(b.buf, '(')
-					if b.buf, err = appendWhere(b.buf, t, ops[i].c.old); err != nil {
-						return stmts, err
-					}
-					b.buf = append(b.buf, ')')
-				}
-			}
-			stmts = append(stmts, stmt{sql: string(b.buf), op: opDelete, c: ops[start].c})
-			start = i
-		}
+		return b.renderDeletes(ops, stmts)
 	case opUpdate:
-		for _, o := range ops {
-			b.buf = append(b.buf[:0], "UPDATE "...)
-			b.buf = append(b.buf, t.target...)
-			b.buf = append(b.buf, " SET "...)
-			for n, ci := range t.writable {
-				if n > 0 {
-					b.buf = append(b.buf, ',')
-				}
-				b.buf = append(b.buf, t.cols[ci].quoted...)
-				b.buf = append(b.buf, '=')
-				if b.buf, err = appendLiteral(b.buf, o.c.new[ci], &t.cols[ci]); err != nil {
-					return stmts, err
-				}
+		return b.renderUpdates(ops, stmts)
+	}
+	return stmts, nil
+}
+
+// renderInserts writes multi-row INSERT/REPLACE/INSERT IGNORE statements of up to
+// maxStmtBytes each.
+func (b *sqlBuilder) renderInserts(ops []op, stmts []stmt) ([]stmt, error) {
+	t := ops[0].c.table
+	verb := map[opKind]string{opInsert: "INSERT INTO ", opReplace: "REPLACE INTO ", opInsertIgnore: "INSERT IGNORE INTO "}[ops[0].kind]
+	var err error
+	for start := 0; start < len(ops); {
+		b.buf = append(b.buf[:0], verb...)
+		b.buf = append(b.buf, t.target...)
+		b.buf = append(b.buf, ' ')
+		b.buf = append(b.buf, t.insertCols...)
+		b.buf = append(b.buf, " VALUES "...)
+		i := start
+		for ; i < len(ops) && (i == start || len(b.buf) < maxStmtBytes); i++ {
+			if i > start {
+				b.buf = append(b.buf, ',')
 			}
-			b.buf = append(b.buf, " WHERE "...)
-			if b.buf, err = appendWhere(b.buf, t, o.c.old); err != nil {
+			if b.buf, err = appendRow(b.buf, t, ops[i].c.new); err != nil {
+				return stmts, fmt.Errorf("%s: %w", t.target, err)
+			}
+		}
+		stmts = append(stmts, stmt{sql: string(b.buf), op: ops[0].kind, c: ops[start].c})
+		start = i
+	}
+	return stmts, nil
+}
+
+// renderRowDeletes writes one DELETE ... LIMIT 1 per row, for tables without a unique
+// handle.
+func (b *sqlBuilder) renderRowDeletes(ops []op, stmts []stmt) ([]stmt, error) {
+	t := ops[0].c.table
+	var err error
+	for _, o := range ops {
+		b.buf = append(b.buf[:0], "DELETE FROM "...)
+		b.buf = append(b.buf, t.target...)
+		b.buf = append(b.buf, " WHERE "...)
+		if b.buf, err = appendWhere(b.buf, t, o.c.old); err != nil {
+			return stmts, err
+		}
+		b.buf = append(b.buf, " LIMIT 1"...)
+		stmts = append(stmts, stmt{sql: string(b.buf), op: opDelete, c: o.c})
+	}
+	return stmts, nil
+}
+
+// renderDeletes writes multi-row DELETEs of up to maxStmtBytes each: k IN (...) for a
+// single-column handle, OR-ed conditions for a composite one.
+func (b *sqlBuilder) renderDeletes(ops []op, stmts []stmt) ([]stmt, error) {
+	t := ops[0].c.table
+	var err error
+	for start := 0; start < len(ops); {
+		b.buf = append(b.buf[:0], "DELETE FROM "...)
+		b.buf = append(b.buf, t.target...)
+		b.buf = append(b.buf, " WHERE "...)
+		var i int
+		if len(t.handle) == 1 {
+			i, err = b.appendHandleIn(t, ops, start)
+		} else {
+			i, err = b.appendOrConditions(t, ops, start)
+		}
+		if err != nil {
+			return stmts, err
+		}
+		stmts = append(stmts, stmt{sql: string(b.buf), op: opDelete, c: ops[start].c})
+		start = i
+	}
+	return stmts, nil
+}
+
+// appendHandleIn appends "k IN (v,...)" for the old rows of ops from start on until the
+// statement is full, and returns the index of the first op left out.
+func (b *sqlBuilder) appendHandleIn(t *tableInfo, ops []op, start int) (int, error) {
+	c := &t.cols[t.handle[0]]
+	b.buf = append(b.buf, c.quoted...)
+	b.buf = append(b.buf, " IN ("...)
+	i := start
+	var err error
+	for ; i < len(ops) && (i == start || len(b.buf) < maxStmtBytes); i++ {
+		if i > start {
+			b.buf = append(b.buf, ',')
+		}
+		if b.buf, err = appendLiteral(b.buf, ops[i].c.old[t.handle[0]], c); err != nil {
+			return i, err
+		}
+	}
+	b.buf = append(b.buf, ')')
+	return i, nil
+}
+
+// appendOrConditions appends "(cond) OR (cond)..." for the old rows of ops from start on
+// until the statement is full, and returns the index of the first op left out.
+func (b *sqlBuilder) appendOrConditions(t *tableInfo, ops []op, start int) (int, error) {
+	i := start
+	var err error
+	for ; i < len(ops) && (i == start || len(b.buf) < maxStmtBytes); i++ {
+		if i > start {
+			b.buf = append(b.buf, " OR "...)
+		}
+		b.buf = append(b.buf, '(')
+		if b.buf, err = appendWhere(b.buf, t, ops[i].c.old); err != nil {
+			return i, err
+		}
+		b.buf = append(b.buf, ')')
+	}
+	return i, nil
+}
+
+// renderUpdates writes one UPDATE per row.
+func (b *sqlBuilder) renderUpdates(ops []op, stmts []stmt) ([]stmt, error) {
+	t := ops[0].c.table
+	var err error
+	for _, o := range ops {
+		b.buf = append(b.buf[:0], "UPDATE "...)
+		b.buf = append(b.buf, t.target...)
+		b.buf = append(b.buf, " SET "...)
+		for n, ci := range t.writable {
+			if n > 0 {
+				b.buf = append(b.buf, ',')
+			}
+			b.buf = append(b.buf, t.cols[ci].quoted...)
+			b.buf = append(b.buf, '=')
+			if b.buf, err = appendLiteral(b.buf, o.c.new[ci], &t.cols[ci]); err != nil {
 				return stmts, err
 			}
-			if !t.uniqueHandle {
-				b.buf = append(b.buf, " LIMIT 1"...)
-			}
-			stmts = append(stmts, stmt{sql: string(b.buf), op: opUpdate, c: o.c})
 		}
+		b.buf = append(b.buf, " WHERE "...)
+		if b.buf, err = appendWhere(b.buf, t, o.c.old); err != nil {
+			return stmts, err
+		}
+		if !t.uniqueHandle {
+			b.buf = append(b.buf, " LIMIT 1"...)
+		}
+		stmts = append(stmts, stmt{sql: string(b.buf), op: opUpdate, c: o.c})
 	}
 	return stmts, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/dmkit/dmkit/filter"
 	"github.com/dmkit/dmkit/internal/dbconn"
-	"github.com/dmkit/dmkit/router"
 )
 
 // Defaults applied by New.
@@ -73,19 +72,21 @@ type Config struct {
 	// DM's sync behaviour.
 	OnDuplicate string
 
-	// BA, Router and Events select, rename and filter what is replicated; nil values let
-	// everything through except system schemas.
-	BA            *filter.BAList
-	Router        *router.Router
+	// Tables selects what is replicated: (schema, table) for a table, (schema, "") for a
+	// schema. System schemas and MetaSchema are never replicated (nil: everything else).
+	Tables func(schema, table string) bool
+	// Route maps a source table (table "" for a schema) to its target (nil: names kept).
+	Route func(schema, table string) (targetSchema, targetTable string, err error)
+	// Events filters binlog events by type and SQL text (nil: none filtered).
 	Events        *filter.EventFilter
 	CaseSensitive bool
 	// WholeSchema reports whether the task migrates every table of a source schema, so
 	// that the schema itself is the task's: CREATE/ALTER/DROP DATABASE reach the target
-	// only for such schemas (nil: BA.Whole).
+	// only for such schemas (nil: every schema Tables(schema, "") selects is whole).
 	WholeSchema func(schema string) bool
 	// Shared reports whether the target of a source table (table "" for a schema) also
 	// receives rows from other upstream tables or sources; DROP DATABASE, DROP TABLE and
-	// TRUNCATE TABLE never run on a shared target (nil: Router.Merges).
+	// TRUNCATE TABLE never run on a shared target (nil: nothing is shared).
 	Shared func(schema, table string) bool
 
 	// InitialSchemas seeds the schema tracker on a fresh start: (schema, table) → CREATE
@@ -146,6 +147,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ServerID == 0 {
 		c.ServerID = defaultServerID(c.Task, c.Source)
 	}
+	c.withSelectionDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -157,6 +159,24 @@ func (c Config) withDefaults() (Config, error) {
 		c.retryBudget = time.Minute
 	}
 	return c, nil
+}
+
+// withSelectionDefaults fills the nil selection funcs: every non-system table replicated,
+// names kept, a selected schema whole, nothing shared.
+func (c *Config) withSelectionDefaults() {
+	if c.Tables == nil {
+		c.Tables = func(schema, _ string) bool { return !filter.IsSystemSchema(schema) }
+	}
+	if c.Route == nil {
+		c.Route = func(schema, table string) (string, string, error) { return schema, table, nil }
+	}
+	if c.WholeSchema == nil {
+		tables := c.Tables
+		c.WholeSchema = func(schema string) bool { return tables(schema, "") }
+	}
+	if c.Shared == nil {
+		c.Shared = func(string, string) bool { return false }
+	}
 }
 
 // defaultServerID derives a stable replica id in [1<<30, 1<<31) from the task and source,

@@ -51,7 +51,7 @@ func crashChild() int {
 	var seen atomic.Int64
 	cfg := Config{
 		Task: cc.Task, Source: "src1", SourceDB: cc.Source, Flavor: "mariadb", Target: cc.Target,
-		Start: cc.Start, Workers: cc.Workers, Batch: cc.Batch, BA: ba,
+		Start: cc.Start, Workers: cc.Workers, Batch: cc.Batch, Tables: ba.Match,
 		Logger:             slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		checkpointInterval: time.Duration(cc.CheckpointMillis) * time.Millisecond,
 		retryBudget:        20 * time.Second,

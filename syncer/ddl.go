@@ -262,7 +262,7 @@ func (r *run) createMissingSchema(ctx context.Context, d *ddlStmt, err error) (b
 	if _, ok := d.node.(*ast.CreateTableStmt); !ok || errNumber(err) != erBadDB {
 		return false, nil
 	}
-	ts, _, rerr := r.cfg.Router.Route(d.schema, d.table)
+	ts, _, rerr := r.cfg.Route(d.schema, d.table)
 	if rerr != nil {
 		return false, rerr
 	}
@@ -410,7 +410,7 @@ func ddlTarget(st ast.StmtNode) (string, string) {
 func (r *run) routeDDL(d *ddlStmt, original string, single bool) (text, fallback string, err error) {
 	switch n := d.node.(type) {
 	case *ast.CreateDatabaseStmt, *ast.AlterDatabaseStmt, *ast.DropDatabaseStmt:
-		s, _, err := r.cfg.Router.Route(d.schema, "")
+		s, _, err := r.cfg.Route(d.schema, "")
 		if err != nil {
 			return "", "", err
 		}
@@ -430,7 +430,7 @@ func (r *run) routeDDL(d *ddlStmt, original string, single bool) (text, fallback
 	renamed := false
 	for i, t := range names {
 		orig[i] = name{t.Schema, t.Name}
-		s, tb, err := r.cfg.Router.Route(t.Schema.O, t.Name.O)
+		s, tb, err := r.cfg.Route(t.Schema.O, t.Name.O)
 		if err != nil {
 			return "", "", err
 		}
@@ -491,7 +491,7 @@ func (r *run) tableInfo(ctx context.Context, schema, table string) (*tableInfo, 
 	if ti, ok := r.tables[key]; ok {
 		return ti, nil
 	}
-	tgtSchema, tgtTable, err := r.cfg.Router.Route(schema, table)
+	tgtSchema, tgtTable, err := r.cfg.Route(schema, table)
 	if err != nil {
 		return nil, err
 	}

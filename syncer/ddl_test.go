@@ -79,11 +79,11 @@ func TestFilters(t *testing.T) {
 		"CREATE TABLE skipped (id INT PRIMARY KEY)",
 	)
 	cfg := newTask(t, "filter", db)
-	var err error
-	cfg.BA, err = filter.NewBAList(filter.Rules{DoDBs: []string{db}, IgnoreTables: []filter.Table{{Schema: db, Name: "skipped"}}}, false)
+	ba, err := filter.NewBAList(filter.Rules{DoDBs: []string{db}, IgnoreTables: []filter.Table{{Schema: db, Name: "skipped"}}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Tables, cfg.WholeSchema = ba.Match, ba.Whole
 	cfg.Events, err = filter.NewEventFilter([]filter.EventRule{
 		{SchemaPattern: db, TablePattern: "noins", Events: []filter.EventType{filter.InsertEvent}, Action: filter.Ignore},
 		{SchemaPattern: db, TablePattern: "nodel", Events: []filter.EventType{filter.DeleteEvent}, Action: filter.Ignore},
@@ -132,14 +132,14 @@ func TestRouteShardMerge(t *testing.T) {
 	)
 	dst.Exec(t, "DROP DATABASE IF EXISTS s_merged; CREATE DATABASE s_merged; CREATE TABLE s_merged.t (id INT PRIMARY KEY, v VARCHAR(10))")
 	cfg := newTask(t, "shard", db)
-	var err error
-	cfg.Router, err = router.New([]router.Rule{
+	rt, err := router.New([]router.Rule{
 		{SchemaPattern: db, TablePattern: "t_*", TargetSchema: "s_merged", TargetTable: "t"},
 		{SchemaPattern: db, TargetSchema: "s_merged"},
 	}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Route, cfg.Shared = rt.Route, rt.Merges
 	r, stop := startSyncer(t, cfg)
 	src.Exec(t, "USE "+db+"; INSERT INTO t_1 VALUES (1,'a'),(3,'c'); INSERT INTO t_2 VALUES (2,'b'),(4,'d')")
 	src.Exec(t, "USE "+db+"; UPDATE t_1 SET v='cc' WHERE id=3; DELETE FROM t_2 WHERE id=4")

@@ -209,12 +209,12 @@ func (r *run) decodeRows(e *replication.RowsEvent, data []byte) error {
 	return e.DecodeData(pos, data)
 }
 
-// replicated applies the system-schema rule and the block-allow list.
+// replicated applies the system-schema rule and the Tables selection.
 func (r *run) replicated(schema, table string) bool {
 	if filter.IsSystemSchema(schema) || schema == r.cfg.MetaSchema {
 		return false
 	}
-	return r.cfg.BA.Match(schema, table)
+	return r.cfg.Tables(schema, table)
 }
 
 // handleRows turns a rows event into row changes and dispatches them. firstRow offsets

@@ -74,7 +74,7 @@ func baseConfig(t testing.TB, task string, schemas ...string) Config {
 		Start:              masterLoc(t),
 		Workers:            4,
 		Batch:              50,
-		BA:                 ba,
+		Tables:             ba.Match,
 		Logger:             testLogger(t),
 		checkpointInterval: 50 * time.Millisecond,
 		retryBudget:        20 * time.Second,

@@ -110,11 +110,10 @@ func (s *Syncer) Run(ctx context.Context) error {
 
 // prepare connects, loads or initialises the checkpoint and decides where to start.
 func (s *Syncer) prepare(ctx context.Context) (r *run, err error) {
-	cfg := s.cfg
 	r = &run{
 		s:      s,
-		cfg:    cfg,
-		log:    cfg.Logger,
+		cfg:    s.cfg,
+		log:    s.cfg.Logger,
 		tables: map[[2]string]*tableInfo{},
 		parser: parser.New(),
 		errc:   make(chan struct{}),
@@ -125,7 +124,34 @@ func (s *Syncer) prepare(ctx context.Context) (r *run, err error) {
 			built.close()
 		}
 	}()
-	tcfg := cfg.Target
+	if err = r.connect(ctx); err != nil {
+		return nil, err
+	}
+	st, err := r.openCheckpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := r.startFacts(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	plan := planStart(facts)
+	if err = r.applyStart(ctx, plan); err != nil {
+		return nil, err
+	}
+	start, err := r.startLocation(ctx, plan.start)
+	if err != nil {
+		return nil, err
+	}
+	if err = r.startWorkers(ctx, start, plan); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// connect opens the target (with the replication session settings) and the source.
+func (r *run) connect(ctx context.Context) (err error) {
+	tcfg := r.cfg.Target
 	tcfg.Params = maps.Clone(tcfg.Params)
 	if tcfg.Params == nil {
 		tcfg.Params = map[string]string{}
@@ -133,117 +159,115 @@ func (s *Syncer) prepare(ctx context.Context) (r *run, err error) {
 	tcfg.Params["time_zone"] = "'+00:00'"
 	tcfg.Params["sql_mode"] = targetSQLMode
 	tcfg.Params["foreign_key_checks"] = "0"
-	if cfg.ForeignKeyChecks {
+	if r.cfg.ForeignKeyChecks {
 		tcfg.Params["foreign_key_checks"] = "1"
 	}
 	if r.target, err = dbconn.Open(ctx, tcfg, ""); err != nil {
-		return nil, maybeTemporary(fmt.Errorf("syncer target: %w", err))
+		return maybeTemporary(fmt.Errorf("syncer target: %w", err))
 	}
-	if r.source, err = dbconn.Open(ctx, cfg.SourceDB, ""); err != nil {
-		return nil, maybeTemporary(fmt.Errorf("syncer source: %w", err))
+	if r.source, err = dbconn.Open(ctx, r.cfg.SourceDB, ""); err != nil {
+		return maybeTemporary(fmt.Errorf("syncer source: %w", err))
 	}
 	r.source.SetMaxOpenConns(2)
+	return nil
+}
+
+// openCheckpoint creates the checkpoint table if needed and reads the source's rows (nil
+// when there are none); it also sets up the stream config and the DDL time zone.
+func (r *run) openCheckpoint(ctx context.Context) (st *savedState, err error) {
+	cfg := r.cfg
 	r.cpTable = checkpointTable(cfg.MetaSchema, cfg.Task)
 	if err = ensureCheckpointTable(ctx, r.target, cfg.MetaSchema, cfg.Task); err != nil {
 		return nil, err
 	}
-	st, err := loadCheckpoint(ctx, r.target, cfg.MetaSchema, cfg.Task, cfg.Source)
-	if err != nil {
+	if st, err = loadCheckpoint(ctx, r.target, cfg.MetaSchema, cfg.Task, cfg.Source); err != nil {
 		return nil, err
 	}
 	if r.streamCfg, err = streamConfig(cfg, cfg.ServerID, r.decodeRows, quiet(r.log)); err != nil {
 		return nil, err
 	}
 	r.ddlTZ = sourceTimeZone(ctx, r.source)
+	return st, nil
+}
 
-	workers := cfg.Workers
-	var start Location
-	fresh := false
-	switch {
-	case cfg.StartTime != "" && !s.startTimeUsed.Load():
+// startFacts gathers what the start decision needs, querying the source only for what
+// the chosen kind of start uses.
+func (r *run) startFacts(ctx context.Context, st *savedState) (f startFacts, err error) {
+	cfg := r.cfg
+	f = startFacts{
+		byTime:    cfg.StartTime != "" && !r.s.startTimeUsed.Load(),
+		saved:     st,
+		start:     cfg.Start,
+		safeUntil: cfg.SafeModeUntil,
+		workers:   cfg.Workers,
+	}
+	switch chooseStart(f.byTime, st != nil, cfg.Start) {
+	case startByTime:
 		unix, err := parseStartTime(ctx, r.source, cfg.StartTime)
 		if err != nil {
-			return nil, err
+			return f, err
 		}
-		if start, err = findStartByTime(ctx, r.source, r.streamCfg, unix); err != nil {
-			return nil, err
+		if f.timeStart, err = findStartByTime(ctx, r.source, r.streamCfg, unix); err != nil {
+			return f, err
 		}
-		master, err := masterStatus(ctx, r.source, cfg.Flavor)
-		if err != nil {
-			return nil, err
+		if f.master, err = masterStatus(ctx, r.source, cfg.Flavor); err != nil {
+			return f, err
 		}
-		if st != nil && len(st.snapshot) > 0 {
-			if err := r.restoreTracker(st.snapshot); err != nil {
-				return nil, err
-			}
-		} else if err := r.seedTracker(); err != nil {
-			return nil, err
+	case startAtSourceEnd:
+		if f.master, err = masterStatus(ctx, r.source, cfg.Flavor); err != nil {
+			return f, err
 		}
-		if err := deleteCheckpoint(ctx, r.target, r.cpTable, cfg.Source); err != nil {
-			return nil, err
-		}
-		// The target may hold anything up to now: replay idempotently until there.
-		until := changePos{master.File, master.Pos, ^uint32(0)}
-		r.safeUntil = &until
-		r.exitSafe = master
-		fresh = true
-		s.startTimeUsed.Store(true)
-		r.log.Info("starting from start time", "start_time", cfg.StartTime, "location", start.String())
-	case st != nil:
-		start = st.global
-		if err := r.restoreTracker(st.snapshot); err != nil {
-			return nil, err
-		}
-		until := st.maxApplied()
-		if st.exitSafe.File != "" {
-			if e := (changePos{st.exitSafe.File, st.exitSafe.Pos, ^uint32(0)}); until.File == "" || e.compare(until) > 0 {
-				until = e
-			}
-		}
-		if until.File != "" && until.after(posOf(start)) {
-			r.safeUntil = &until
-			r.exitSafe = Location{File: until.File, Pos: until.Pos}
-			// Replaying the window needs the previous run's worker rows and worker count.
-			r.skipWorkers, r.skipApplied = st.workers, map[int]changePos{}
-			r.floor = map[int]changePos{}
-			for w, row := range st.rows {
-				r.skipApplied[w] = row.applied
-				r.floor[w] = row.applied
-			}
-			if st.workers > 0 && st.workers != workers {
-				r.log.Warn("worker count differs from the checkpoint's and the last run did not stop cleanly; "+
-					"keeping the checkpoint's count for this run so the replay stays exact",
-					"configured", workers, "checkpoint", st.workers)
-				workers = st.workers
-			}
-		}
-		r.log.Info("resuming from checkpoint", "location", start.String(), "gtid", start.GTID,
-			"safe_mode_until", fmt.Sprint(r.safeUntil))
-	default:
-		fresh = true
-		start = cfg.Start
-		if start.IsZero() {
-			if start, err = masterStatus(ctx, r.source, cfg.Flavor); err != nil {
-				return nil, err
-			}
-			r.log.Warn("no checkpoint and no start location: starting at the source's current binlog end", "location", start.String())
-		}
-		if err := r.seedTracker(); err != nil {
-			return nil, err
-		}
-		if u := cfg.SafeModeUntil; u != nil && u.File != "" {
-			until := changePos{u.File, u.Pos, ^uint32(0)}
-			r.safeUntil = &until
-			r.exitSafe = *u
+		r.log.Warn("no checkpoint and no start location: starting at the source's current binlog end", "location", f.master.String())
+	}
+	return f, nil
+}
+
+// applyStart carries out the start plan: the schema tracker, the replaced checkpoint and
+// the safe-mode window.
+func (r *run) applyStart(ctx context.Context, p startPlan) error {
+	var err error
+	if p.seed {
+		err = r.seedTracker()
+	} else {
+		err = r.restoreTracker(p.snapshot)
+	}
+	if err != nil {
+		return err
+	}
+	if p.dropCheckpoint {
+		if err := deleteCheckpoint(ctx, r.target, r.cpTable, r.cfg.Source); err != nil {
+			return err
 		}
 	}
+	r.safeUntil, r.exitSafe = p.safeUntil, p.exitSafe
+	r.skipWorkers, r.skipApplied, r.floor = p.skipWorkers, p.skipApplied, p.floor
+	switch p.kind {
+	case startByTime:
+		r.s.startTimeUsed.Store(true)
+		r.log.Info("starting from start time", "start_time", r.cfg.StartTime, "location", p.start.String())
+	case startFromCheckpoint:
+		if p.workers != r.cfg.Workers {
+			r.log.Warn("worker count differs from the checkpoint's and the last run did not stop cleanly; "+
+				"keeping the checkpoint's count for this run so the replay stays exact",
+				"configured", r.cfg.Workers, "checkpoint", p.workers)
+		}
+		r.log.Info("resuming from checkpoint", "location", p.start.String(), "gtid", p.start.GTID,
+			"safe_mode_until", fmt.Sprint(r.safeUntil))
+	}
+	return nil
+}
+
+// startLocation applies the schema overrides and completes and checks the start
+// location: a MariaDB file/position start gets its GTID position.
+func (r *run) startLocation(ctx context.Context, start Location) (Location, error) {
+	cfg := r.cfg
 	for k, sqlText := range cfg.SchemaOverrides {
 		if err := r.tr.SetTable(k[0], k[1], sqlText); err != nil {
-			return nil, fmt.Errorf("apply schema override for %s.%s: %w", k[0], k[1], err)
+			return start, fmt.Errorf("apply schema override for %s.%s: %w", k[0], k[1], err)
 		}
 	}
 	if start.File == "" && start.GTID == "" {
-		return nil, errors.New("syncer: no binlog start location; set Start or StartTime")
+		return start, errors.New("syncer: no binlog start location; set Start or StartTime")
 	}
 	if start.GTID == "" && cfg.Flavor == mysql.MariaDBFlavor && start.File != "" {
 		var g sql.NullString
@@ -254,33 +278,39 @@ func (s *Syncer) prepare(ctx context.Context) (r *run, err error) {
 	if start.File == "" {
 		// A GTID-only start: the stream's first rotate event names the file.
 		if !cfg.EnableGTID && cfg.Flavor != mysql.MariaDBFlavor {
-			return nil, errors.New("syncer: the start location has only a GTID set; enable GTID or give a binlog file and position")
+			return start, errors.New("syncer: the start location has only a GTID set; enable GTID or give a binlog file and position")
 		}
 	}
-	if r.gtid, err = newGTIDState(cfg.Flavor, start.GTID); err != nil {
-		return nil, err
+	return start, nil
+}
+
+// startWorkers sets up the stream state and the workers at start, and persists the start
+// (and the replay window) when the run is fresh or replays.
+func (r *run) startWorkers(ctx context.Context, start Location, p startPlan) (err error) {
+	if r.gtid, err = newGTIDState(r.cfg.Flavor, start.GTID); err != nil {
+		return err
 	}
 	r.curFile = start.File
 	r.published.Store(&pubLoc{loc: start})
 	if err := r.takeSnapshot(); err != nil {
-		return nil, err
+		return err
 	}
-	r.queueSize = max(2*cfg.Batch, 256)
-	r.target.SetMaxOpenConns(workers + 4)
-	r.target.SetMaxIdleConns(workers + 4)
-	r.workers = make([]*worker, workers)
+	r.queueSize = max(2*r.cfg.Batch, 256)
+	r.target.SetMaxOpenConns(p.workers + 4)
+	r.target.SetMaxIdleConns(p.workers + 4)
+	r.workers = make([]*worker, p.workers)
 	for i := range r.workers {
 		r.workers[i] = newWorker(r, i, &pubLoc{loc: start})
 	}
 	r.caus = newCausality(r.workers)
-	if fresh || r.safeUntil != nil {
+	if p.fresh || r.safeUntil != nil {
 		// Persist the start (and the replay window) before anything is applied, so a
 		// crash never forgets that part of the window was already written.
 		if err := r.flushGlobal(ctx, true); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // seedTracker starts a new tracker with the initial schemas of a fresh start.

@@ -38,18 +38,18 @@ const (
 func (r *run) ddlScope(d *ddlStmt) (act scopeAction, why string) {
 	switch d.node.(type) {
 	case *ast.CreateDatabaseStmt, *ast.AlterDatabaseStmt:
-		if !r.wholeSchema(d.schema) {
+		if !r.cfg.WholeSchema(d.schema) {
 			return scopeSkip, "the task migrates only some tables of this schema"
 		}
 	case *ast.DropDatabaseStmt:
-		if r.shared(d.schema, "") {
+		if r.cfg.Shared(d.schema, "") {
 			return scopeSkip, "other upstream schemas merge into the target schema"
 		}
-		if !r.wholeSchema(d.schema) {
+		if !r.cfg.WholeSchema(d.schema) {
 			return scopeDropOwned, "the task migrates only some tables of this schema: dropping only those"
 		}
 	case *ast.DropTableStmt, *ast.TruncateTableStmt:
-		if r.shared(d.schema, d.table) {
+		if r.cfg.Shared(d.schema, d.table) {
 			return scopeSkip, "other upstream tables merge into the target table"
 		}
 	case *ast.RenameTableStmt, *ast.AlterTableStmt:
@@ -58,7 +58,7 @@ func (r *run) ddlScope(d *ddlStmt) (act scopeAction, why string) {
 			return scopeRun, ""
 		}
 		for _, n := range names {
-			if r.shared(n.Schema.O, n.Name.O) {
+			if r.cfg.Shared(n.Schema.O, n.Name.O) {
 				return scopeSkip, "a renamed table merges with other upstream tables on the target"
 			}
 		}
@@ -94,10 +94,10 @@ func (r *run) ownedDrops(ctx context.Context, d *ddlStmt) ([]*ddlStmt, error) {
 	var out []*ddlStmt
 	seen := map[[2]string]bool{}
 	for _, tbl := range tables {
-		if !r.replicated(d.schema, tbl) || r.shared(d.schema, tbl) {
+		if !r.replicated(d.schema, tbl) || r.cfg.Shared(d.schema, tbl) {
 			continue
 		}
-		ts, tt, err := r.cfg.Router.Route(d.schema, tbl)
+		ts, tt, err := r.cfg.Route(d.schema, tbl)
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +119,7 @@ func (r *run) ownedDrops(ctx context.Context, d *ddlStmt) ([]*ddlStmt, error) {
 // names route back to themselves (so that a target table named like a source table of
 // the task is that table).
 func (r *run) targetTables(ctx context.Context, schema string) ([]string, error) {
-	ts, _, err := r.cfg.Router.Route(schema, "")
+	ts, _, err := r.cfg.Route(schema, "")
 	if err != nil {
 		return nil, err
 	}
@@ -134,26 +134,9 @@ func (r *run) targetTables(ctx context.Context, schema string) ([]string, error)
 		if err := rows.Scan(&n); err != nil {
 			return nil, err
 		}
-		if s, t, err := r.cfg.Router.Route(schema, n); err == nil && s == ts && t == n {
+		if s, t, err := r.cfg.Route(schema, n); err == nil && s == ts && t == n {
 			out = append(out, n)
 		}
 	}
 	return out, rows.Err()
-}
-
-// wholeSchema reports whether the task owns the source schema as a whole.
-func (r *run) wholeSchema(schema string) bool {
-	if r.cfg.WholeSchema != nil {
-		return r.cfg.WholeSchema(schema)
-	}
-	return r.cfg.BA.Whole(schema)
-}
-
-// shared reports whether the target of a source table (table "" for a schema) receives
-// rows from other upstream objects too.
-func (r *run) shared(schema, table string) bool {
-	if r.cfg.Shared != nil {
-		return r.cfg.Shared(schema, table)
-	}
-	return r.cfg.Router.Merges(schema, table)
 }

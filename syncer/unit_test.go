@@ -195,7 +195,7 @@ func TestRouteDDL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &run{cfg: Config{Router: rt}, parser: newTestParser()}
+	r := &run{cfg: Config{Route: rt.Route}, parser: newTestParser()}
 	for _, tc := range []struct {
 		sql, def string
 		want     []string

@@ -48,7 +48,7 @@ var guards = map[site]guard{
 		callers: map[site]string{{"syncer/ddl.go", "handleStatement"}: "r.ddlScope(d)"},
 	},
 	{"syncer/scope.go", "ownedDrops"}: {
-		why: "drops only tables the rules replicate that no other source feeds", in: "!r.replicated(d.schema, tbl) || r.shared(d.schema, tbl)",
+		why: "drops only tables the rules replicate that no other source feeds", in: "!r.replicated(d.schema, tbl) || r.cfg.Shared(d.schema, tbl)",
 	},
 	// Files: a dump's own files, listed in a manifest stamped with its owner.
 	{"internal/dumpfile/manifest.go", "RemoveOwned"}: {

@@ -26,6 +26,41 @@ func (x *txn) alterTable(s *ast.AlterTableStmt) error {
 }
 
 func (x *txn) applySpecs(tbl *Table, specs []*ast.AlterTableSpec) error {
+	if err := dropKeys(tbl, specs); err != nil {
+		return err
+	}
+	a := alteration{tbl: tbl, schemaDefs: x.schemaDefaults(tbl.Schema)}
+	for _, sp := range specs {
+		if err := a.apply(sp); err != nil {
+			return err
+		}
+	}
+	for _, k := range a.keys {
+		if err := tbl.addInlineKey(k); err != nil {
+			return err
+		}
+	}
+	if err := tbl.addConstraints(a.constraints); err != nil {
+		return err
+	}
+
+	if a.newName == nil {
+		x.put(tbl)
+		return nil
+	}
+	ns := a.newName.Schema.O
+	if ns == "" {
+		ns = x.def
+	}
+	if ns == "" {
+		ns = tbl.Schema
+	}
+	return x.move(tbl, x.schemaName(ns), a.newName.Name.O)
+}
+
+// dropKeys applies the key drops and renames of an ALTER TABLE, against the keys before
+// the statement.
+func dropKeys(tbl *Table, specs []*ast.AlterTableSpec) error {
 	for _, sp := range specs {
 		var err error
 		switch sp.Tp {
@@ -45,74 +80,70 @@ func (x *txn) applySpecs(tbl *Table, specs []*ast.AlterTableSpec) error {
 			return err
 		}
 	}
+	return nil
+}
 
-	schemaDefs := x.schemaDefaults(tbl.Schema)
-	var keys []inlineKey
-	var constraints []*ast.Constraint
-	var newName *ast.TableName
-	for _, sp := range specs {
-		var k []inlineKey
-		var err error
-		switch sp.Tp {
-		case ast.AlterTableAddColumns:
-			pos := sp.Position
-			if len(sp.NewColumns) > 1 {
-				pos = nil
-			}
-			for _, def := range sp.NewColumns {
-				var ck []inlineKey
-				ck, err = tbl.addColumn(def, pos, sp.IfNotExists, tbl.defaults(schemaDefs))
-				if err != nil {
-					break
-				}
-				k = append(k, ck...)
-			}
-			constraints = append(constraints, sp.NewConstraints...)
-		case ast.AlterTableDropColumn:
-			err = tbl.dropColumn(sp.OldColumnName.Name.O, sp.IfExists)
-		case ast.AlterTableModifyColumn:
-			def := sp.NewColumns[0]
-			k, err = tbl.changeColumn(def.Name.Name.O, def, sp.Position, sp.IfExists, tbl.defaults(schemaDefs))
-		case ast.AlterTableChangeColumn:
-			k, err = tbl.changeColumn(sp.OldColumnName.Name.O, sp.NewColumns[0], sp.Position, sp.IfExists, tbl.defaults(schemaDefs))
-		case ast.AlterTableRenameColumn:
-			err = tbl.renameColumn(sp.OldColumnName.Name.O, sp.NewColumnName.Name.O)
-		case ast.AlterTableAlterColumn:
-			err = tbl.alterColumnDefault(sp.NewColumns[0])
-		case ast.AlterTableOption:
-			applyTableCharset(tbl, sp.Options, schemaDefs)
-		case ast.AlterTableRenameTable:
-			newName = sp.NewTable
-		case ast.AlterTableAddConstraint:
-			constraints = append(constraints, sp.Constraint)
-		}
-		if err != nil {
-			return err
-		}
-		keys = append(keys, k...)
-	}
+// alteration is the state of the column and option specs of one ALTER TABLE: the keys
+// and constraints to add once every column spec is applied, and the new name.
+type alteration struct {
+	tbl         *Table
+	schemaDefs  charsetDefaults
+	keys        []inlineKey
+	constraints []*ast.Constraint
+	newName     *ast.TableName
+}
 
-	for _, k := range keys {
-		if err := tbl.addInlineKey(k); err != nil {
-			return err
-		}
+// apply applies one column or option spec in statement order.
+func (a *alteration) apply(sp *ast.AlterTableSpec) error {
+	tbl := a.tbl
+	var k []inlineKey
+	var err error
+	switch sp.Tp {
+	case ast.AlterTableAddColumns:
+		k, err = a.addColumns(sp)
+	case ast.AlterTableDropColumn:
+		err = tbl.dropColumn(sp.OldColumnName.Name.O, sp.IfExists)
+	case ast.AlterTableModifyColumn:
+		def := sp.NewColumns[0]
+		k, err = tbl.changeColumn(def.Name.Name.O, def, sp.Position, sp.IfExists, tbl.defaults(a.schemaDefs))
+	case ast.AlterTableChangeColumn:
+		k, err = tbl.changeColumn(sp.OldColumnName.Name.O, sp.NewColumns[0], sp.Position, sp.IfExists, tbl.defaults(a.schemaDefs))
+	case ast.AlterTableRenameColumn:
+		err = tbl.renameColumn(sp.OldColumnName.Name.O, sp.NewColumnName.Name.O)
+	case ast.AlterTableAlterColumn:
+		err = tbl.alterColumnDefault(sp.NewColumns[0])
+	case ast.AlterTableOption:
+		applyTableCharset(tbl, sp.Options, a.schemaDefs)
+	case ast.AlterTableRenameTable:
+		a.newName = sp.NewTable
+	case ast.AlterTableAddConstraint:
+		a.constraints = append(a.constraints, sp.Constraint)
 	}
-	if err := tbl.addConstraints(constraints); err != nil {
+	if err != nil {
 		return err
 	}
+	a.keys = append(a.keys, k...)
+	return nil
+}
 
-	if newName == nil {
-		x.put(tbl)
-		return nil
+// addColumns applies ADD COLUMN (one or a parenthesised list, which ignores the
+// position) and returns the keys the column definitions declare inline.
+func (a *alteration) addColumns(sp *ast.AlterTableSpec) ([]inlineKey, error) {
+	tbl := a.tbl
+	pos := sp.Position
+	if len(sp.NewColumns) > 1 {
+		pos = nil
 	}
-	ns := newName.Schema.O
-	if ns == "" {
-		ns = x.def
+	var k []inlineKey
+	for _, def := range sp.NewColumns {
+		ck, err := tbl.addColumn(def, pos, sp.IfNotExists, tbl.defaults(a.schemaDefs))
+		if err != nil {
+			return k, err
+		}
+		k = append(k, ck...)
 	}
-	if ns == "" {
-		ns = tbl.Schema
-	}
-	return x.move(tbl, x.schemaName(ns), newName.Name.O)
+	a.constraints = append(a.constraints, sp.NewConstraints...)
+	return k, nil
 }
 
 // position returns where a column placed by pos ends up; moving is the
