@@ -7,11 +7,11 @@ import (
 	"math/big"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"github.com/dmkit/dmkit/filter"
+	"github.com/dmkit/dmkit/internal/explain"
 	"github.com/dmkit/dmkit/internal/sqlq"
 )
 
@@ -197,33 +197,7 @@ func findSplitKey(ctx context.Context, q queryer, t *tableInfo) (key splitKey, o
 
 // estimateRows asks EXPLAIN how many rows a full scan reads.
 func estimateRows(ctx context.Context, q queryer, t *tableInfo) (int64, error) {
-	rows, err := q.QueryContext(ctx, "EXPLAIN SELECT * FROM "+sqlq.QuoteTable(t.schema, t.name))
-	if err != nil {
-		return 0, fmt.Errorf("estimate rows of %s: %w", sqlq.QuoteTable(t.schema, t.name), err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, fmt.Errorf("estimate rows of %s: %w", sqlq.QuoteTable(t.schema, t.name), err)
-	}
-	at := slices.IndexFunc(cols, func(c string) bool { return strings.EqualFold(c, "rows") })
-	vals := make([]sql.NullString, len(cols))
-	dest := make([]any, len(cols))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	var n int64
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return 0, fmt.Errorf("estimate rows of %s: %w", sqlq.QuoteTable(t.schema, t.name), err)
-		}
-		if at >= 0 && vals[at].Valid {
-			if v, err := strconv.ParseInt(vals[at].String, 10, 64); err == nil && v > n {
-				n = v
-			}
-		}
-	}
-	return n, closeRows(rows)
+	return explain.Rows(ctx, q, sqlq.QuoteTable(t.schema, t.name))
 }
 
 // minMax reads the key's bounds; ok is false for an empty table.

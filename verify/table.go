@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/dmkit/dmkit/internal/explain"
 	"github.com/dmkit/dmkit/internal/sqlq"
 )
 
@@ -193,33 +193,7 @@ func (c *comparison) bounds(ctx context.Context, r keyRange) (lo, hi *big.Int, e
 
 // estimateRows asks EXPLAIN how many rows a full scan of s reads.
 func estimateRows(ctx context.Context, s *side) (int64, error) {
-	rows, err := s.db.QueryContext(ctx, "EXPLAIN SELECT * FROM "+s.table)
-	if err != nil {
-		return 0, fmt.Errorf("estimate rows of %s: %w", s.table, err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return 0, fmt.Errorf("estimate rows of %s: %w", s.table, err)
-	}
-	at := slices.IndexFunc(cols, func(c string) bool { return strings.EqualFold(c, "rows") })
-	vals := make([]sql.NullString, len(cols))
-	dest := make([]any, len(cols))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	var n int64
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return 0, fmt.Errorf("estimate rows of %s: %w", s.table, err)
-		}
-		if at >= 0 && vals[at].Valid {
-			if v, err := strconv.ParseInt(vals[at].String, 10, 64); err == nil && v > n {
-				n = v
-			}
-		}
-	}
-	return n, rows.Err()
+	return explain.Rows(ctx, s.db, s.table)
 }
 
 // compareRange checksums one planned chunk and narrows it down if it differs.
