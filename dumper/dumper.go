@@ -75,8 +75,10 @@ type Config struct {
 // Progress is a point-in-time view of a running or finished dump, in DM's dump_status
 // terms.
 type Progress struct {
-	TotalTables       int64
-	CompletedTables   float64
+	TotalTables     int64
+	CompletedTables float64
+	// FinishedBytes is the size of the data files written (schema files and the
+	// metadata are not counted: DM's finished_bytes is the data dumped).
 	FinishedBytes     float64
 	FinishedRows      float64
 	EstimateTotalRows float64
