@@ -44,3 +44,35 @@ func TestDumpProgress(t *testing.T) {
 		}
 	}
 }
+
+// Issue 11: a table structure set through the API applies once: after the sync unit has
+// checkpointed it, it is forgotten, and a restart does not revert later upstream DDL.
+func TestTableStructureAppliesOnce(t *testing.T) {
+	ctx := testCtx(t)
+	c := newDataCluster(t)
+	for _, s := range []*mysqltest.Server{testSrc, testDst} {
+		s.Exec(t, "DROP DATABASE IF EXISTS setonce; CREATE DATABASE setonce; CREATE TABLE setonce.t (id INT PRIMARY KEY, v INT)")
+	}
+	task := incrementalTask(t, "set-once", TaskTableMigrateRuleSource{Schema: "setonce"})
+	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
+	mustOK(t, err)
+	q := "CREATE TABLE t (id INT PRIMARY KEY, v INT)"
+	mustOK(t, c.SetTaskTableStructure(ctx, task.Name, "src1", "setonce", "t", SetTableStructureRequest{SQLContent: &q}))
+	mustOK(t, c.StartTask(ctx, task.Name, StartTaskRequest{}))
+	waitUnit(t, c, task.Name, UnitSync)
+	testSrc.Exec(t, "INSERT INTO setonce.t VALUES (1, 1)")
+	waitSame(t, "setonce")
+	waitFor(t, "the applied table structure to be forgotten", func() bool {
+		return len(tableSchemaOverrides(c.read(), task.Name, "src1")) == 0
+	})
+	testSrc.Exec(t, "ALTER TABLE setonce.t ADD COLUMN w VARCHAR(10) DEFAULT 'x'")
+	testSrc.Exec(t, "INSERT INTO setonce.t VALUES (2, 2, 'two')")
+	waitSame(t, "setonce")
+	mustOK(t, c.StopTask(ctx, task.Name, StopTaskRequest{}))
+	waitStage(t, c, task.Name, StagePaused, "")
+	mustOK(t, c.StartTask(ctx, task.Name, StartTaskRequest{}))
+	waitUnit(t, c, task.Name, UnitSync)
+	testSrc.Exec(t, "INSERT INTO setonce.t VALUES (3, 3, 'three')")
+	testSrc.Exec(t, "UPDATE setonce.t SET w = 'again' WHERE id = 2")
+	waitSame(t, "setonce")
+}

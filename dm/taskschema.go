@@ -358,8 +358,30 @@ func (c *Cluster) DeleteTaskTableStructure(ctx context.Context, task, source, sc
 	})
 }
 
+// forgetSchemaOverrides deletes the table schemas set for a subtask once its sync unit has
+// checkpointed them (they apply once, as in DM); a schema set again since is kept.
+func (c *Cluster) forgetSchemaOverrides(task, taskID, source string, applied map[[2]string]string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.update(ctx, func(w *writeTxn) error {
+		st, _ := w.get(kindSubtask, subtaskKey(task, source)).(*subtaskRecord)
+		if st == nil || st.TaskID != taskID {
+			return nil
+		}
+		for k, sqlText := range applied {
+			if r, _ := w.get(kindSchema, schemaKey(task, source, k[0], k[1])).(*schemaRecord); r != nil && r.CreateSQL == sqlText {
+				w.del(kindSchema, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.log.Warn("forget applied table schemas", "task", task, "source", source, "err", err)
+	}
+}
+
 // tableSchemaOverrides returns the schemas set for a subtask, by (schema, table); the
-// sync unit uses them.
+// sync unit applies them on its next start.
 func tableSchemaOverrides(txn txnReader, task, source string) map[[2]string]string {
 	out := map[[2]string]string{}
 	for _, r := range listRecords[*schemaRecord](txn, kindSchema, "id_prefix", task+"\x00"+source+"\x00") {

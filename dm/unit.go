@@ -49,6 +49,8 @@ type SubtaskConfig struct {
 	SchemaOverrides map[[2]string]string
 	// ClearStartArgs forgets StartTime and SafeModeDuration once they took effect.
 	ClearStartArgs func()
+	// ForgetSchemaOverrides forgets SchemaOverrides once a checkpoint holds them.
+	ForgetSchemaOverrides func()
 	// Logger is the subtask's logger.
 	Logger *slog.Logger
 }

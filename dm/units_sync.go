@@ -76,6 +76,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 		Events:           u.rules.Events,
 		CaseSensitive:    cfg.CaseSensitive,
 		SchemaOverrides:  cfg.SchemaOverrides,
+		OverridesSaved:   cfg.ForgetSchemaOverrides,
 		ForeignKeyChecks: t.TargetConfig.Session != nil && t.TargetConfig.Session.ForeignKeyChecks == "1",
 		Logger:           cfg.Logger,
 	}

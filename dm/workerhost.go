@@ -97,6 +97,8 @@ func (c *Cluster) subtaskConfig(st *subtaskRecord, worker string, log *slog.Logg
 	cfg.TaskID = tr.ID
 	task, id, source, seq := st.Task, st.TaskID, st.Source, st.ResumeSeq
 	cfg.ClearStartArgs = func() { c.clearStartArgs(task, id, source, seq) }
+	applied := cfg.SchemaOverrides
+	cfg.ForgetSchemaOverrides = func() { c.forgetSchemaOverrides(task, id, source, applied) }
 	return cfg, nil
 }
 

@@ -92,9 +92,14 @@ type Config struct {
 	// InitialSchemas seeds the schema tracker on a fresh start: (schema, table) → CREATE
 	// TABLE, usually from the dump's -schema.sql files.
 	InitialSchemas map[[2]string]string
-	// SchemaOverrides replace the tracked schema of tables on every start: (schema, table)
+	// SchemaOverrides replace the tracked schema of tables on the first start of this
+	// Syncer, until a checkpoint holds them (see OverridesSaved): (schema, table)
 	// → CREATE TABLE, as set through the table-schema API.
 	SchemaOverrides map[[2]string]string
+	// OverridesSaved, when set, is called once the SchemaOverrides are durable in a
+	// checkpoint (the tracker snapshot holds them): the caller may then forget them, so
+	// they apply once, as in DM, and later upstream DDL is not reverted by a restart.
+	OverridesSaved func()
 
 	// ForeignKeyChecks sets the target sessions' foreign_key_checks (default off).
 	ForeignKeyChecks bool

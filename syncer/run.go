@@ -45,7 +45,9 @@ type run struct {
 
 	tr      *tracker.Tracker
 	workers []*worker
-	caus    *causality
+	// overridesUnsaved: the schema overrides were applied but no checkpoint holds them yet.
+	overridesUnsaved atomic.Bool
+	caus             *causality
 	// published is the end of the last source transaction completely dispatched.
 	published atomic.Pointer[pubLoc]
 
@@ -261,10 +263,20 @@ func (r *run) applyStart(ctx context.Context, p startPlan) error {
 // location: a MariaDB file/position start gets its GTID position.
 func (r *run) startLocation(ctx context.Context, start Location) (Location, error) {
 	cfg := r.cfg
-	for k, sqlText := range cfg.SchemaOverrides {
+	overrides := cfg.SchemaOverrides
+	if r.s.overridesSaved.Load() {
+		overrides = nil
+	}
+	for k, sqlText := range overrides {
 		if err := r.tr.SetTable(k[0], k[1], sqlText); err != nil {
 			return start, fmt.Errorf("apply schema override for %s.%s: %w", k[0], k[1], err)
 		}
+	}
+	if len(overrides) > 0 {
+		if err := r.takeSnapshot(); err != nil {
+			return start, err
+		}
+		r.overridesUnsaved.Store(true)
 	}
 	if start.File == "" && start.GTID == "" {
 		return start, errors.New("syncer: no binlog start location; set Start or StartTime")
@@ -454,10 +466,23 @@ func (r *run) flushGlobal(ctx context.Context, force bool) error {
 }
 
 func (r *run) writeGlobalAt(ctx context.Context, loc Location, force bool) error {
+	saved, err := r.writeGlobalLocked(ctx, loc, force)
+	if saved && r.overridesUnsaved.CompareAndSwap(true, false) {
+		r.s.overridesSaved.Store(true)
+		if r.cfg.OverridesSaved != nil {
+			r.cfg.OverridesSaved()
+		}
+	}
+	return err
+}
+
+// writeGlobalLocked writes the global checkpoint row; snapshot reports whether it carried
+// the tracker snapshot.
+func (r *run) writeGlobalLocked(ctx context.Context, loc Location, force bool) (snapshot bool, err error) {
 	r.cpMu.Lock()
 	defer r.cpMu.Unlock()
 	if !force && !r.snapDirty && posOf(loc).compare(r.lastGlobal) <= 0 {
-		return nil
+		return false, nil
 	}
 	g := globalCheckpoint{loc: loc, exitSafe: r.exitSafe, workers: len(r.workers)}
 	if r.snapDirty || force {
@@ -467,11 +492,11 @@ func (r *run) writeGlobalAt(ctx context.Context, loc Location, force bool) error
 		}
 	}
 	if err := writeGlobal(ctx, r.target, r.cpTable, r.cfg.Source, g); err != nil {
-		return err
+		return false, err
 	}
 	r.lastGlobal = posOf(loc)
 	r.snapDirty = false
-	return nil
+	return g.snapshot != nil, nil
 }
 
 // checkpointLoop writes the global row periodically.

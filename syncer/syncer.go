@@ -22,6 +22,9 @@ type Syncer struct {
 	// startTimeUsed is set once a Run has started from Config.StartTime: later runs of
 	// this Syncer resume from the checkpoint instead of searching again.
 	startTimeUsed atomic.Bool
+	// overridesSaved is set once a checkpoint holds Config.SchemaOverrides: later runs of
+	// this Syncer (auto-resume) restore them from the checkpoint instead of re-applying.
+	overridesSaved atomic.Bool
 
 	// Counters for Status, kept across runs.
 	totalEvents atomic.Int64
