@@ -373,7 +373,7 @@ full_dmkit() {
 		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dst]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
 		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
 		\"source_config\":{\"full_migrate_conf\":{\"export_threads\":$THREADS,\"import_threads\":$THREADS,
-		\"data_dir\":\"$WORK/dm-dump$1\"},\"source_conf\":[{\"source_name\":\"src\"}]}}}"
+		\"data_dir\":\"dump\"},\"source_conf\":[{\"source_name\":\"src\"}]}}}"
 	log "dmkit #$1: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE"
 	local dm_cpu0 src_cpu0 dst_cpu0 t0 load_seen="" deadline
 	dm_cpu0=$(cpu "$DMPID")
@@ -403,7 +403,7 @@ full_dmkit() {
 	stop_dm
 	verify dst
 	sql dst "DROP DATABASE $DB; DROP DATABASE IF EXISTS dm_meta"
-	rm -rf "$WORK/dm-dump$1"*
+	rm -rf "$WORK/dm-data-full$1"
 }
 
 bench_full() {

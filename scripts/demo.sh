@@ -86,7 +86,7 @@ call GET /sources/mysql-01/schemas/shop
 call POST /tasks "{\"task\":{\"name\":\"task-1\",\"task_mode\":\"all\",\"meta_schema\":\"dm_meta\",\"on_duplicate\":\"replace\",
   \"target_config\":{\"host\":\"127.0.0.1\",\"port\":$PORT_dst,\"user\":\"dmkit\",\"password\":\"dmkit\"},
   \"table_migrate_rule\":[{\"source\":{\"source_name\":\"mysql-01\",\"schema\":\"shop\",\"table\":\"*\"}}],
-  \"source_config\":{\"full_migrate_conf\":{\"export_threads\":4,\"import_threads\":4,\"data_dir\":\"$WORK/dump\"},
+  \"source_config\":{\"full_migrate_conf\":{\"export_threads\":4,\"import_threads\":4,\"data_dir\":\"dump\"},
   \"source_conf\":[{\"source_name\":\"mysql-01\"}]}}}"
 call GET /tasks/task-1/sources/mysql-01/migrate_targets
 call GET /tasks/task-1/sources/mysql-01/schemas/shop/customers
