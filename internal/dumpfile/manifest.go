@@ -70,6 +70,9 @@ func Claim(dir, owner string) (*Manifest, error) {
 		if err := prev.removeFiles(func(string) bool { return false }); err != nil {
 			return nil, err
 		}
+		if err := removeStrays(dir); err != nil {
+			return nil, err
+		}
 	}
 	m := &Manifest{dir: dir, owner: owner, files: map[string]bool{}}
 	if err := m.create(created); err != nil {
@@ -244,6 +247,29 @@ func (info *ManifestInfo) removeFiles(keep func(string) bool) error {
 	tmps, _ := filepath.Glob(filepath.Join(info.Dir, ".metadata-*"))
 	for _, p := range tmps {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove dump file: %w", err)
+		}
+	}
+	return nil
+}
+
+// removeStrays removes, from a directory this owner claimed when it was empty, the dump
+// files an earlier attempt wrote whose manifest line a power loss did not keep (the
+// manifest is made durable once, at the end of a dump). Only files named like dump data
+// and schema files or their temporary files go; a loader would otherwise take a stray
+// data file for part of the new dump. Anything else stays.
+func removeStrays(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read dump directory: %w", err)
+	}
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".tmp")
+		n, err := Parse(name)
+		if e.IsDir() || err != nil || (n.Kind != KindData && n.Kind != KindTableSchema && n.Kind != KindSchemaCreate) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove dump file: %w", err)
 		}
 	}

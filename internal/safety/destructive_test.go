@@ -61,6 +61,10 @@ var guards = map[site]guard{
 			{"internal/dumpfile/manifest.go", "Claim"}:       "prev.Owner != owner",
 		},
 	},
+	{"internal/dumpfile/manifest.go", "removeStrays"}: {
+		why: "removes dump-named files from a directory the same owner claimed empty", in: "n.Kind != KindData && n.Kind != KindTableSchema && n.Kind != KindSchemaCreate",
+		callers: map[site]string{{"internal/dumpfile/manifest.go", "Claim"}: "prev.Owner != owner"},
+	},
 	{"internal/dumpfile/dumpfile.go", "WriteFile"}: {why: "removes its own temporary file", in: "os.CreateTemp(dir"},
 	{"dumper/writer.go", "writeSQLFile"}:           {why: "removes its own temporary file", in: "tmp := path + tmpSuffix"},
 	{"dumper/writer.go", "closeFile"}:              {why: "removes its own temporary file", in: "w.path+tmpSuffix"},
