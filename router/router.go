@@ -89,16 +89,9 @@ func (r *Router) Route(schema, table string) (targetSchema, targetTable string, 
 	if r == nil {
 		return schema, table, nil
 	}
-	var hit *compiledRule
-	if table != "" {
-		if hit, err = r.single(r.tableRules, schema, table); err != nil {
-			return "", "", err
-		}
-	}
-	if hit == nil {
-		if hit, err = r.single(r.schemaRules, schema, table); err != nil {
-			return "", "", err
-		}
+	hit, err := r.decide(schema, table)
+	if err != nil {
+		return "", "", err
 	}
 	if hit == nil {
 		return schema, table, nil
@@ -121,17 +114,9 @@ func (r *Router) Merges(schema, table string) bool {
 	if r == nil {
 		return false
 	}
-	var hit *compiledRule
-	var err error
-	if table != "" {
-		if hit, err = r.single(r.tableRules, schema, table); err != nil {
-			return true
-		}
-	}
-	if hit == nil {
-		if hit, err = r.single(r.schemaRules, schema, table); err != nil {
-			return true
-		}
+	hit, err := r.decide(schema, table)
+	if err != nil {
+		return true
 	}
 	if hit == nil {
 		// Unrouted: shared when a rule routes something else onto this name.
@@ -158,6 +143,17 @@ func (r *Router) Merges(schema, table string) bool {
 		}
 	}
 	return false
+}
+
+// decide returns the rule that routes schema.table: a table-level rule wins over
+// schema-level ones; table "" consults schema-level rules only. nil when none matches.
+func (r *Router) decide(schema, table string) (*compiledRule, error) {
+	if table != "" {
+		if hit, err := r.single(r.tableRules, schema, table); err != nil || hit != nil {
+			return hit, err
+		}
+	}
+	return r.single(r.schemaRules, schema, table)
 }
 
 // all returns every compiled rule, table level first.
