@@ -364,16 +364,7 @@ func (u *loadUnit) Status() any {
 	l := u.p.loader
 	u.p.mu.Unlock()
 	st := &LoadStatus{Progress: "0.00 %"}
-	// The snapshot position is read once and kept: the dump's metadata is removed after
-	// the load, and the status must not go back to "" when the unit finished.
-	snap := u.snapshot.Load()
-	if snap == nil {
-		if m, err := u.p.ownDump(); err == nil {
-			snap = &m.Snapshot
-			u.snapshot.Store(snap)
-		}
-	}
-	if snap != nil {
+	if snap := u.snapshotPos(); snap != nil {
 		st.MetaBinlog, st.MetaBinlogGTID = snap.String(), snap.GTID
 	}
 	if l != nil {
@@ -382,6 +373,20 @@ func (u *loadUnit) Status() any {
 		st.Progress = percent(float64(pr.FinishedBytes), float64(pr.TotalBytes), u.finished.Load())
 	}
 	return st
+}
+
+// snapshotPos is the dump's snapshot position, read once and kept: the dump's metadata
+// is removed after the load, and the status must not go back to "" when the unit finished.
+func (u *loadUnit) snapshotPos() *dumpfile.Location {
+	if snap := u.snapshot.Load(); snap != nil {
+		return snap
+	}
+	m, err := u.p.ownDump()
+	if err != nil {
+		return nil
+	}
+	u.snapshot.Store(&m.Snapshot)
+	return &m.Snapshot
 }
 
 func (u *loadUnit) Run(ctx context.Context) error {
@@ -408,7 +413,7 @@ func (u *loadUnit) Run(ctx context.Context) error {
 	if err := l.LoadDir(ctx); err != nil {
 		return err
 	}
-	u.Status() // keeps the snapshot position before the dump is removed
+	u.snapshotPos() // before cleanDumpDir removes the metadata
 	u.finished.Store(true)
 	return p.cleanDumpDir()
 }
