@@ -42,6 +42,7 @@ type call struct {
 	params map[string]string // URL-decoded path parameters
 	body   []byte            // the validated JSON body; nil when none was sent
 	err    error             // the first query-parameter error, see boolQuery
+	values url.Values        // the parsed query string, see queryValues
 }
 
 // param returns a path parameter.
@@ -79,10 +80,14 @@ func (x *call) queryList(name string) []string { return x.queryValues()[name] }
 // queryValues parses the query string strictly: a malformed one (with_status=%zz) is a
 // 400, not silently an absent parameter as url.URL.Query would have it.
 func (x *call) queryValues() url.Values {
+	if x.values != nil {
+		return x.values
+	}
 	v, err := url.ParseQuery(x.r.URL.RawQuery)
 	if err != nil && x.err == nil {
 		x.err = invalidRequest("query string %q: %v; percent-encode special characters", x.r.URL.RawQuery, err)
 	}
+	x.values = v
 	return v
 }
 
