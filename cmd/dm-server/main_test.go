@@ -8,6 +8,8 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -189,5 +191,21 @@ func TestDataDirInUse(t *testing.T) {
 	err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--data-dir", dir}, io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("a second server on the same data dir started")
+	}
+}
+
+// --allow-data-dir-root is repeatable and made absolute; an empty value is refused. Its
+// effect on tasks is tested in dm (TestOwnRefusedAtCreate, Config.DataDirRoots).
+func TestParseFlagsDataDirRoots(t *testing.T) {
+	cfg, err := parseFlags([]string{"--allow-data-dir-root", "/srv/dumps", "--allow-data-dir-root", "rel"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	if diff := cmp.Diff([]string{"/srv/dumps", filepath.Join(wd, "rel")}, cfg.dataDirRoots); diff != "" {
+		t.Errorf("dataDirRoots (-want +got):\n%s", diff)
+	}
+	if _, err := parseFlags([]string{"--allow-data-dir-root", ""}, io.Discard); err == nil {
+		t.Error("an empty --allow-data-dir-root was accepted")
 	}
 }
