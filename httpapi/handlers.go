@@ -188,6 +188,13 @@ func (s *server) handlers() map[string]handler {
 		},
 
 		// templates and converters
+		"DMKitCheckTask": func(x *call) (any, error) {
+			var req dm.CreateTaskRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return c.CheckTask(x.ctx, req)
+		},
 		"DMAPIConvertTask": func(x *call) (any, error) {
 			var req dm.ConverterTaskRequest
 			if err := x.decode(&req); err != nil {
