@@ -51,12 +51,12 @@ var commands = map[string]command{
 		"create a task from DM's task file and start it, or start an existing task", startTask},
 	"stop-task": {"<task-name|task.yaml>",
 		"stop a task and remove it, keeping its checkpoints (as DM's stop-task)", stopTask},
-	"pause-task": {"<task-name> [-s source]", "pause a task's subtasks (they resume from their checkpoints)", pauseTask},
-	"resume-task": {"<task-name> [-s source]", "resume paused subtasks", resumeTask},
+	"pause-task":   {"<task-name> [-s source]", "pause a task's subtasks (they resume from their checkpoints)", pauseTask},
+	"resume-task":  {"<task-name> [-s source]", "resume paused subtasks", resumeTask},
 	"query-status": {"[task-name] [-s source]", "the tasks, or one task's subtasks with progress and errors", queryStatus},
-	"check-task": {"<task.yaml>", "validate a task file and run the precheck without creating the task", checkTask},
-	"config": {"task <task-name>", "print a task as DM's task file", configTask},
-	"get-config": {"task|source <name>", "print a task as DM's task file, or a source", getConfig},
+	"check-task":   {"<task.yaml>", "validate a task file and run the precheck without creating the task", checkTask},
+	"config":       {"task <task-name>", "print a task as DM's task file", configTask},
+	"get-config":   {"task|source <name>", "print a task as DM's task file, or a source", getConfig},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -165,4 +165,3 @@ func oneLine(s string) string {
 	}
 	return s
 }
-
