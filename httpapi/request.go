@@ -110,6 +110,9 @@ func (x *call) decode(v any) error {
 // answer.
 func (s *server) serve(w http.ResponseWriter, r *http.Request, rt *route, params map[string]string) {
 	x := &call{ctx: r.Context(), r: r, params: params}
+	if rec, ok := w.(*recorder); ok {
+		rec.op = rt.op.OperationID
+	}
 	if err := s.validateParams(r, rt, params); err != nil {
 		s.writeError(w, r, err)
 		return

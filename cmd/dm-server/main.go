@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/dmkit/dmkit/dm"
-	"github.com/dmkit/dmkit/httpapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; otherwise the module
@@ -176,8 +175,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 
+	h, err := newHandler(cluster, log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           httpapi.New(cluster, httpapi.Options{Logger: log}),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
@@ -194,6 +197,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	h.stopping.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
