@@ -27,10 +27,10 @@ type Collector struct {
 	c   *dm.Cluster
 	log *slog.Logger
 
-	taskState, unit, lag, binlogFile, shardLock, events, ioBytes *prometheus.Desc
-	dumpRows, dumpTotalRows, dumpBytes, dumpTables, dumpDone          *prometheus.Desc
-	loadProgress, loadBytes, loadTotalBytes                           *prometheus.Desc
-	relayState, relayCatchUp, sourceUp, workerBound, scrapeErrors     *prometheus.Desc
+	taskState, unit, lag, binlogFile, shardLock, events, ioBytes  *prometheus.Desc
+	dumpRows, dumpTotalRows, dumpBytes, dumpTables, dumpDone      *prometheus.Desc
+	loadProgress, loadBytes, loadTotalBytes                       *prometheus.Desc
+	relayState, relayCatchUp, sourceUp, workerBound, scrapeErrors *prometheus.Desc
 }
 
 // NewCollector returns a collector of c's tasks, sources and workers. log (may be nil)
