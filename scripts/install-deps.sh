@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what dmkit's tests need: Go (checked only) and MariaDB server and
-# client (installed with apt-get on Debian/Ubuntu if missing). Idempotent: it
+# Installs what dmkit's tests need: Go (checked only), MariaDB server and
+# client, and Chromium (installed with apt-get on Debian/Ubuntu if missing). Idempotent: it
 # does nothing when everything is present. It never starts the system MariaDB
 # service; tests start their own throwaway servers.
 set -euo pipefail
@@ -23,8 +23,12 @@ fi
 if ! have mariadb; then
 	packages+=(mariadb-client)
 fi
+# The web console's test drives headless Chromium.
+if ! have chromium; then
+	packages+=(chromium)
+fi
 if [ ${#packages[@]} -eq 0 ]; then
-	echo "install-deps: MariaDB present ($(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version))"
+	echo "install-deps: MariaDB and Chromium present ($(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version))"
 	exit 0
 fi
 

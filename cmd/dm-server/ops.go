@@ -12,14 +12,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/dmkit/dmkit/console"
 	"github.com/dmkit/dmkit/dm"
 	"github.com/dmkit/dmkit/httpapi"
 	"github.com/dmkit/dmkit/metrics"
 )
 
 // handler serves the API under /api/v1 and the operator endpoints beside it: /metrics
-// (Prometheus), /healthz (the process serves) and /readyz (the cluster answers and the
-// server is not shutting down).
+// (Prometheus), /healthz (the process serves), /readyz (the cluster answers and the
+// server is not shutting down) and the web console at /dashboard/.
 type handler struct {
 	mux      *http.ServeMux
 	cluster  *dm.Cluster
@@ -41,6 +42,8 @@ func newHandler(c *dm.Cluster, log *slog.Logger) (*handler, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	h.mux.HandleFunc("GET /readyz", h.ready)
+	h.mux.Handle("/dashboard/", console.Handler())
+	h.mux.Handle("/dashboard", console.Handler())
 	return h, nil
 }
 
