@@ -1,5 +1,4 @@
-// Package metrics exposes a dm.Cluster to Prometheus: task, unit and replication gauges
-// read from the cluster's status at scrape time, named after DM's own metrics where DM has
-// one (dm_worker_task_state, dm_syncer_replication_lag_gauge, …) so DM's dashboards carry
-// over, and HTTP request counters fed by httpapi's Observe hook.
+// Package metrics holds dmkit's HTTP request metrics, fed by httpapi's Observe hook. The
+// cluster's own metrics (tasks, units, replication; DM's names) are registered by dm.Open
+// through dm.Config.Metrics; README.md lists them all.
 package metrics

@@ -161,9 +161,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reg := newRegistry()
 	cluster, err := dm.Open(ctx, dm.Config{
 		Store: store, Workers: cfg.workers, Name: cfg.name, Addr: ln.Addr().String(),
-		DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots, Logger: log,
+		DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots, Logger: log, Metrics: reg,
 	})
 	if err != nil {
 		_ = store.Close()
@@ -175,7 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 
-	h, err := newHandler(cluster, log)
+	h, err := newHandler(cluster, reg, log)
 	if err != nil {
 		return err
 	}

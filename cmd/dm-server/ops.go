@@ -27,10 +27,15 @@ type handler struct {
 	stopping atomic.Bool
 }
 
-func newHandler(c *dm.Cluster, log *slog.Logger) (*handler, error) {
+// newRegistry is dm-server's metrics registry: Go runtime and process metrics; the
+// cluster's and the API's are added by dm.Open and newHandler.
+func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		metrics.NewCollector(c, log))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+func newHandler(c *dm.Cluster, reg *prometheus.Registry, log *slog.Logger) (*handler, error) {
 	hm, err := metrics.NewHTTP(reg)
 	if err != nil {
 		return nil, err

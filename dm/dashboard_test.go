@@ -1,4 +1,4 @@
-package metrics
+package dm
 
 import (
 	"encoding/json"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dmkit/dmkit/metrics"
 )
 
 // TestDashboardUsesOurMetrics: every metric the shipped Grafana dashboard queries is one
@@ -30,14 +32,14 @@ func TestDashboardUsesOurMetrics(t *testing.T) {
 	}
 	known := map[string]bool{}
 	ch := make(chan *prometheus.Desc, 64)
-	NewCollector(nil, nil).Describe(ch)
+	newStatusCollector(nil, nil).Describe(ch)
 	close(ch)
 	nameRE := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for d := range ch {
 		known[nameRE.FindStringSubmatch(d.String())[1]] = true
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := NewHTTP(reg); err != nil {
+	if _, err := metrics.NewHTTP(reg); err != nil {
 		t.Fatal(err)
 	}
 	known["dmkit_http_requests_total"], known["dmkit_http_request_duration_seconds"] = true, true

@@ -1,4 +1,4 @@
-package metrics
+package dm
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/dmkit/dmkit/dm"
 )
 
 // scrapeTimeout bounds one status read; a scrape never hangs on a busy cluster.
@@ -21,10 +19,11 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
 }
 
-// Collector reads the cluster's status on every scrape. Values are the status the API
-// serves, so /metrics and GET /tasks/{name}/status never disagree.
-type Collector struct {
-	c   *dm.Cluster
+// statusCollector reads the cluster's status on every scrape (Config.Metrics). Values are
+// the status the API serves, so /metrics and GET /tasks/{name}/status never disagree; see
+// metrics/README.md for the list and the design.
+type statusCollector struct {
+	c   *Cluster
 	log *slog.Logger
 
 	taskState, unit, lag, binlogFile, shardLock, events, ioBytes  *prometheus.Desc
@@ -33,13 +32,10 @@ type Collector struct {
 	relayState, relayCatchUp, sourceUp, workerBound, scrapeErrors *prometheus.Desc
 }
 
-// NewCollector returns a collector of c's tasks, sources and workers. log (may be nil)
-// gets scrape failures.
-func NewCollector(c *dm.Cluster, log *slog.Logger) *Collector {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Collector{c: c, log: log,
+// newStatusCollector returns a collector of c's tasks, sources and workers; log gets
+// scrape failures.
+func newStatusCollector(c *Cluster, log *slog.Logger) *statusCollector {
+	return &statusCollector{c: c, log: log,
 		taskState:      desc("dm_worker_task_state", "Stage of a subtask: 0 invalid, 1 new, 2 running, 3 paused, 4 stopped, 5 finished (DM's values).", subtaskLabels...),
 		unit:           desc("dmkit_subtask_unit", "1 for the unit a subtask is in (Check, Dump, Load, Sync).", append(subtaskLabels, "unit")...),
 		lag:            desc("dm_syncer_replication_lag_gauge", "Seconds the sync unit is behind the source (seconds_behind_master).", subtaskLabels...),
@@ -64,7 +60,7 @@ func NewCollector(c *dm.Cluster, log *slog.Logger) *Collector {
 }
 
 // Describe sends every descriptor.
-func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
+func (m *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.taskState, m.unit, m.lag, m.binlogFile, m.shardLock, m.events, m.ioBytes,
 		m.dumpRows, m.dumpTotalRows, m.dumpBytes, m.dumpTables, m.dumpDone, m.loadProgress, m.loadBytes, m.loadTotalBytes,
 		m.relayState, m.relayCatchUp, m.sourceUp, m.workerBound, m.scrapeErrors} {
@@ -73,11 +69,11 @@ func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect reads the status of every task, source and worker.
-func (m *Collector) Collect(ch chan<- prometheus.Metric) {
+func (m *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	failed := map[string]float64{"tasks": 0, "sources": 0, "workers": 0}
-	if tasks, err := m.c.ListTasks(ctx, dm.ListTasksOptions{WithStatus: true}); err != nil {
+	if tasks, err := m.c.ListTasks(ctx, ListTasksOptions{WithStatus: true}); err != nil {
 		failed["tasks"]++
 		m.log.Warn("metrics: read task status", "error", err)
 	} else {
@@ -90,7 +86,7 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	if sources, err := m.c.ListSources(ctx, dm.ListSourcesOptions{WithStatus: true}); err != nil {
+	if sources, err := m.c.ListSources(ctx, ListSourcesOptions{WithStatus: true}); err != nil {
 		failed["sources"]++
 		m.log.Warn("metrics: read source status", "error", err)
 	} else {
@@ -116,19 +112,19 @@ func stageValue(stage string) float64 {
 	switch stage {
 	case "New":
 		return 1
-	case dm.StageRunning:
+	case StageRunning:
 		return 2
-	case dm.StagePaused:
+	case StagePaused:
 		return 3
-	case dm.StageStopped:
+	case StageStopped:
 		return 4
-	case dm.StageFinished:
+	case StageFinished:
 		return 5
 	}
 	return 0
 }
 
-func (m *Collector) subtask(ch chan<- prometheus.Metric, task string, st dm.SubTaskStatus) {
+func (m *statusCollector) subtask(ch chan<- prometheus.Metric, task string, st SubTaskStatus) {
 	lv := []string{task, st.SourceName, st.WorkerName}
 	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv[:3:3], extra...)...)
@@ -151,7 +147,7 @@ func (m *Collector) subtask(ch chan<- prometheus.Metric, task string, st dm.SubT
 	if l := st.LoadStatus; l != nil {
 		gauge(m.loadBytes, float64(l.FinishedBytes))
 		gauge(m.loadTotalBytes, float64(l.TotalBytes))
-		gauge(m.loadProgress, percent(l.Progress)/100)
+		gauge(m.loadProgress, percentValue(l.Progress)/100)
 	}
 	if s := st.SyncStatus; s != nil {
 		gauge(m.lag, float64(s.SecondsBehindMaster))
@@ -166,14 +162,14 @@ func (m *Collector) subtask(ch chan<- prometheus.Metric, task string, st dm.SubT
 	}
 }
 
-func (m *Collector) source(ch chan<- prometheus.Metric, s dm.Source) {
+func (m *statusCollector) source(ch chan<- prometheus.Metric, s Source) {
 	ch <- prometheus.MustNewConstMetric(m.sourceUp, prometheus.GaugeValue, b2f(s.Enable == nil || *s.Enable), s.SourceName)
 	if s.StatusList == nil {
 		return
 	}
 	for _, st := range *s.StatusList {
 		if r := st.RelayStatus; r != nil {
-			ch <- prometheus.MustNewConstMetric(m.relayState, prometheus.GaugeValue, b2f(r.Stage == dm.StageRunning), s.SourceName, st.WorkerName)
+			ch <- prometheus.MustNewConstMetric(m.relayState, prometheus.GaugeValue, b2f(r.Stage == StageRunning), s.SourceName, st.WorkerName)
 			ch <- prometheus.MustNewConstMetric(m.relayCatchUp, prometheus.GaugeValue, b2f(r.RelayCatchUpMaster), s.SourceName, st.WorkerName)
 		}
 	}
@@ -194,7 +190,7 @@ func binlogIndex(loc string) (float64, bool) {
 	return float64(n), err == nil
 }
 
-func percent(p string) float64 {
+func percentValue(p string) float64 {
 	f, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(p), "%")), 64)
 	return f
 }
