@@ -107,7 +107,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	task := &dm.Task{
 		Name: "migrate", TaskMode: dm.ModeAll, OnDuplicate: "replace",
-		TargetConfig: dm.TaskTargetDataBase{Host: cfg.Target.Host, Port: cfg.Target.Port, User: cfg.Target.User, Password: cfg.Target.Password},
+		TargetConfig:     dm.TaskTargetDataBase{Host: cfg.Target.Host, Port: cfg.Target.Port, User: cfg.Target.User, Password: cfg.Target.Password},
 		TableMigrateRule: []dm.TaskTableMigrateRule{{Source: dm.TaskTableMigrateRuleSource{SourceName: "source", Schema: cfg.Schema}}},
 		SourceConfig:     dm.TaskSourceConfig{SourceConf: []dm.TaskSourceConf{{SourceName: "source"}}},
 	}
