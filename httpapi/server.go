@@ -201,8 +201,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelDebug
 		}
 		d := time.Since(start)
-		s.log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration", d)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d}
+		if rec.status >= 400 && rec.status < 500 {
+			// Every refusal is one INFO line with its reason; bodies are never logged.
+			level = slog.LevelInfo
+			attrs = append(attrs, "error_code", rec.errCode, "error", logText(rec.errMsg))
+		}
+		s.log.Log(r.Context(), level, "http request", attrs...)
 		if s.observe != nil {
 			s.observe(rec.op, rec.status, d)
 		}
@@ -257,6 +262,9 @@ type recorder struct {
 	status int
 	wrote  bool
 	op     string // the operationId served, once routed
+
+	errCode int    // the refusal's code and message, for the request's log line
+	errMsg  string
 }
 
 func (r *recorder) WriteHeader(status int) {
