@@ -263,7 +263,7 @@ type recorder struct {
 	wrote  bool
 	op     string // the operationId served, once routed
 
-	errCode int    // the refusal's code and message, for the request's log line
+	errCode int // the refusal's code and message, for the request's log line
 	errMsg  string
 }
 
