@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,19 +31,27 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("dm-server answered %d: %s (code %d)", e.Status, e.Msg, e.Code)
 }
 
-func newClient(addr string, timeout time.Duration) (*client, error) {
+// newClient reaches addr (host:port or a URL); with tlsCfg, over HTTPS.
+func newClient(addr string, timeout time.Duration, tlsCfg *tls.Config) (*client, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("no dm-server address; pass --master-addr host:port")
 	}
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
+		if tlsCfg != nil {
+			base = "https://" + addr
+		}
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("--master-addr %q is not host:port or a URL", addr)
 	}
-	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: timeout}}, nil
+	if tlsCfg != nil && u.Scheme != "https" {
+		return nil, fmt.Errorf("--master-addr %q is plain HTTP but TLS flags are set; use https:// or host:port", addr)
+	}
+	return &client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: timeout,
+		Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment}}}, nil
 }
 
 // do sends body (JSON-encoded when not nil) and decodes a 2xx answer into out (when not

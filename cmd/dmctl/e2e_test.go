@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dmkit/dmkit/internal/mysqltest"
+	"github.com/dmkit/dmkit/internal/tlsconfig/tlstest"
 )
 
 // The end-to-end test builds the real dm-server binary, starts it against real MariaDB
@@ -52,11 +53,11 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-// startServer runs dm-server and returns its address.
-func startServer(t *testing.T) string {
+// startServer runs dm-server and returns its address (scheme://host:port).
+func startServer(t *testing.T, extra ...string) string {
 	t.Helper()
 	dataDir := t.TempDir()
-	cmd := exec.Command(serverBin, "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--workers", "1", "--log-level", "warn")
+	cmd := exec.Command(serverBin, append([]string{"--listen", "127.0.0.1:0", "--data-dir", dataDir, "--workers", "1", "--log-level", "warn"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -242,5 +243,23 @@ func waitSame(t *testing.T, schema, table string) {
 			t.Fatal(err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestDmctlOverTLS: dmctl's --ssl-* flags reach a dm-server that requires client
+// certificates; without them it is refused.
+func TestDmctlOverTLS(t *testing.T) {
+	pki := tlstest.PKI(t, t.TempDir(), "dmctl")
+	srv, cl := pki["server"], pki["dmctl"]
+	addr := startServer(t, "--ssl-ca", srv.CA, "--ssl-cert", srv.Cert, "--ssl-key", srv.Key, "--cert-allowed-cn", "dmctl")
+	hostPort := strings.TrimPrefix(addr, "https://")
+	if out := mustDmctl(t, hostPort, "--ssl-ca", cl.CA, "--ssl-cert", cl.Cert, "--ssl-key", cl.Key, "operate-source", "show"); !strings.Contains(out, "SOURCE") {
+		t.Fatalf("show over TLS: %q", out)
+	}
+	if _, err := dmctl(t, hostPort, "--ssl-ca", cl.CA, "query-status"); err == nil {
+		t.Fatal("dmctl without a client certificate was served")
+	}
+	if _, err := dmctl(t, "http://"+hostPort, "--ssl-ca", cl.CA, "query-status"); err == nil || !strings.Contains(err.Error(), "plain HTTP") {
+		t.Fatalf("http:// with TLS flags: %v", err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dmkit/dmkit/internal/tlsconfig"
 )
 
 func main() {
@@ -65,6 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("master-addr", envOr("DM_MASTER_ADDR", "127.0.0.1:8261"), "dm-server address (host:port or URL); env DM_MASTER_ADDR")
 	asJSON := fs.Bool("json", false, "print dm-server's JSON answers instead of tables")
 	timeout := fs.Duration("rpc-timeout", 10*time.Minute, "timeout of one HTTP call")
+	var tf tlsconfig.Files
+	fs.StringVar(&tf.CA, "ssl-ca", "", "PEM `file` of the CA that signed dm-server's certificate (turns on HTTPS)")
+	fs.StringVar(&tf.Cert, "ssl-cert", "", "PEM `file` of dmctl's client certificate")
+	fs.StringVar(&tf.Key, "ssl-key", "", "PEM `file` of dmctl's client key")
 	fs.Usage = func() { usage(stderr, fs) }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -78,7 +84,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !ok {
 		return fmt.Errorf("unknown command %q; run dmctl --help for the list", verb)
 	}
-	c, err := newClient(*addr, *timeout)
+	tlsCfg, err := tlsconfig.Client(tf)
+	if err != nil {
+		return err
+	}
+	c, err := newClient(*addr, *timeout, tlsCfg)
 	if err != nil {
 		return err
 	}
