@@ -293,6 +293,11 @@ func validateRules(t *Task) error {
 		if r.Source.Schema == "" {
 			return invalidf("task %s: table_migrate_rule[%d].source.schema is required (use \"*\" for every schema)", t.Name, i)
 		}
+		for _, p := range [...]struct{ field, pattern string }{{"schema", r.Source.Schema}, {"table", r.Source.Table}} {
+			if _, err := filter.CompilePattern(p.pattern, false); err != nil {
+				return NewError(CodeBadAllowList, "task %s: table_migrate_rule[%d].source.%s: %v", t.Name, i, p.field, err)
+			}
+		}
 		if r.Target != nil && (strings.ContainsAny(r.Target.Schema, wildcardChars) || strings.ContainsAny(r.Target.Table, wildcardChars)) {
 			return invalidf("task %s: table_migrate_rule[%d].target must not contain wildcards", t.Name, i)
 		}
