@@ -247,6 +247,7 @@ func (u *syncUnit) Status() any {
 	st := s.Status()
 	return &SyncStatus{
 		TotalEvents: st.TotalEvents, TotalTps: st.TotalTPS, RecentTps: st.RecentTPS,
+		TotalRows: st.TotalEvents, TotalRps: st.TotalTPS, RecentRps: st.RecentTPS,
 		MasterBinlog: st.MasterBinlog, MasterBinlogGTID: st.MasterBinlogGTID,
 		SyncerBinlog: st.SyncerBinlog, SyncerBinlogGTID: st.SyncerBinlogGTID,
 		BlockingDDLs: st.BlockingDDLs, Synced: st.Synced, BinlogType: st.BinlogType,
