@@ -218,6 +218,20 @@ func (u *syncUnit) afterFirstCheckpoint(ctx context.Context, s *syncer.Syncer) {
 	}
 }
 
+// stopAtTransactionEnd asks the syncer to stop at the end of the source transaction in
+// progress (see syncer.StopAtTransactionEnd); closed at once when no syncer runs.
+func (u *syncUnit) stopAtTransactionEnd() <-chan struct{} {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s == nil {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	return s.StopAtTransactionEnd()
+}
+
 // trackedTable is the schema the syncer tracks for a source table, if it has one.
 func (u *syncUnit) trackedTable(schema, table string) (string, bool) {
 	u.mu.Lock()
