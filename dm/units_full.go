@@ -103,6 +103,7 @@ func (p *fullPipeline) getLoader() (*loader.Loader, error) {
 		Source:      p.cfg.Source.SourceName,
 		Route:       p.route,
 		WholeSchema: p.scope.wholeSchema,
+		TimeZone:    sessionTimeZone(t),
 		Logger:      p.log,
 		// Larger transactions cut the target's commit work (measured: ~25% faster
 		// than 1 MiB); memory stays bounded by the statement size.
@@ -302,6 +303,7 @@ func (u *dumpUnit) Run(ctx context.Context) error {
 		Owner:       p.owner(),
 		Threads:     *full.ExportThreads,
 		Consistency: full.Consistency,
+		TimeZone:    sessionTimeZone(&cfg.Task),
 		Logger:      p.log,
 		FileSize:    p.dumpFileSize(),
 		OnFile: func(path string) {

@@ -78,6 +78,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 		SchemaOverrides:  cfg.SchemaOverrides,
 		OverridesSaved:   cfg.ForgetSchemaOverrides,
 		ForeignKeyChecks: t.TargetConfig.Session != nil && t.TargetConfig.Session.ForeignKeyChecks == "1",
+		TimeZone:         sessionTimeZone(t),
 		Logger:           cfg.Logger,
 	}
 	if cfg.SafeModeDuration != "" {

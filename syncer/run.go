@@ -163,7 +163,7 @@ func (r *run) connect(ctx context.Context) (err error) {
 	if tcfg.Params == nil {
 		tcfg.Params = map[string]string{}
 	}
-	tcfg.Params["time_zone"] = "'+00:00'"
+	tcfg.Params["time_zone"] = "'" + r.cfg.TimeZone + "'"
 	tcfg.Params["sql_mode"] = targetSQLMode
 	tcfg.Params["foreign_key_checks"] = "0"
 	if r.cfg.ForeignKeyChecks {
