@@ -53,6 +53,21 @@ func (u *syncUnit) syncer() (*syncer.Syncer, error) {
 
 // newSyncer builds a syncer from the subtask's current state.
 func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
+	sc, err := u.syncerConfig()
+	if err != nil {
+		return nil, err
+	}
+	s, err := syncer.New(sc)
+	if err != nil {
+		return nil, fmt.Errorf("set up the sync of task %s: %w", u.cfg.Task.Name, err)
+	}
+	u.noStart = sc.Start.IsZero() && sc.StartTime == ""
+	return s, nil
+}
+
+// syncerConfig is the syncer's configuration, from the task and the subtask's state
+// (every task field the sync acts on reaches it here; see TestUnitConfigsCarryTaskFields).
+func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 	cfg := u.cfg
 	t := &cfg.Task
 	incr := t.SourceConfig.IncrMigrateConf
@@ -84,7 +99,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 	if cfg.SafeModeDuration != "" {
 		d, err := time.ParseDuration(cfg.SafeModeDuration)
 		if err != nil {
-			return nil, fmt.Errorf("safe_mode_time_duration %q: %w", cfg.SafeModeDuration, err)
+			return sc, fmt.Errorf("safe_mode_time_duration %q: %w", cfg.SafeModeDuration, err)
 		}
 		sc.SafeModeDuration = d
 	}
@@ -97,7 +112,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 			sc.SafeModeUntil = m.After
 			schemas, err := dumpSchemas(cfg.DataDir)
 			if err != nil {
-				return nil, err
+				return sc, err
 			}
 			sc.InitialSchemas = schemas
 		}
@@ -109,12 +124,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 			}
 		}
 	}
-	s, err := syncer.New(sc)
-	if err != nil {
-		return nil, fmt.Errorf("set up the sync of task %s: %w", t.Name, err)
-	}
-	u.noStart = sc.Start.IsZero() && sc.StartTime == ""
-	return s, nil
+	return sc, nil
 }
 
 // dumpSchemas reads the CREATE TABLE of every table in a dump directory.
