@@ -17,7 +17,8 @@ func TestTimezoneRoundTrips(t *testing.T) {
 	testSrc.Exec(t, `CREATE DATABASE tzmode; CREATE TABLE tzmode.t (id INT PRIMARY KEY, ts TIMESTAMP NULL, dt DATETIME, d DATE);
 		SET time_zone = '+00:00';
 		INSERT INTO tzmode.t VALUES (1, '2026-03-01 00:00:00', '2026-03-01 00:00:00', '2026-03-01'),
-			(2, '1970-01-01 00:00:01', '1970-01-01 00:00:01', '1970-01-01'), (3, '2038-01-19 03:14:07', NULL, NULL), (4, NULL, NULL, NULL)`)
+			(2, '1970-01-01 00:00:01', '1970-01-01 00:00:01', '1970-01-01'), (3, '2038-01-19 03:14:07', NULL, NULL), (4, NULL, NULL, NULL);
+		SET time_zone = DEFAULT`)
 	task := fullTask("tz-task", ModeAll, "tzmode", "src1")
 	task.Timezone = "+08:00"
 	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
@@ -27,8 +28,8 @@ func TestTimezoneRoundTrips(t *testing.T) {
 	waitSame(t, "tzmode")
 	testSrc.Exec(t, `SET time_zone = '+00:00';
 		INSERT INTO tzmode.t VALUES (5, '2026-10-25 01:30:00', '2026-10-25 01:30:00', '2026-10-25'), (6, '2026-12-31 23:59:59', NULL, NULL);
-		UPDATE tzmode.t SET ts = '2027-06-30 16:00:00' WHERE id = 1`)
-	testSrc.Exec(t, "SET time_zone = '-05:00'; INSERT INTO tzmode.t VALUES (7, '2026-07-01 12:00:00', NULL, NULL)")
+		UPDATE tzmode.t SET ts = '2027-06-30 16:00:00' WHERE id = 1; SET time_zone = DEFAULT`)
+	testSrc.Exec(t, "SET time_zone = '-05:00'; INSERT INTO tzmode.t VALUES (7, '2026-07-01 12:00:00', NULL, NULL); SET time_zone = DEFAULT")
 	waitSame(t, "tzmode")
 	var epoch int64
 	if err := openDB(t, testDst).QueryRow("SELECT UNIX_TIMESTAMP(ts) FROM tzmode.t WHERE id = 7").Scan(&epoch); err != nil {

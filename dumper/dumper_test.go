@@ -716,7 +716,8 @@ func TestTimeZone(t *testing.T) {
 	src.Exec(t, `DROP DATABASE IF EXISTS dmp_tz; CREATE DATABASE dmp_tz;
 		CREATE TABLE dmp_tz.t (id INT PRIMARY KEY, ts TIMESTAMP NULL, dt DATETIME);
 		SET time_zone = '+00:00';
-		INSERT INTO dmp_tz.t VALUES (1, '2026-03-01 00:00:00', '2026-03-01 00:00:00'), (2, '2026-10-25 01:30:00', '2026-10-25 01:30:00'), (3, NULL, NULL)`)
+		INSERT INTO dmp_tz.t VALUES (1, '2026-03-01 00:00:00', '2026-03-01 00:00:00'), (2, '2026-10-25 01:30:00', '2026-10-25 01:30:00'), (3, NULL, NULL);
+		SET time_zone = DEFAULT`)
 	dir := t.TempDir()
 	d := newDumper(t, Config{Tables: inSchemas("dmp_tz"), Dir: dir, TimeZone: "+08:00"})
 	if _, err := d.Run(t.Context()); err != nil {
