@@ -84,7 +84,9 @@ func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (prog
 	defer cancel()
 	for {
 		if r.stopRequested() {
-			if !r.inTxn {
+			// A boundary: no open transaction, and none half-dispatched before a reconnect
+			// (resumeSkip is cleared at the end of the transaction being re-read).
+			if !r.inTxn && r.resumeSkip == nil {
 				return progressed, errQuiesced
 			}
 			rctx = ctx // finish the open transaction first
