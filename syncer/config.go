@@ -103,6 +103,10 @@ type Config struct {
 
 	// ForeignKeyChecks sets the target sessions' foreign_key_checks (default off).
 	ForeignKeyChecks bool
+	// TimeZone is the target sessions' time zone, a fixed offset such as +08:00 (DM's
+	// task timezone): binlog TIMESTAMP values (UTC instants) are rendered in it, so the
+	// target stores the same instants whatever the zone. Default +00:00.
+	TimeZone string
 
 	// Logger receives progress and warnings (default slog.Default()).
 	Logger *slog.Logger
@@ -113,6 +117,8 @@ type Config struct {
 	retryBudget        time.Duration
 	// crashHook, when set, is called at named points (tests crash the process there).
 	crashHook func(point string)
+	// tzLoc is TimeZone as a location (set by withDefaults).
+	tzLoc *time.Location
 }
 
 // withDefaults fills defaults and validates c.
@@ -129,6 +135,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MetaSchema == "" {
 		c.MetaSchema = DefaultMetaSchema
 	}
+	tz, loc, err := dbconn.TimeZone(c.TimeZone)
+	if err != nil {
+		return c, fmt.Errorf("syncer: TimeZone: %w", err)
+	}
+	c.TimeZone, c.tzLoc = tz, loc
 	switch c.Flavor {
 	case "":
 		c.Flavor = mysql.MySQLFlavor

@@ -303,7 +303,7 @@ func (r *run) execDDLOnce(ctx context.Context, d *ddlStmt, defSchema string, ts 
 	_, err = conn.ExecContext(ctx, text)
 	// Leave the pooled connection as the DSN set it up.
 	_, _ = conn.ExecContext(context.Background(), "SET TIMESTAMP = DEFAULT")
-	_, _ = conn.ExecContext(context.Background(), "SET SESSION time_zone = '+00:00'")
+	_, _ = conn.ExecContext(context.Background(), "SET SESSION time_zone = '"+r.cfg.TimeZone+"'")
 	r.s.ioBytes.Add(uint64(len(text)))
 	return err
 }

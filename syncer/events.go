@@ -36,6 +36,9 @@ func (r *run) readLoop(ctx context.Context) error {
 				failingSince, backoff = time.Time{}, 500*time.Millisecond
 			}
 		}
+		if errors.Is(err, errQuiesced) {
+			return err
+		}
 		if ctx.Err() != nil {
 			if r.werr != nil {
 				return r.werr
@@ -75,10 +78,24 @@ func (r *run) readLoop(ctx context.Context) error {
 
 // consume handles events until the stream fails or ctx ends. progressed reports whether
 // any event arrived.
+// After StopAtTransactionEnd it returns errQuiesced at the next transaction boundary.
 func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (progressed bool, err error) {
+	rctx, cancel := r.readContext(ctx)
+	defer cancel()
 	for {
-		ev, err := st.GetEvent(ctx)
+		if r.stopRequested() {
+			// A boundary: no open transaction, and none half-dispatched before a reconnect
+			// (resumeSkip is cleared at the end of the transaction being re-read).
+			if !r.inTxn && r.resumeSkip == nil {
+				return progressed, errQuiesced
+			}
+			rctx = ctx // finish the open transaction first
+		}
+		ev, err := st.GetEvent(rctx)
 		if err != nil {
+			if ctx.Err() == nil && r.stopRequested() {
+				continue // woken by the request; decide at the top
+			}
 			return progressed, err
 		}
 		progressed = true

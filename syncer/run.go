@@ -87,6 +87,8 @@ type run struct {
 	werr     error
 	errc     chan struct{} // closed when a worker fails
 	cancel   context.CancelFunc
+	// stopReq is closed when StopAtTransactionEnd asks this run to stop at a transaction end.
+	stopReq <-chan struct{}
 }
 
 // Run replicates until ctx is cancelled (returning ctx.Err()) or a permanent error. An
@@ -97,10 +99,13 @@ func (s *Syncer) Run(ctx context.Context) error {
 		return errors.New("syncer: Run is already running for this syncer")
 	}
 	defer s.runMu.Unlock()
+	s.stop.begin()
+	defer s.stop.end()
 	r, err := s.prepare(ctx)
 	if err != nil {
 		return err
 	}
+	r.stopReq = s.stop.requested()
 	defer r.close()
 	s.cur.Store(r)
 	err = r.loop(ctx)
@@ -158,7 +163,7 @@ func (r *run) connect(ctx context.Context) (err error) {
 	if tcfg.Params == nil {
 		tcfg.Params = map[string]string{}
 	}
-	tcfg.Params["time_zone"] = "'+00:00'"
+	tcfg.Params["time_zone"] = "'" + r.cfg.TimeZone + "'"
 	tcfg.Params["sql_mode"] = targetSQLMode
 	tcfg.Params["foreign_key_checks"] = "0"
 	if r.cfg.ForeignKeyChecks {
@@ -435,6 +440,8 @@ func (r *run) loop(ctx context.Context) error {
 		return r.werr
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(readErr, errQuiesced):
+		return r.waitAfterQuiesce(ctx)
 	case readErr != nil:
 		return readErr
 	}
