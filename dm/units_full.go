@@ -295,9 +295,11 @@ func (u *dumpUnit) Run(ctx context.Context) error {
 		go func() { loadDone <- l.Run(ctx, files) }()
 	}
 	d, err := dumper.New(dumper.Config{
-		Source:      sourceDBConfig(&cfg.Source),
-		Flavor:      cfg.Flavor,
-		Tables:      func(schema, table string) bool { return p.rules.BA.Match(schema, table) },
+		Source: sourceDBConfig(&cfg.Source),
+		Flavor: cfg.Flavor,
+		// Ghost and trash tables of online schema changes are never dumped: the
+		// sync replays the migration onto the real table.
+		Tables:      onlineDDL(&cfg.Task).RealTables(p.rules.BA.Match),
 		Dir:         cfg.DataDir,
 		Owner:       p.owner(),
 		Threads:     *full.ExportThreads,

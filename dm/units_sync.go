@@ -74,6 +74,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 		WholeSchema:      u.p.scope.wholeSchema,
 		Shared:           u.p.scope.shared,
 		Events:           u.rules.Events,
+		OnlineDDL:        onlineDDL(t),
 		CaseSensitive:    cfg.CaseSensitive,
 		SchemaOverrides:  cfg.SchemaOverrides,
 		OverridesSaved:   cfg.ForgetSchemaOverrides,

@@ -83,6 +83,11 @@ type run struct {
 
 	blockingDDL atomic.Pointer[string]
 
+	// Online schema changes (nil when Config.OnlineDDL is): the captured records, and the
+	// ghost tables whose cut-over the DDL being handled runs.
+	online     *onlineStore
+	onlineDone [][2]string
+
 	failOnce sync.Once
 	werr     error
 	errc     chan struct{} // closed when a worker fails
@@ -131,6 +136,9 @@ func (s *Syncer) prepare(ctx context.Context) (r *run, err error) {
 	}
 	st, err := r.openCheckpoint(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err = r.openOnline(ctx, st); err != nil {
 		return nil, err
 	}
 	facts, err := r.startFacts(ctx, st)
