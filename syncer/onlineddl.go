@@ -264,6 +264,9 @@ func (r *run) cutover(ctx context.Context, rn *ast.RenameTableStmt, q string, at
 func (r *run) finishOnline(ctx context.Context) error {
 	done := r.onlineDone
 	r.onlineDone = nil
+	if len(done) > 0 && r.cfg.crashHook != nil {
+		r.cfg.crashHook("before-online-finish")
+	}
 	for _, g := range done {
 		if err := r.dropOnlineRecord(ctx, g[0], g[1]); err != nil {
 			return err
@@ -303,7 +306,7 @@ func (r *run) renameIntoScope(p ast.StmtNode, q string, at position) error {
 	if a, err := r.cfg.Events.Filter(to.Schema.O, to.Name.O, filter.ClassifyDDL(p), q); err == nil && a == filter.Ignore {
 		return nil
 	}
-	hint := "add it to the task's rules"
+	hint := "add " + sqlq.QuoteTable(from.Schema.O, from.Name.O) + " to the task's rules"
 	if k, _ := filter.DefaultOnlineDDL().Classify(from.Name.O); k != filter.RealTable && r.cfg.OnlineDDL == nil {
 		hint = "this looks like gh-ost or pt-online-schema-change: turn enhance_online_schema_change on, or " + hint
 	}
