@@ -187,6 +187,13 @@ func (g *ghostRun) cutOver() {
 	g.load.resume(false)
 }
 
+// cutOverTwoStep is gh-ost's older --cut-over=two-step: two renames.
+func (g *ghostRun) cutOverTwoStep() {
+	g.load.pause(false)
+	g.exec("RENAME /* gh-ost */ TABLE `t` TO `_t_del`", "RENAME /* gh-ost */ TABLE `_t_gho` TO `t`")
+	g.load.resume(false)
+}
+
 func (g *ghostRun) cleanUp() {
 	g.exec("DROP /* gh-ost */ TABLE IF EXISTS `_t_del`", "DROP /* gh-ost */ TABLE IF EXISTS `_t_ghc`")
 }
@@ -263,14 +270,15 @@ func TestGhostMigration(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		tableRule bool
-	}{{"schema rule", false}, {"table rule", true}} {
+		twoStep   bool
+	}{{"schema rule", false, false}, {"table rule", true, false}, {"two step", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := "s_gho_" + strings.ReplaceAll(tc.name, " ", "_")
 			setupSchema(t, db, ostTable, "CREATE TABLE other (id INT PRIMARY KEY)")
 			cfg := onlineConfig(t, "gho"+db[6:], db, tc.tableRule)
 			r, stop := startSyncer(t, cfg)
 			load := startLoad(t, db, 0)
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(time.Second)
 			g := newGhostRun(t, db, load)
 			g.setup("ADD COLUMN c2 INT NOT NULL DEFAULT 7, ADD INDEX iv (v), MODIFY n BIGINT NOT NULL")
 			waitFor(t, r, func() error { return captured(t, cfg.Task, "_t_gho", "c2") }) // persisted, nothing on the target
@@ -281,7 +289,11 @@ func TestGhostMigration(t *testing.T) {
 			}
 			r, stop = startSyncer(t, cfg)
 			time.Sleep(300 * time.Millisecond)
-			g.cutOver()
+			if tc.twoStep {
+				g.cutOverTwoStep()
+			} else {
+				g.cutOver()
+			}
 			time.Sleep(300 * time.Millisecond)
 			g.cleanUp()
 			load.pause(false)
