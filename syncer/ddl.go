@@ -70,9 +70,9 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 		isDDL = true
 		split := splitDDL(st)
 		parts += len(split)
-		split, rewritten, err := r.onlineDDL(ctx, split, defSchema, q, position{r.curFile, h.LogPos})
-		if err != nil {
-			return true, err
+		split, rewritten, oerr := r.onlineDDL(ctx, split, defSchema, q, position{r.curFile, h.LogPos})
+		if oerr != nil {
+			return true, oerr
 		}
 		if rewritten {
 			parts++ // the original text no longer says what runs
