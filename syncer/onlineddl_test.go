@@ -271,11 +271,13 @@ func TestGhostMigration(t *testing.T) {
 		name      string
 		tableRule bool
 		twoStep   bool
-	}{{"schema rule", false, false}, {"table rule", true, false}, {"two step", true, true}} {
+		gtid      bool
+	}{{"schema rule", false, false, false}, {"table rule", true, false, false}, {"two step", true, true, false}, {"gtid", true, false, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := "s_gho_" + strings.ReplaceAll(tc.name, " ", "_")
 			setupSchema(t, db, ostTable, "CREATE TABLE other (id INT PRIMARY KEY)")
 			cfg := onlineConfig(t, "gho"+db[6:], db, tc.tableRule)
+			cfg.EnableGTID = tc.gtid
 			r, stop := startSyncer(t, cfg)
 			load := startLoad(t, db, 0)
 			time.Sleep(time.Second)
