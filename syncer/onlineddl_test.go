@@ -265,7 +265,8 @@ const ostTable = "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(200) NOT NULL, n
 // TestGhostMigration replays gh-ost's statement sequence under a write load: the target
 // table ends altered and identical to the source, and no ghost or trash table ever
 // reaches the target; with a table-level rule (the shadow tables are in scope through
-// their real table) and with a schema-level rule; the syncer restarts mid-migration.
+// their real table) and with a schema-level rule, with gh-ost's two-step cut-over and in
+// GTID mode; the syncer restarts mid-migration.
 func TestGhostMigration(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
