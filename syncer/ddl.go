@@ -81,7 +81,7 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 			qualify(one, defSchema)
 			d := &ddlStmt{node: one}
 			d.schema, d.table = ddlTarget(one)
-			if err := r.renameIntoScope(one, q, position{r.curFile, h.LogPos}); err != nil {
+			if err := r.checkRename(one, q, position{r.curFile, h.LogPos}); err != nil {
 				return true, err
 			}
 			if !r.replicated(d.schema, d.table) {

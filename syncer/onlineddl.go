@@ -281,36 +281,3 @@ func (r *run) sameName(a, b string) bool {
 	}
 	return strings.EqualFold(a, b)
 }
-
-// renameIntoScope refuses a RENAME (or ALTER TABLE … RENAME) that moves a table the task
-// does not replicate onto a name it does: the target has none of that table's rows, and
-// when the statement also renames the task's table away (gh-ost's and pt-osc's cut-over
-// with enhance_online_schema_change off and a table-level rule) running the rest would
-// leave the target without the table. Nothing of the statement has run when this fails.
-// A binlog event filter rule that ignores the statement lets it through (skipped).
-func (r *run) renameIntoScope(p ast.StmtNode, q string, at position) error {
-	var from, to *ast.TableName
-	switch n := p.(type) {
-	case *ast.RenameTableStmt:
-		from, to = n.TableToTables[0].OldTable, n.TableToTables[0].NewTable
-	case *ast.AlterTableStmt:
-		for _, sp := range n.Specs {
-			if sp.Tp == ast.AlterTableRenameTable && sp.NewTable != nil {
-				from, to = n.Table, sp.NewTable
-			}
-		}
-	}
-	if from == nil || r.replicated(from.Schema.O, from.Name.O) || !r.replicated(to.Schema.O, to.Name.O) {
-		return nil
-	}
-	if a, err := r.cfg.Events.Filter(to.Schema.O, to.Name.O, filter.ClassifyDDL(p), q); err == nil && a == filter.Ignore {
-		return nil
-	}
-	hint := "add " + sqlq.QuoteTable(from.Schema.O, from.Name.O) + " to the task's rules"
-	if k, _ := filter.DefaultOnlineDDL().Classify(from.Name.O); k != filter.RealTable && r.cfg.OnlineDDL == nil {
-		hint = "this looks like gh-ost or pt-online-schema-change: turn enhance_online_schema_change on, or " + hint
-	}
-	return fmt.Errorf("DDL at %s: %q moves %s, which the task does not replicate, onto %s, which it does: the target has none of that table's rows "+
-		"and nothing of the statement was applied; %s, or skip the statement with a binlog event filter rule (sql_pattern)",
-		at, truncate(q, 200), sqlq.QuoteTable(from.Schema.O, from.Name.O), sqlq.QuoteTable(to.Schema.O, to.Name.O), hint)
-}

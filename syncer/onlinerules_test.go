@@ -94,10 +94,11 @@ func TestOnlineDDLDecisions(t *testing.T) {
 	}
 }
 
-// TestRenameIntoScope: a RENAME moving a table the task does not replicate onto one it
-// does is refused (with online DDL off the gh-ost/pt-osc hint is given); every other
-// direction passes to the scope rules.
-func TestRenameIntoScope(t *testing.T) {
+// TestCheckRename: a RENAME moving a table the task does not replicate onto one it
+// does is refused (with online DDL off the gh-ost/pt-osc hint is given), and so is, with
+// online DDL off, one moving the task's table onto its gh-ost/pt-osc trash name; every
+// other rename passes to the scope rules.
+func TestCheckRename(t *testing.T) {
 	for _, tc := range []struct {
 		q      string
 		online bool
@@ -111,13 +112,17 @@ func TestRenameIntoScope(t *testing.T) {
 		{q: "RENAME TABLE x TO y"},
 		{q: "ALTER TABLE t ADD COLUMN c INT"},
 		{q: "RENAME TABLE x TO t", online: true, err: "add `db`.`x` to the task's rules"},
+		{q: "RENAME TABLE t TO _t_del", err: "the target would lose the table"},
+		{q: "ALTER TABLE t RENAME TO _t_old", err: "turn enhance_online_schema_change on, or add `db`.`_t_old`"},
+		{q: "RENAME TABLE t TO _u_del"}, // not t's trash name: the task's table leaves the rules (dropped, issue 7)
+		{q: "RENAME TABLE t TO _t_del", online: true},
 	} {
 		t.Run(tc.q, func(t *testing.T) {
 			r := rulesRun(t, tc.online)
 			var err error
 			for _, p := range parseParts(t, r, tc.q) {
 				qualify(p, "db")
-				if err = r.renameIntoScope(p, tc.q, position{"bin.000001", 4}); err != nil {
+				if err = r.checkRename(p, tc.q, position{"bin.000001", 4}); err != nil {
 					break
 				}
 			}
