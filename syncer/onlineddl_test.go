@@ -456,3 +456,46 @@ func captured(t *testing.T, task, ghost, word string) error {
 	}
 	return err
 }
+
+// TestGhostMigrationRouted: the captured ALTER reaches the routed target table of the
+// real table (db.t → db_r.t2), and nothing is created under the ghost names there.
+func TestGhostMigrationRouted(t *testing.T) {
+	const db, tdb = "s_gho_routed", "s_gho_routed_r"
+	setupSchema(t, db, ostTable)
+	dst.Exec(t, "DROP DATABASE IF EXISTS "+tdb+"; CREATE DATABASE "+tdb+"; CREATE TABLE "+tdb+".t2 (id INT PRIMARY KEY, v VARCHAR(200) NOT NULL, n INT NOT NULL)")
+	cfg := onlineConfig(t, "ghorouted", db, true)
+	cfg.Route = func(s, tb string) (string, string, error) {
+		switch {
+		case s == db && tb == "":
+			return tdb, "", nil
+		case s == db && tb == "t":
+			return tdb, "t2", nil
+		case s == db:
+			return tdb, tb, nil
+		}
+		return s, tb, nil
+	}
+	r, stop := startSyncer(t, cfg)
+	load := startLoad(t, db, 0)
+	time.Sleep(500 * time.Millisecond)
+	g := newGhostRun(t, db, load)
+	g.setup("ADD COLUMN c2 INT NOT NULL DEFAULT 7")
+	g.copyRows()
+	g.cutOver()
+	time.Sleep(200 * time.Millisecond)
+	g.cleanUp()
+	load.pause(false)
+	waitFor(t, r, func() error {
+		return mysqltest.CompareTables(context.Background(), src.DB(t), db, "t", dst.DB(t), tdb, "t2")
+	})
+	var name, create string
+	if err := dst.DB(t).QueryRow("SHOW CREATE TABLE " + tdb + ".t2").Scan(&name, &create); err != nil || !strings.Contains(create, "`c2`") {
+		t.Errorf("routed target table not altered: %s %v", create, err)
+	}
+	if got := targetTableNames(t, tdb); !slices.Equal(got, []string{"t2"}) {
+		t.Errorf("routed target tables %v, want only t2", got)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
