@@ -489,7 +489,7 @@ func TestGhostMigrationRouted(t *testing.T) {
 		return mysqltest.CompareTables(context.Background(), src.DB(t), db, "t", dst.DB(t), tdb, "t2")
 	})
 	var name, create string
-	if err := dst.DB(t).QueryRow("SHOW CREATE TABLE " + tdb + ".t2").Scan(&name, &create); err != nil || !strings.Contains(create, "`c2`") {
+	if err := dst.DB(t).QueryRow("SHOW CREATE TABLE "+tdb+".t2").Scan(&name, &create); err != nil || !strings.Contains(create, "`c2`") {
 		t.Errorf("routed target table not altered: %s %v", create, err)
 	}
 	if got := targetTableNames(t, tdb); !slices.Equal(got, []string{"t2"}) {
