@@ -118,10 +118,7 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 		r.log.Debug("skipping non-DDL statement", "query", truncate(q, 200))
 	}
 	if len(ddls) == 0 {
-		// A cut-over whose statements were all filtered keeps its record until a restart
-		// finds the checkpoint past it, or the next CREATE of the ghost table resets it.
-		r.onlineDone = nil
-		return isDDL, nil
+		return isDDL, r.finishOnline(ctx)
 	}
 	// The original text may run as is only when it is exactly the one statement kept:
 	// a multi-table DROP or RENAME names tables outside the rules too.

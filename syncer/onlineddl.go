@@ -22,7 +22,7 @@ import (
 //   - the cut-over RENAME ghost → real turns into the captured statements with the
 //     ghost name replaced by the real one: they continue down the ordinary DDL path as
 //     ALTERs of the real table (filters, scope, routing, shard coordination, tracker,
-//     target), and the record is deleted once the DDL's checkpoint is written;
+//     target), and the record is deleted once the global checkpoint is past the RENAME;
 //   - RENAME real → trash is dropped (the target keeps the real table).
 //
 // Restart: records are written when the DDL is seen; a DDL replayed after a restart is
@@ -259,20 +259,47 @@ func (r *run) cutover(ctx context.Context, rn *ast.RenameTableStmt, q string, at
 	return out, nil
 }
 
-// finishOnline deletes the records of the cut-overs of the statement just applied (its
-// checkpoint is written).
+// finishOnline is called after each DDL statement is handled: the cut-overs it ran join
+// the pending ones, and a pending record is deleted once the persisted global checkpoint
+// is at or past its cut-over, so that nothing can read the RENAME again — neither a
+// restart nor a re-read of the stream (a DDL held by shard coordination leaves the
+// checkpoint before it). Without coordination the DDL's own checkpoint is there already.
 func (r *run) finishOnline(ctx context.Context) error {
-	done := r.onlineDone
+	r.onlinePending = append(r.onlinePending, r.onlineDone...)
 	r.onlineDone = nil
-	if len(done) > 0 && r.cfg.crashHook != nil {
-		r.cfg.crashHook("before-online-finish")
+	if len(r.onlinePending) == 0 {
+		return nil
 	}
-	for _, g := range done {
-		if err := r.dropOnlineRecord(ctx, g[0], g[1]); err != nil {
-			return err
+	r.cpMu.Lock()
+	cp := r.lastGlobal
+	r.cpMu.Unlock()
+	keep := r.onlinePending[:0]
+	for _, g := range r.onlinePending {
+		rec := r.online.get(g[0], g[1])
+		p, ok := parsePos(recCutover(rec))
+		switch {
+		case !ok:
+			// Gone, or reset by a new CREATE of the ghost table: nothing to finish.
+		case p.compare(cp) > 0:
+			keep = append(keep, g)
+		default:
+			if r.cfg.crashHook != nil {
+				r.cfg.crashHook("before-online-finish")
+			}
+			if err := r.online.remove(ctx, g[0], g[1]); err != nil {
+				return err
+			}
 		}
 	}
+	r.onlinePending = keep
 	return nil
+}
+
+func recCutover(rec *onlineRecord) string {
+	if rec == nil {
+		return ""
+	}
+	return rec.Cutover
 }
 
 func (r *run) sameName(a, b string) bool {

@@ -83,10 +83,12 @@ type run struct {
 
 	blockingDDL atomic.Pointer[string]
 
-	// Online schema changes (nil when Config.OnlineDDL is): the captured records, and the
-	// ghost tables whose cut-over the DDL being handled runs.
-	online     *onlineStore
-	onlineDone [][2]string
+	// Online schema changes (nil when Config.OnlineDDL is): the captured records, the
+	// ghost tables whose cut-over the DDL being handled runs, and those whose cut-over ran
+	// but whose record waits for the checkpoint to pass it.
+	online        *onlineStore
+	onlineDone    [][2]string
+	onlinePending [][2]string
 
 	failOnce sync.Once
 	werr     error
