@@ -259,47 +259,31 @@ func (r *run) cutover(ctx context.Context, rn *ast.RenameTableStmt, q string, at
 	return out, nil
 }
 
-// finishOnline is called after each DDL statement is handled: the cut-overs it ran join
-// the pending ones, and a pending record is deleted once the persisted global checkpoint
-// is at or past its cut-over, so that nothing can read the RENAME again — neither a
-// restart nor a re-read of the stream (a DDL held by shard coordination leaves the
-// checkpoint before it). Without coordination the DDL's own checkpoint is there already.
+// finishOnline is called after each DDL statement is handled (and the checkpoint writer
+// calls finishOnlineCutovers): the cut-overs the statement ran become pending, and a pending record is deleted
+// once the persisted global checkpoint is at or past its cut-over, so that nothing reads
+// the RENAME again — neither a restart nor a re-read of the stream (a DDL held by shard
+// coordination keeps the checkpoint before it). Without coordination the DDL's own
+// checkpoint is there already.
 func (r *run) finishOnline(ctx context.Context) error {
-	r.onlinePending = append(r.onlinePending, r.onlineDone...)
+	if r.online == nil {
+		return nil
+	}
+	done := r.onlineDone
 	r.onlineDone = nil
-	if len(r.onlinePending) == 0 {
+	return r.finishOnlineCutovers(ctx, done)
+}
+
+// finishOnlineCutovers deletes the records of pending cut-overs the persisted checkpoint
+// has passed (done are new ones). The checkpoint writer calls it with none.
+func (r *run) finishOnlineCutovers(ctx context.Context, done [][2]string) error {
+	if r.online == nil {
 		return nil
 	}
 	r.cpMu.Lock()
 	cp := r.lastGlobal
 	r.cpMu.Unlock()
-	keep := r.onlinePending[:0]
-	for _, g := range r.onlinePending {
-		rec := r.online.get(g[0], g[1])
-		p, ok := parsePos(recCutover(rec))
-		switch {
-		case !ok:
-			// Gone, or reset by a new CREATE of the ghost table: nothing to finish.
-		case p.compare(cp) > 0:
-			keep = append(keep, g)
-		default:
-			if r.cfg.crashHook != nil {
-				r.cfg.crashHook("before-online-finish")
-			}
-			if err := r.online.remove(ctx, g[0], g[1]); err != nil {
-				return err
-			}
-		}
-	}
-	r.onlinePending = keep
-	return nil
-}
-
-func recCutover(rec *onlineRecord) string {
-	if rec == nil {
-		return ""
-	}
-	return rec.Cutover
+	return r.online.finish(ctx, done, cp, r.cfg.crashHook)
 }
 
 func (r *run) sameName(a, b string) bool {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dmkit/dmkit/internal/dbconn"
@@ -50,13 +51,20 @@ type onlineRecord struct {
 
 // onlineStore persists the records of one (task, source) in the target's meta schema.
 // Writes are immediate; replays after a restart are idempotent through the positions.
+// The event loop uses it, and the checkpoint writer finishes pending cut-overs: mu guards
+// the maps and orders the writes. A record is never modified in place (put replaces it).
 type onlineStore struct {
-	db      *sql.DB
-	table   string
-	source  string
-	fold    bool // case-insensitive names: keys are lower-cased
-	budget  time.Duration
+	db     *sql.DB
+	table  string
+	source string
+	fold   bool // case-insensitive names: keys are lower-cased
+	budget time.Duration
+
+	mu      sync.Mutex
 	records map[[2]string]*onlineRecord // ghost (schema, table) → record
+	// pending are ghost tables whose cut-over ran; their records go once the persisted
+	// global checkpoint is at or past the cut-over.
+	pending [][2]string
 }
 
 func fmtPos(p position) string { return fmt.Sprintf("%s:%d", p.File, p.Pos) }
@@ -105,7 +113,7 @@ func openOnlineStore(ctx context.Context, db *sql.DB, metaSchema, task, source s
 		return nil, maybeTemporary(fmt.Errorf("read online DDL records from %s: %w", s.table, err))
 	}
 	for _, g := range done {
-		if err := s.remove(ctx, g[0], g[1]); err != nil {
+		if err := s.removeLocked(ctx, g[0], g[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -119,7 +127,11 @@ func (s *onlineStore) key(schema, table string) [2]string {
 	return [2]string{schema, table}
 }
 
-func (s *onlineStore) get(schema, table string) *onlineRecord { return s.records[s.key(schema, table)] }
+func (s *onlineStore) get(schema, table string) *onlineRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.records[s.key(schema, table)]
+}
 
 // put writes the record of ghost table schema.table.
 func (s *onlineStore) put(ctx context.Context, schema, table string, rec *onlineRecord) error {
@@ -127,6 +139,8 @@ func (s *onlineStore) put(ctx context.Context, schema, table string, rec *online
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	err = s.exec(ctx, "REPLACE INTO "+s.table+" (id, ghost_schema, ghost_table, ddls) VALUES (?, ?, ?, ?)", s.source, schema, table, string(b))
 	if err != nil {
 		return fmt.Errorf("save online DDL record of %s: %w", sqlq.QuoteTable(schema, table), err)
@@ -137,6 +151,12 @@ func (s *onlineStore) put(ctx context.Context, schema, table string, rec *online
 
 // remove deletes the record of ghost table schema.table (the row of this source only).
 func (s *onlineStore) remove(ctx context.Context, schema, table string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.removeLocked(ctx, schema, table)
+}
+
+func (s *onlineStore) removeLocked(ctx context.Context, schema, table string) error {
 	k := s.key(schema, table)
 	if err := s.exec(ctx, "DELETE FROM "+s.table+" WHERE id = ? AND ghost_schema = ? AND ghost_table = ?", s.source, schema, table); err != nil {
 		return fmt.Errorf("delete online DDL record of %s: %w", sqlq.QuoteTable(schema, table), err)
@@ -182,4 +202,41 @@ func (r *run) openOnline(ctx context.Context, st *savedState) error {
 	}
 	r.online = s
 	return nil
+}
+
+// finish adds the ghost tables of cut-overs that ran to the pending ones and deletes the
+// records of every pending cut-over at or before cp, the persisted global checkpoint:
+// neither a restart nor a re-read of the stream reaches those RENAMEs again. hook, when
+// set, is the tests' crash hook.
+func (s *onlineStore) finish(ctx context.Context, done [][2]string, cp position, hook func(string)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending = append(s.pending, done...)
+	keep := s.pending[:0]
+	var err error
+	for _, g := range s.pending {
+		rec := s.records[s.key(g[0], g[1])]
+		if rec == nil || err != nil {
+			if err != nil {
+				keep = append(keep, g)
+			}
+			continue // gone already
+		}
+		p, ok := parsePos(rec.Cutover)
+		switch {
+		case !ok:
+			// Reset by a new CREATE of the ghost table: a new migration, nothing to finish.
+		case p.compare(cp) > 0 || cp.File == "":
+			keep = append(keep, g)
+		default:
+			if hook != nil {
+				hook("before-online-finish")
+			}
+			if err = s.removeLocked(ctx, g[0], g[1]); err != nil {
+				keep = append(keep, g)
+			}
+		}
+	}
+	s.pending = keep
+	return err
 }

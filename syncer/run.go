@@ -83,12 +83,10 @@ type run struct {
 
 	blockingDDL atomic.Pointer[string]
 
-	// Online schema changes (nil when Config.OnlineDDL is): the captured records, the
-	// ghost tables whose cut-over the DDL being handled runs, and those whose cut-over ran
-	// but whose record waits for the checkpoint to pass it.
-	online        *onlineStore
-	onlineDone    [][2]string
-	onlinePending [][2]string
+	// Online schema changes (nil when Config.OnlineDDL is): the captured records, and the
+	// ghost tables whose cut-over the DDL being handled runs (event loop only).
+	online     *onlineStore
+	onlineDone [][2]string
 
 	failOnce sync.Once
 	werr     error
@@ -519,7 +517,11 @@ func (r *run) checkpointLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.flushGlobal(ctx, false); err != nil && ctx.Err() == nil && time.Since(lastWarn) > 10*time.Second {
+			err := r.flushGlobal(ctx, false)
+			if err == nil {
+				err = r.finishOnlineCutovers(ctx, nil) // the checkpoint may have passed a cut-over
+			}
+			if err != nil && ctx.Err() == nil && time.Since(lastWarn) > 10*time.Second {
 				lastWarn = time.Now()
 				r.log.Warn("global checkpoint write failed; will retry", "error", err)
 			}
