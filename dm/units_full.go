@@ -290,9 +290,11 @@ func (p *fullPipeline) dumperConfig(onFile func(string)) dumper.Config {
 	cfg := p.cfg
 	full := cfg.Task.SourceConfig.FullMigrateConf
 	return dumper.Config{
-		Source:      sourceDBConfig(&cfg.Source),
-		Flavor:      cfg.Flavor,
-		Tables:      func(schema, table string) bool { return p.rules.BA.Match(schema, table) },
+		Source: sourceDBConfig(&cfg.Source),
+		Flavor: cfg.Flavor,
+		// Ghost and trash tables of online schema changes are never dumped: the sync
+		// replays the migration onto the real table.
+		Tables:      onlineDDL(&cfg.Task).RealTables(p.rules.BA.Match),
 		Dir:         cfg.DataDir,
 		Owner:       p.owner(),
 		Threads:     *full.ExportThreads,

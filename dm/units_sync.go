@@ -89,6 +89,7 @@ func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 		WholeSchema:      u.p.scope.wholeSchema,
 		Shared:           u.p.scope.shared,
 		Events:           u.rules.Events,
+		OnlineDDL:        onlineDDL(t),
 		CaseSensitive:    cfg.CaseSensitive,
 		SchemaOverrides:  cfg.SchemaOverrides,
 		OverridesSaved:   cfg.ForgetSchemaOverrides,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dmkit's tests need: Go (checked only), MariaDB server and
-# client, and Chromium (installed with apt-get on Debian/Ubuntu if missing). Idempotent: it
+# client, percona-toolkit (pt-online-schema-change, for the online DDL tests) and
+# Chromium (the console test), installed with apt-get on Debian/Ubuntu if missing.
+# Idempotent: it
 # does nothing when everything is present. It never starts the system MariaDB
 # service; tests start their own throwaway servers.
 set -euo pipefail
@@ -27,13 +29,16 @@ fi
 if ! have chromium; then
 	packages+=(chromium)
 fi
+if ! have pt-online-schema-change; then
+	packages+=(percona-toolkit)
+fi
 if [ ${#packages[@]} -eq 0 ]; then
-	echo "install-deps: MariaDB and Chromium present ($(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version))"
+	echo "install-deps: MariaDB, percona-toolkit and Chromium present ($(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version))"
 	exit 0
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-	echo "install-deps: need ${packages[*]} but apt-get is not available; install MariaDB server and client (mariadbd, mariadb-install-db, mariadb) with your package manager" >&2
+	echo "install-deps: need ${packages[*]} but apt-get is not available; install MariaDB server and client (mariadbd, mariadb-install-db, mariadb) and percona-toolkit (pt-online-schema-change) with your package manager" >&2
 	exit 1
 fi
 sudo=()

@@ -101,6 +101,13 @@ type Config struct {
 	// they apply once, as in DM, and later upstream DDL is not reverted by a restart.
 	OverridesSaved func()
 
+	// OnlineDDL, when set, handles online schema change tools (gh-ost, pt-osc; DM's
+	// online-ddl / enhance_online_schema_change): their ghost and trash tables follow the
+	// real table's rule, their rows are never replicated, and the ALTERs run on the ghost
+	// table reach the real target table at the cut-over RENAME (see onlineddl.go). Nil:
+	// those tables are ordinary tables.
+	OnlineDDL *filter.OnlineDDL
+
 	// ForeignKeyChecks sets the target sessions' foreign_key_checks (default off).
 	ForeignKeyChecks bool
 	// TimeZone is the target sessions' time zone, a fixed offset such as +08:00 (DM's

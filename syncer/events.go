@@ -226,9 +226,10 @@ func (r *run) decodeRows(e *replication.RowsEvent, data []byte) error {
 	return e.DecodeData(pos, data)
 }
 
-// replicated applies the system-schema rule and the Tables selection.
+// replicated applies the system-schema rule and the Tables selection. Ghost and trash
+// tables of online schema changes are never replicated themselves (onlineddl.go).
 func (r *run) replicated(schema, table string) bool {
-	if filter.IsSystemSchema(schema) || schema == r.cfg.MetaSchema {
+	if filter.IsSystemSchema(schema) || schema == r.cfg.MetaSchema || !r.cfg.OnlineDDL.IsReal(table) {
 		return false
 	}
 	return r.cfg.Tables(schema, table)

@@ -83,6 +83,11 @@ type run struct {
 
 	blockingDDL atomic.Pointer[string]
 
+	// Online schema changes (nil when Config.OnlineDDL is): the captured records, and the
+	// ghost tables whose cut-over the DDL being handled runs (event loop only).
+	online     *onlineStore
+	onlineDone [][2]string
+
 	failOnce sync.Once
 	werr     error
 	errc     chan struct{} // closed when a worker fails
@@ -136,6 +141,9 @@ func (s *Syncer) prepare(ctx context.Context) (r *run, err error) {
 	}
 	st, err := r.openCheckpoint(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err = r.openOnline(ctx, st); err != nil {
 		return nil, err
 	}
 	facts, err := r.startFacts(ctx, st)
@@ -516,7 +524,11 @@ func (r *run) checkpointLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.flushGlobal(ctx, false); err != nil && ctx.Err() == nil && time.Since(lastWarn) > 10*time.Second {
+			err := r.flushGlobal(ctx, false)
+			if err == nil {
+				err = r.finishOnlineCutovers(ctx, nil) // the checkpoint may have passed a cut-over
+			}
+			if err != nil && ctx.Err() == nil && time.Since(lastWarn) > 10*time.Second {
 				lastWarn = time.Now()
 				r.log.Warn("global checkpoint write failed; will retry", "error", err)
 			}

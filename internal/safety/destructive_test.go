@@ -34,7 +34,7 @@ var guards = map[site]guard{
 		callers: map[site]string{{"dm/ownership.go", "dropTaskMeta"}: "loader.DropCheckpoints(ctx, db, t.MetaSchema, t.Name)"},
 	},
 	{"syncer/checkpoint.go", "DropCheckpoints"}: {
-		why: "drops <meta>.<task>_syncer_checkpoint only", in: "checkpointTable(metaSchema, task)",
+		why: "drops <meta>.<task>_syncer_checkpoint and <meta>.<task>_onlineddl only", in: "[]string{checkpointTable(metaSchema, task), onlineDDLTable(metaSchema, task)}",
 		callers: map[site]string{{"dm/ownership.go", "dropTaskMeta"}: "syncer.DropCheckpoints(ctx, db, t.MetaSchema, t.Name)"},
 	},
 	// Target: truncating the routed tables of a dump being redone.
