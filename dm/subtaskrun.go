@@ -26,6 +26,7 @@ type subtaskRun struct {
 	retries   int
 	retryAt   time.Time // zero: no automatic resume pending
 	stopAsked bool      // a graceful stop of the current run is under way
+	progress  progressMeter
 }
 
 // defaultStopWait is how long a stop lets the source transaction in progress finish when

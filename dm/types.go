@@ -294,6 +294,8 @@ type SubTaskStatus struct {
 	SyncStatus          *SyncStatus `json:"sync_status,omitempty"`
 	DumpStatus          *DumpStatus `json:"dump_status,omitempty"`
 	ErrorMsg            string      `json:"error_msg,omitempty"`
+	// Progress is dmkit's addition: the current unit's progress with rate and ETA.
+	Progress *UnitProgress `json:"progress,omitempty"`
 }
 
 // LoadStatus is the progress of the load unit.

@@ -194,6 +194,7 @@ func (w *worker) status(task string) (SubTaskStatus, bool) {
 			s.SyncStatus = v
 		}
 	}
+	s.Progress = r.progress.sample(time.Now(), s)
 	return s, true
 }
 
