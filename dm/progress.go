@@ -53,7 +53,7 @@ func (m *progressMeter) sample(now time.Time, st SubTaskStatus) *UnitProgress {
 	}
 	counter := p.Done
 	if st.SyncStatus != nil {
-		counter = int64(st.SyncStatus.IOTotalBytes)
+		counter = int64(st.SyncStatus.DumpIOTotalBytes) // binlog bytes read
 	}
 	m.samples = append(m.samples, progressSample{at: now, done: counter})
 	for len(m.samples) > 2 && now.Sub(m.samples[1].at) > rateWindow {

@@ -40,7 +40,7 @@ func TestProgressMeter(t *testing.T) {
 	}
 	// Sync: bytes behind in one file; unknown across files.
 	sync := func(master, syncer string, read uint64, synced bool) SubTaskStatus {
-		return SubTaskStatus{Stage: StageRunning, Unit: UnitSync, SyncStatus: &SyncStatus{MasterBinlog: master, SyncerBinlog: syncer, IOTotalBytes: read, Synced: synced, SecondsBehindMaster: 3}}
+		return SubTaskStatus{Stage: StageRunning, Unit: UnitSync, SyncStatus: &SyncStatus{MasterBinlog: master, SyncerBinlog: syncer, DumpIOTotalBytes: read, Synced: synced, SecondsBehindMaster: 3}}
 	}
 	m.sample(t0.Add(30*time.Second), sync("(bin.000002, 5000)", "(bin.000002, 1000)", 0, false))
 	p = m.sample(t0.Add(32*time.Second), sync("(bin.000002, 5000)", "(bin.000002, 3000)", 2000, false))
