@@ -215,6 +215,17 @@ type TaskIncrMigrateConf struct {
 	ReplThreads *int  `json:"repl_threads,omitempty"`
 	ReplBatch   *int  `json:"repl_batch,omitempty"`
 	SafeMode    *bool `json:"safe_mode,omitempty"`
+	// Throttle is dmkit's addition (gh-ost's throttle query): applying pauses while the
+	// query, run on the target, is above the threshold.
+	Throttle *TaskThrottle `json:"throttle,omitempty"`
+}
+
+// TaskThrottle pauses binlog apply while Query (a SELECT run on the target, first column
+// numeric) returns more than Threshold; it is checked every Interval (default 1s).
+type TaskThrottle struct {
+	Query     string   `json:"query"`
+	Threshold *float64 `json:"threshold"`
+	Interval  string   `json:"interval,omitempty"`
 }
 
 // CreateTaskRequest is the body of task create and update.
@@ -343,6 +354,9 @@ type SyncStatus struct {
 	SecondsBehindMaster int64           `json:"seconds_behind_master"`
 	IOTotalBytes        uint64          `json:"io_total_bytes"`
 	DumpIOTotalBytes    uint64          `json:"dump_io_total_bytes"`
+	// Throttled and ThrottleReason are dmkit's: incr_migrate_conf.throttle holds the apply.
+	Throttled      bool   `json:"throttled,omitempty"`
+	ThrottleReason string `json:"throttle_reason,omitempty"`
 }
 
 // ShardingGroup is an unresolved shard-DDL group.

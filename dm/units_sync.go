@@ -95,6 +95,7 @@ func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 		OverridesSaved:   cfg.ForgetSchemaOverrides,
 		ForeignKeyChecks: t.TargetConfig.Session != nil && t.TargetConfig.Session.ForeignKeyChecks == "1",
 		TimeZone:         sessionTimeZone(t),
+		Throttle:         syncerThrottle(incr.Throttle),
 		Logger:           cfg.Logger,
 	}
 	if cfg.SafeModeDuration != "" {
@@ -278,5 +279,6 @@ func (u *syncUnit) Status() any {
 		SyncerBinlog: st.SyncerBinlog, SyncerBinlogGTID: st.SyncerBinlogGTID,
 		BlockingDDLs: st.BlockingDDLs, Synced: st.Synced, BinlogType: st.BinlogType,
 		SecondsBehindMaster: st.SecondsBehindMaster, IOTotalBytes: st.IOTotalBytes, DumpIOTotalBytes: st.DumpIOTotalBytes,
+		Throttled: st.Throttled, ThrottleReason: st.ThrottleReason,
 	}
 }

@@ -108,6 +108,10 @@ type Config struct {
 	// those tables are ordinary tables.
 	OnlineDDL *filter.OnlineDDL
 
+	// Throttle, when set, pauses applying while its query on the target is above its
+	// threshold (see throttle.go).
+	Throttle *Throttle
+
 	// ForeignKeyChecks sets the target sessions' foreign_key_checks (default off).
 	ForeignKeyChecks bool
 	// TimeZone is the target sessions' time zone, a fixed offset such as +08:00 (DM's
@@ -130,6 +134,9 @@ type Config struct {
 
 // withDefaults fills defaults and validates c.
 func (c Config) withDefaults() (Config, error) {
+	if c.Throttle != nil && c.Throttle.Query == "" {
+		return c, errors.New("syncer: Throttle needs a Query")
+	}
 	if c.Task == "" {
 		return c, errors.New("syncer: Task is required; set it to the task name")
 	}

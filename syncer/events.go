@@ -99,6 +99,12 @@ func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (prog
 			return progressed, err
 		}
 		progressed = true
+		if !r.inTxn && r.resumeSkip == nil && r.cfg.Throttle != nil {
+			// Held between transactions, with the next event in hand.
+			if err := r.waitThrottle(rctx); err != nil && ctx.Err() != nil {
+				return progressed, err
+			}
+		}
 		if err := r.handle(ctx, ev); err != nil {
 			if ctx.Err() != nil {
 				return progressed, ctx.Err()

@@ -419,6 +419,10 @@ func (r *run) loop(ctx context.Context) error {
 	bg.Add(2)
 	go func() { defer bg.Done(); r.checkpointLoop(bgCtx) }()
 	go func() { defer bg.Done(); r.pollMaster(bgCtx) }()
+	if r.cfg.Throttle != nil {
+		bg.Add(1)
+		go func() { defer bg.Done(); r.throttleLoop(bgCtx) }()
+	}
 
 	readErr := r.readLoop(evCtx)
 

@@ -27,6 +27,8 @@ type Syncer struct {
 	overridesSaved atomic.Bool
 	// stop is the stop-at-transaction-end request of the current Run (StopAtTransactionEnd).
 	stop gracefulStop
+	// throttle is Config.Throttle's last verdict.
+	throttle *throttleState
 
 	// Counters for Status, kept across runs.
 	totalEvents atomic.Int64
@@ -48,7 +50,7 @@ func New(cfg Config) (*Syncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Syncer{cfg: cfg, started: time.Now()}
+	s := &Syncer{cfg: cfg, started: time.Now(), throttle: newThrottleState()}
 	s.tr.Store(tracker.New(cfg.CaseSensitive))
 	return s, nil
 }
@@ -95,6 +97,10 @@ type Status struct {
 	SecondsBehindMaster int64
 	// IOTotalBytes counts SQL bytes sent to the target; DumpIOTotalBytes binlog bytes read.
 	IOTotalBytes, DumpIOTotalBytes uint64
+	// Throttled is true while Config.Throttle holds the apply; ThrottleReason says why
+	// (the last check's result).
+	Throttled      bool
+	ThrottleReason string
 }
 
 // Status returns the current progress. It is safe to call concurrently with Run.
@@ -105,6 +111,8 @@ func (s *Syncer) Status() Status {
 		BinlogType:       "remote",
 		IOTotalBytes:     s.ioBytes.Load(),
 		DumpIOTotalBytes: s.dumpBytes.Load(),
+		Throttled:        s.throttle.on.Load(),
+		ThrottleReason:   s.throttle.Reason(),
 	}
 	if secs := int64(now.Sub(s.started).Seconds()); secs > 0 {
 		st.TotalTPS = st.TotalEvents / secs
