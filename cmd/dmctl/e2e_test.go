@@ -236,6 +236,7 @@ func waitSame(t *testing.T, schema, table string) {
 		t.Fatal(err)
 	}
 }
+
 // TestDmctlOverTLS: dmctl's --ssl-* flags reach a dm-server that requires client
 // certificates; without them it is refused.
 func TestDmctlOverTLS(t *testing.T) {
@@ -253,4 +254,3 @@ func TestDmctlOverTLS(t *testing.T) {
 		t.Fatalf("http:// with TLS flags: %v", err)
 	}
 }
-
