@@ -341,6 +341,11 @@ func (c *Cluster) DeleteTask(ctx context.Context, name string, opts DeleteTaskOp
 			deleteSubtask(w, st)
 		}
 		w.del(kindTask, r)
+		for _, l := range listRecords[*shardLockRecord](w.txn, kindShardLock, "") {
+			if l.Task == name {
+				w.del(kindShardLock, l)
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -79,6 +79,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 		OverridesSaved:   cfg.ForgetSchemaOverrides,
 		ForeignKeyChecks: t.TargetConfig.Session != nil && t.TargetConfig.Session.ForeignKeyChecks == "1",
 		Logger:           cfg.Logger,
+		Shard:            cfg.Shard,
 	}
 	if cfg.SafeModeDuration != "" {
 		d, err := time.ParseDuration(cfg.SafeModeDuration)

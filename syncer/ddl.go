@@ -74,7 +74,7 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 			qualify(one, defSchema)
 			d := &ddlStmt{node: one}
 			d.schema, d.table = ddlTarget(one)
-			if !r.replicated(d.schema, d.table) {
+			if !r.replicated(d.schema, d.table) || r.shardSkipped(d.schema, d.table, position{r.curFile, h.LogPos}) {
 				continue
 			}
 			a, ferr := r.cfg.Events.Filter(d.schema, d.table, filter.ClassifyDDL(one), q)
@@ -130,6 +130,9 @@ func (r *run) applyDDL(ctx context.Context, h *replication.EventHeader, e *repli
 			return err
 		}
 	}
+	if held, err := r.shardGate(ctx, h, ddls); held || err != nil {
+		return err
+	}
 	if err := r.drain(ctx); err != nil {
 		return err
 	}
@@ -174,6 +177,9 @@ func (r *run) applyDDL(ctx context.Context, h *replication.EventHeader, e *repli
 			return err
 		}
 		r.s.totalEvents.Add(1)
+	}
+	if err := r.shardExecuted(ctx); err != nil {
+		return err
 	}
 	clear(r.tables)
 	if r.cfg.crashHook != nil {

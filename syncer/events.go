@@ -36,6 +36,12 @@ func (r *run) readLoop(ctx context.Context) error {
 				failingSince, backoff = time.Time{}, 500*time.Millisecond
 			}
 		}
+		if errors.Is(err, errRewind) {
+			if err := r.rewind(ctx); err != nil {
+				return r.stopErr(err)
+			}
+			continue
+		}
 		if ctx.Err() != nil {
 			if r.werr != nil {
 				return r.werr
@@ -77,7 +83,7 @@ func (r *run) readLoop(ctx context.Context) error {
 // any event arrived.
 func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (progressed bool, err error) {
 	for {
-		ev, err := st.GetEvent(ctx)
+		ev, err := r.nextEvent(ctx, st)
 		if err != nil {
 			return progressed, err
 		}
@@ -95,6 +101,7 @@ func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (prog
 func (r *run) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 	h := ev.Header
 	r.s.dumpBytes.Add(uint64(h.EventSize))
+	r.shardProgress(h)
 	if h.Timestamp != 0 && r.firstTS == 0 {
 		r.firstTS = h.Timestamp
 		if d := r.cfg.SafeModeDuration; d > 0 {
@@ -228,6 +235,9 @@ func (r *run) handleRows(ctx context.Context, h *replication.EventHeader, e *rep
 		return nil
 	}
 	evPos := position{r.curFile, h.LogPos}
+	if r.shardSkipped(schema, table, evPos) {
+		return nil
+	}
 	if r.resumeSkip != nil && evPos.compare(*r.resumeSkip) <= 0 {
 		return nil
 	}

@@ -26,6 +26,8 @@ type worker struct {
 	// point is the end of the last source transaction whose changes for this worker are
 	// all committed (as persisted in the worker row).
 	point atomic.Pointer[pubLoc]
+	// lastApplied is the last row change committed (a shard re-sync floors on it).
+	lastApplied atomic.Pointer[changePos]
 	// notify receives a token after every commit (capacity 1), for the dispatcher's waits.
 	notify chan struct{}
 
@@ -134,6 +136,7 @@ func (w *worker) apply(ctx context.Context, batch []*change) error {
 	r.s.ioBytes.Add(uint64(bytes + len(cp)))
 	r.s.totalEvents.Add(int64(n))
 	w.point.Store(point)
+	w.lastApplied.Store(&applied)
 	w.appliedSeq.Store(last.seq)
 	w.pending.Add(-int64(n))
 	select {

@@ -1,0 +1,297 @@
+package dm
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dmkit/dmkit/internal/mysqltest"
+)
+
+// Shard merge tests: two sources × two tables each, merged into one target table, under
+// a write load. Rows of each shard live in their own id range, so the target's rows can
+// be compared shard by shard with the sources.
+
+// shardFixture is a merge of src1 (testSrc, schema shard_a) and src2 (its own server,
+// schema shard_b), tables t1 and t2 each, into merged.t.
+type shardFixture struct {
+	src2   *mysqltest.Server
+	shards []shardTable
+}
+
+type shardTable struct {
+	srv          *mysqltest.Server
+	db           *sql.DB
+	source       string
+	schema, name string
+	base         int // first id of the shard's range
+}
+
+func (s shardTable) full() string { return "`" + s.schema + "`.`" + s.name + "`" }
+
+func newShardFixture(t *testing.T) *shardFixture {
+	t.Helper()
+	src2 := lazyServer(t, "shard-src2", mysqltest.Options{})
+	f := &shardFixture{src2: src2}
+	for i, s := range []struct {
+		srv    *mysqltest.Server
+		source string
+		schema string
+	}{{testSrc, "src1", "shard_a"}, {src2, "src2", "shard_b"}} {
+		s.srv.Exec(t, "DROP DATABASE IF EXISTS "+s.schema)
+		s.srv.Exec(t, "CREATE DATABASE "+s.schema)
+		for j, tb := range []string{"t1", "t2"} {
+			sh := shardTable{srv: s.srv, db: s.srv.DB(t), source: s.source, schema: s.schema, name: tb, base: (2*i + j + 1) * 1000000}
+			s.srv.Exec(t, "CREATE TABLE "+sh.full()+" (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(20))")
+			s.srv.Exec(t, fmt.Sprintf("INSERT INTO %s SELECT %d + seq, seq, CONCAT('r', seq) FROM %s.seq_1_to_300", sh.full(), sh.base, s.schema))
+			f.shards = append(f.shards, sh)
+		}
+	}
+	testDst.Exec(t, "DROP DATABASE IF EXISTS merged")
+	return f
+}
+
+// task merges the fixture's shards into merged.t with shard_mode mode.
+func (f *shardFixture) task(name, mode string) *Task {
+	tk := fullTask(name, ModeAll, "", "src1", "src2")
+	tk.ShardMode = mode
+	tk.TableMigrateRule = nil
+	for _, s := range []struct{ source, schema string }{{"src1", "shard_a"}, {"src2", "shard_b"}} {
+		tk.TableMigrateRule = append(tk.TableMigrateRule, TaskTableMigrateRule{
+			Source: TaskTableMigrateRuleSource{SourceName: s.source, Schema: s.schema, Table: "t*"},
+			Target: &TaskTableMigrateRuleTarget{Schema: "merged", Table: "t"}})
+	}
+	return tk
+}
+
+func (f *shardFixture) addSources(t *testing.T, c *Cluster) {
+	t.Helper()
+	for name, srv := range map[string]*mysqltest.Server{"src1": testSrc, "src2": f.src2} {
+		if _, err := c.CreateSource(testCtx(t), CreateSourceRequest{Source: sourceFor(name, srv)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// load writes to every shard until stopped: inserts in the shard's id range and updates
+// of earlier rows, naming only the columns every schema version has.
+type shardLoad struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error
+}
+
+func (f *shardFixture) startLoad(t *testing.T) *shardLoad {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &shardLoad{cancel: cancel}
+	for _, sh := range f.shards {
+		db := sh.db
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for n := 1; ctx.Err() == nil; n++ {
+				q := fmt.Sprintf("INSERT INTO %s (id, v) VALUES (%d, %d)", sh.full(), sh.base+1000+n, n)
+				if n%3 == 0 {
+					q = fmt.Sprintf("UPDATE %s SET v = v + 1 WHERE id = %d", sh.full(), sh.base+1+n%300)
+				}
+				if _, err := db.ExecContext(ctx, q); err != nil && ctx.Err() == nil {
+					l.mu.Lock()
+					l.err = fmt.Errorf("%s: %w", q, err)
+					l.mu.Unlock()
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *shardLoad) stop(t *testing.T) {
+	t.Helper()
+	l.cancel()
+	l.wg.Wait()
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+}
+
+// mergedDiff compares the target's merged.t with the shards: the column definitions, and
+// per shard the row count and a checksum of every row over the target's columns.
+func (f *shardFixture) mergedDiff(ctx context.Context, dst *sql.DB) error {
+	want, err := columnDefs(ctx, f.shards[0].db, f.shards[0].schema, f.shards[0].name)
+	if err != nil {
+		return err
+	}
+	got, err := columnDefs(ctx, dst, "merged", "t")
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("target columns %s, shard columns %s", got, want)
+	}
+	cols, err := columnList(ctx, dst, "merged", "t")
+	if err != nil {
+		return err
+	}
+	sum := "COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', " + cols + "))), 0)"
+	for _, sh := range f.shards {
+		var sn, ss, tn, ts int64
+		if err := sh.db.QueryRowContext(ctx, "SELECT "+sum+" FROM "+sh.full()).Scan(&sn, &ss); err != nil {
+			return err
+		}
+		if err := dst.QueryRowContext(ctx, fmt.Sprintf("SELECT %s FROM merged.t WHERE id BETWEEN %d AND %d", sum, sh.base, sh.base+999999)).Scan(&tn, &ts); err != nil {
+			return err
+		}
+		if sn != tn || ss != ts {
+			return fmt.Errorf("shard %s: %d rows (checksum %d), target has %d (checksum %d)", sh.full(), sn, ss, tn, ts)
+		}
+	}
+	return nil
+}
+
+func columnDefs(ctx context.Context, db *sql.DB, schema, table string) (string, error) {
+	var s sql.NullString
+	err := db.QueryRowContext(ctx, `SELECT GROUP_CONCAT(CONCAT(COLUMN_NAME, ' ', COLUMN_TYPE, ' ', IS_NULLABLE, ' ', COALESCE(COLUMN_DEFAULT, 'NULL'))
+		ORDER BY ORDINAL_POSITION SEPARATOR ', ') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, table).Scan(&s)
+	if err != nil {
+		return "", err
+	}
+	var idx sql.NullString
+	err = db.QueryRowContext(ctx, `SELECT GROUP_CONCAT(DISTINCT INDEX_NAME ORDER BY INDEX_NAME) FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, table).Scan(&idx)
+	return s.String + " | indexes " + idx.String, err
+}
+
+func columnList(ctx context.Context, db *sql.DB, schema, table string) (string, error) {
+	var s string
+	err := db.QueryRowContext(ctx, `SELECT GROUP_CONCAT(CONCAT('COALESCE(`+"`"+`', COLUMN_NAME, '`+"`"+`, ''\\N'')') ORDER BY ORDINAL_POSITION)
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, table).Scan(&s)
+	return s, err
+}
+
+// waitMerged waits until the target matches the shards.
+func (f *shardFixture) waitMerged(t *testing.T, c *Cluster, task string) {
+	t.Helper()
+	dst := openDB(t, testDst)
+	var last error
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		failIfPaused(t, c, task)
+		if last = f.mergedDiff(context.Background(), dst); last == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("merged table never converged: %v", last)
+}
+
+func failIfPaused(t *testing.T, c *Cluster, task string) {
+	t.Helper()
+	for _, s := range taskStage(t, c, task) {
+		if s.Stage == StagePaused && s.ErrorMsg != "" {
+			t.Fatalf("task %s paused on %s: %s", task, s.SourceName, s.ErrorMsg)
+		}
+	}
+}
+
+// waitLock waits until the task's only lock has the given synced count.
+func waitLock(t *testing.T, c *Cluster, task string, synced int) ShardDDLLock {
+	t.Helper()
+	var got ShardDDLLock
+	waitFor(t, fmt.Sprintf("a lock with %d synced shards", synced), func() bool {
+		failIfPaused(t, c, task)
+		l, err := c.ListShardDDLLocks(testCtx(t), task)
+		mustOK(t, err)
+		if len(l.Data) == 1 && len(l.Data[0].Synced) == synced {
+			got = l.Data[0]
+			return true
+		}
+		return false
+	})
+	return got
+}
+
+func waitNoLock(t *testing.T, c *Cluster, task string) {
+	t.Helper()
+	waitFor(t, "no lock", func() bool {
+		failIfPaused(t, c, task)
+		l, err := c.ListShardDDLLocks(testCtx(t), task)
+		mustOK(t, err)
+		return len(l.Data) == 0
+	})
+}
+
+// pessimisticDDLs are the done-when DDLs: added column, added index, widened column.
+var pessimisticDDLs = []string{
+	"ALTER TABLE %s ADD COLUMN c INT DEFAULT 7",
+	"ALTER TABLE %s ADD INDEX idx_v (v)",
+	"ALTER TABLE %s MODIFY COLUMN s VARCHAR(40)",
+}
+
+func TestShardPessimisticMerge(t *testing.T) {
+	ctx := testCtx(t)
+	f := newShardFixture(t)
+	c, err := Open(ctx, Config{Store: MemoryStore(), DataDir: t.TempDir()})
+	mustOK(t, err)
+	t.Cleanup(func() { c.Close() })
+	f.addSources(t, c)
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: f.task("shard-p", "pessimistic")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "shard-p", StartTaskRequest{}))
+	waitUnit(t, c, "shard-p", UnitSync)
+	f.waitMerged(t, c, "shard-p")
+
+	load := f.startLoad(t)
+	dst := openDB(t, testDst)
+	for _, ddl := range pessimisticDDLs {
+		for i, sh := range f.shards {
+			time.Sleep(150 * time.Millisecond) // the shards reach the DDL at different moments
+			sh.srv.Exec(t, fmt.Sprintf(ddl, sh.full()))
+			if i == len(f.shards)-2 {
+				// Three of four shards sent it: the lock is open and visible, the target
+				// still has the old schema.
+				l := waitLock(t, c, "shard-p", 3)
+				if len(l.Unsynced) != 1 || l.Unsynced[0] != "src2-`shard_b`.`t2`" || len(l.DDLs) != 1 {
+					t.Fatalf("lock = %+v", l)
+				}
+				checkLockStatus(t, c, "shard-p", l)
+				if strings.Contains(ddl, "ADD COLUMN") {
+					if defs, _ := columnDefs(ctx, dst, "merged", "t"); strings.Contains(defs, "c int") {
+						t.Fatalf("target altered before every shard sent the DDL: %s", defs)
+					}
+				}
+			}
+		}
+		waitNoLock(t, c, "shard-p")
+	}
+	load.stop(t)
+	f.waitMerged(t, c, "shard-p")
+}
+
+// checkLockStatus checks the task status of a half-resolved lock: src1 (both shards
+// arrived) reports the lock, its DDL and a group with both tables synced.
+func checkLockStatus(t *testing.T, c *Cluster, task string, l ShardDDLLock) {
+	t.Helper()
+	for _, s := range taskStage(t, c, task) {
+		if s.SourceName != "src1" {
+			continue
+		}
+		if s.UnresolvedDDLLockID == nil || *s.UnresolvedDDLLockID != l.ID || s.SyncStatus == nil ||
+			len(s.SyncStatus.BlockingDDLs) != 1 || len(s.SyncStatus.UnresolvedGroups) != 1 {
+			t.Fatalf("src1 status does not show lock %s: %+v %+v", l.ID, s, s.SyncStatus)
+		}
+		g := s.SyncStatus.UnresolvedGroups[0]
+		if g.Target != "`merged`.`t`" || len(g.Synced) != 2 || len(g.Unsynced) != 0 || g.FirstLocation == "" {
+			t.Fatalf("src1 group = %+v", g)
+		}
+		return
+	}
+	t.Fatal("no status for src1")
+}
