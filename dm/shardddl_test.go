@@ -52,6 +52,10 @@ func newShardFixture(t *testing.T) *shardFixture {
 		}
 	}
 	testDst.Exec(t, "DROP DATABASE IF EXISTS merged")
+	for _, task := range []string{"shard-p", "shard-r", "shard-o", "shard-u"} {
+		// Checkpoints of an earlier run (a new store does not know that task).
+		testDst.Exec(t, fmt.Sprintf("DROP TABLE IF EXISTS dm_meta.`%s_syncer_checkpoint`, dm_meta.`%s_loader_checkpoint`", task, task))
+	}
 	return f
 }
 
@@ -294,4 +298,50 @@ func checkLockStatus(t *testing.T, c *Cluster, task string, l ShardDDLLock) {
 		return
 	}
 	t.Fatal("no status for src1")
+}
+
+// TestShardPessimisticRestart closes the control plane while a lock is half resolved and
+// reopens it on the same file store: the lock is still there, and resolves when the last
+// shard sends the DDL.
+func TestShardPessimisticRestart(t *testing.T) {
+	ctx := testCtx(t)
+	f := newShardFixture(t)
+	storeDir, dataDir := t.TempDir(), t.TempDir()
+	open := func() *Cluster {
+		st, err := OpenFileStore(storeDir)
+		mustOK(t, err)
+		c, err := Open(ctx, Config{Store: st, DataDir: dataDir})
+		mustOK(t, err)
+		return c
+	}
+	c := open()
+	f.addSources(t, c)
+	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: f.task("shard-r", "pessimistic")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "shard-r", StartTaskRequest{}))
+	waitUnit(t, c, "shard-r", UnitSync)
+
+	load := f.startLoad(t)
+	for _, sh := range f.shards[:3] {
+		time.Sleep(150 * time.Millisecond)
+		sh.srv.Exec(t, fmt.Sprintf(pessimisticDDLs[0], sh.full()))
+	}
+	before := waitLock(t, c, "shard-r", 3)
+	mustOK(t, c.Close())
+
+	time.Sleep(500 * time.Millisecond) // the load goes on while the control plane is down
+	c = open()
+	t.Cleanup(func() { c.Close() })
+	l, err := c.ListShardDDLLocks(ctx, "shard-r")
+	mustOK(t, err)
+	if len(l.Data) != 1 || l.Data[0].ID != before.ID || len(l.Data[0].Synced) != 3 {
+		t.Fatalf("after reopen locks = %+v, want %+v", l.Data, before)
+	}
+	waitUnit(t, c, "shard-r", UnitSync)
+	waitLock(t, c, "shard-r", 3)
+	last := f.shards[3]
+	last.srv.Exec(t, fmt.Sprintf(pessimisticDDLs[0], last.full()))
+	waitNoLock(t, c, "shard-r")
+	load.stop(t)
+	f.waitMerged(t, c, "shard-r")
 }
