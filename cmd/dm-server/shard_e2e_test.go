@@ -206,7 +206,7 @@ func compareShards(dst *sql.DB, shards []e2eShard) error {
 	sum := "COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', id, v, COALESCE(c, -1)))), 0)"
 	for _, sh := range shards {
 		var sn, ss, tn, ts int64
-		if err := sh.db.QueryRow("SELECT " + sum + " FROM " + sh.full()).Scan(&sn, &ss); err != nil {
+		if err := sh.db.QueryRow("SELECT "+sum+" FROM "+sh.full()).Scan(&sn, &ss); err != nil {
 			return err
 		}
 		if err := dst.QueryRow(fmt.Sprintf("SELECT %s FROM e2e_merged.t WHERE id BETWEEN %d AND %d", sum, sh.base, sh.base+999999)).Scan(&tn, &ts); err != nil {
