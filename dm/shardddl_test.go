@@ -140,12 +140,18 @@ func (f *shardFixture) mergedDiff(ctx context.Context, dst *sql.DB) error {
 	if got != want {
 		return fmt.Errorf("target columns %s, shard columns %s", got, want)
 	}
-	cols, err := columnList(ctx, dst, "merged", "t")
-	if err != nil {
-		return err
-	}
-	sum := "COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', " + cols + "))), 0)"
+	return f.rowsDiff(ctx, dst)
+}
+
+// rowsDiff compares each shard's rows with the target's rows of its id range, over the
+// columns the shard has.
+func (f *shardFixture) rowsDiff(ctx context.Context, dst *sql.DB) error {
 	for _, sh := range f.shards {
+		cols, err := columnList(ctx, sh.db, sh.schema, sh.name)
+		if err != nil {
+			return err
+		}
+		sum := "COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', " + cols + "))), 0)"
 		var sn, ss, tn, ts int64
 		if err := sh.db.QueryRowContext(ctx, "SELECT "+sum+" FROM "+sh.full()).Scan(&sn, &ss); err != nil {
 			return err
@@ -344,4 +350,90 @@ func TestShardPessimisticRestart(t *testing.T) {
 	waitNoLock(t, c, "shard-r")
 	load.stop(t)
 	f.waitMerged(t, c, "shard-r")
+}
+
+// maxID is the highest id of a shard on the source.
+func maxID(t *testing.T, sh shardTable) int {
+	t.Helper()
+	var n int
+	if err := sh.db.QueryRow("SELECT MAX(id) FROM " + sh.full()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitTargetRow waits until the target has the row id.
+func waitTargetRow(t *testing.T, c *Cluster, task string, id int) {
+	t.Helper()
+	dst := openDB(t, testDst)
+	waitFor(t, fmt.Sprintf("row %d on the target", id), func() bool {
+		failIfPaused(t, c, task)
+		var n int
+		dst.QueryRow("SELECT COUNT(*) FROM merged.t WHERE id = ?", id).Scan(&n)
+		return n == 1
+	})
+}
+
+// TestShardOptimisticMerge: an ADD COLUMN (and ADD INDEX) on one shard reaches the target
+// at once and every shard keeps flowing; the same DDL on the other shards changes nothing
+// more; the end is identical. A column added with another definition on a second shard
+// pauses the subtask (strict mode) with both DDLs named.
+func TestShardOptimisticMerge(t *testing.T) {
+	ctx := testCtx(t)
+	f := newShardFixture(t)
+	c, err := Open(ctx, Config{Store: MemoryStore(), DataDir: t.TempDir()})
+	mustOK(t, err)
+	t.Cleanup(func() { c.Close() })
+	f.addSources(t, c)
+	tk := f.task("shard-o", "optimistic")
+	tk.StrictOptimisticShardMode = boolPtr(true)
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: tk})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "shard-o", StartTaskRequest{}))
+	waitUnit(t, c, "shard-o", UnitSync)
+
+	load := f.startLoad(t)
+	dst := openDB(t, testDst)
+	first := f.shards[0]
+	first.srv.Exec(t, "ALTER TABLE "+first.full()+" ADD COLUMN c INT DEFAULT 7")
+	first.srv.Exec(t, "ALTER TABLE "+first.full()+" ADD INDEX idx_v (v)")
+	waitFor(t, "column c and index idx_v on the target", func() bool {
+		failIfPaused(t, c, "shard-o")
+		defs, _ := columnDefs(ctx, dst, "merged", "t")
+		return strings.Contains(defs, "c int(11) YES 7") && strings.Contains(defs, "idx_v")
+	})
+	// Every shard, on the new schema or not, keeps reaching the target.
+	for _, sh := range f.shards {
+		waitTargetRow(t, c, "shard-o", maxID(t, sh))
+	}
+	if l, _ := c.ListShardDDLLocks(ctx, "shard-o"); len(l.Data) != 0 {
+		t.Fatalf("optimistic mode holds locks: %+v", l.Data)
+	}
+	for _, sh := range f.shards[1:] {
+		time.Sleep(100 * time.Millisecond)
+		sh.srv.Exec(t, "ALTER TABLE "+sh.full()+" ADD COLUMN c INT DEFAULT 7")
+		sh.srv.Exec(t, "ALTER TABLE "+sh.full()+" ADD INDEX idx_v (v)")
+	}
+	for _, sh := range f.shards {
+		waitTargetRow(t, c, "shard-o", maxID(t, sh))
+	}
+	load.stop(t)
+	f.waitMerged(t, c, "shard-o")
+
+	// A conflict: the same new column with two definitions.
+	f.shards[0].srv.Exec(t, "ALTER TABLE "+f.shards[0].full()+" ADD COLUMN d INT")
+	f.shards[1].srv.Exec(t, "ALTER TABLE "+f.shards[1].full()+" ADD COLUMN d VARCHAR(10)")
+	var msg string
+	waitFor(t, "the conflict to pause src1", func() bool {
+		for _, s := range taskStage(t, c, "shard-o") {
+			if s.SourceName == "src1" && s.Stage == StagePaused && s.ErrorMsg != "" {
+				msg = s.ErrorMsg
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(msg, "ADD COLUMN `d` INT") || !strings.Contains(msg, "ADD COLUMN `d` VARCHAR(10)") {
+		t.Fatalf("conflict error does not name both DDLs: %s", msg)
+	}
 }

@@ -3,6 +3,7 @@ package dm
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -35,6 +36,11 @@ type shardLockRecord struct {
 	// Done are recent resolved arrivals: a shard re-reading its binlog after a restart
 	// meets them again and must not wait a second time.
 	Done []lockArrival `json:"done,omitempty"`
+	// Optimistic mode: Added names the DDL that brought a column ("col:name") or index
+	// ("idx:name") to the joined schema, for conflict messages; Dropped lists the shards
+	// that dropped one, which leaves the target when all have.
+	Added   map[string]string   `json:"added,omitempty"`
+	Dropped map[string][]string `json:"dropped,omitempty"`
 }
 
 func (r *shardLockRecord) key() string { return r.ID }
@@ -79,6 +85,13 @@ func shardLockID(task, schema, table string) string {
 	return task + "-" + sqlq.QuoteTable(schema, table)
 }
 
+// resolvedAt reports whether d is a resolved arrival met again.
+func (r *shardLockRecord) resolvedAt(d syncer.ShardDDL) bool {
+	return slices.ContainsFunc(r.Done, func(a lockArrival) bool {
+		return a.Source == d.Source && a.Schema == d.Schema && a.Table == d.Table && a.File == d.Location.File && a.Pos == d.Location.Pos
+	})
+}
+
 // lockKeeper decides arrivals and resolutions; the records are the truth, the channels
 // (closed when a lock resolves) only wake the waiting subtasks of this process.
 type lockKeeper struct {
@@ -110,8 +123,15 @@ func (k *lockKeeper) wake(id string) {
 }
 
 // coordinator is the syncer's view of the keeper for one subtask.
-func (k *lockKeeper) coordinator(task, taskID string) syncer.ShardCoordinator {
-	return &subtaskCoordinator{k: k, task: task, taskID: taskID}
+func (k *lockKeeper) coordinator(t *Task, taskID string) syncer.ShardCoordinator {
+	switch t.ShardMode {
+	case "pessimistic":
+		return &subtaskCoordinator{k: k, task: t.Name, taskID: taskID}
+	case "optimistic":
+		strict := t.StrictOptimisticShardMode != nil && *t.StrictOptimisticShardMode
+		return &optimisticCoordinator{k: k, task: t.Name, taskID: taskID, strict: strict}
+	}
+	return nil
 }
 
 type subtaskCoordinator struct {
@@ -124,7 +144,18 @@ func (s *subtaskCoordinator) Arrive(ctx context.Context, d syncer.ShardDDL) (syn
 }
 
 func (s *subtaskCoordinator) Executed(ctx context.Context, d syncer.ShardDDL) error {
-	return s.k.resolve(ctx, shardLockID(s.task, d.TargetSchema, d.TargetTable), s.taskID, nil)
+	return s.k.executed(ctx, s.task, s.taskID, d)
+}
+
+// executed resolves the open lock d's shard was asked to execute (nothing else: an
+// optimistic DDL that ran without a lock leaves an unrelated open lock alone).
+func (k *lockKeeper) executed(ctx context.Context, task, taskID string, d syncer.ShardDDL) error {
+	id := shardLockID(task, d.TargetSchema, d.TargetTable)
+	r, ok := getRecord(k.c.read(), kindShardLock, id).(*shardLockRecord)
+	if !ok || r.Open == nil || r.Open.Executor != shardName(d.Source, d.Schema, d.Table) || !slices.Equal(r.Open.DDLs, d.DDLs) {
+		return nil
+	}
+	return k.resolve(ctx, id, taskID, nil)
 }
 
 // record returns the stored group of id (a copy), or a new one.
@@ -137,6 +168,11 @@ func (k *lockKeeper) record(id, task, taskID, schema, table string) *shardLockRe
 			cp.Open = &o
 		}
 		cp.Done = slices.Clone(r.Done)
+		cp.Added = maps.Clone(r.Added)
+		cp.Dropped = maps.Clone(r.Dropped)
+		for k, v := range cp.Dropped {
+			cp.Dropped[k] = slices.Clone(v)
+		}
 		return &cp
 	}
 	return &shardLockRecord{ID: id, Task: task, TaskID: taskID, TargetSchema: schema, TargetTable: table}
@@ -156,10 +192,8 @@ func (k *lockKeeper) arrive(ctx context.Context, task, taskID string, d syncer.S
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	r := k.record(id, task, taskID, d.TargetSchema, d.TargetTable)
-	for _, a := range r.Done {
-		if a.Source == d.Source && a.Schema == d.Schema && a.Table == d.Table && a.File == d.Location.File && a.Pos == d.Location.Pos {
-			return syncer.ShardDecision{Action: syncer.ShardSkip}, nil
-		}
+	if r.resolvedAt(d) {
+		return syncer.ShardDecision{Action: syncer.ShardSkip}, nil
 	}
 	if r.Open == nil {
 		shards, err := k.c.groupShards(ctx, task, d.TargetSchema, d.TargetTable)

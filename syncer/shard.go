@@ -42,6 +42,9 @@ type ShardDecision struct {
 	Action ShardAction
 	// Resolved is closed when the lock is resolved (ShardWait only).
 	Resolved <-chan struct{}
+	// DDLs, for ShardExecute, replaces the statement to run on the target (optimistic
+	// mode runs only the part of a DDL that changes the group's joined schema).
+	DDLs []string
 }
 
 // ShardCoordinator coordinates the DDL of tables merged into one target table across the
@@ -122,12 +125,19 @@ func (r *run) shardSkipped(schema, table string, pos position) bool {
 // shardGate runs the coordination of a shard DDL before applyDDL. handled reports that
 // the statement is fully dealt with (the table now waits).
 func (r *run) shardGate(ctx context.Context, h *replication.EventHeader, ddls []*ddlStmt) (handled bool, err error) {
-	if len(ddls) != 1 || !r.shardCoordinated(ddls[0]) {
+	if len(ddls) != 1 {
 		return false, nil
 	}
 	d := ddls[0]
+	if err := r.shardCreate(d); err != nil || !r.shardCoordinated(d) {
+		return false, err
+	}
 	ts, tt, err := r.cfg.Route(d.schema, d.table)
 	if err != nil {
+		return false, err
+	}
+	// Every shard renders the same routed, qualified text, so shards' DDLs compare.
+	if d.sql, d.fallback, err = r.routeDDL(d, "", false); err != nil {
 		return false, err
 	}
 	info := ShardDDL{Source: r.cfg.Source, Schema: d.schema, Table: d.table, TargetSchema: ts, TargetTable: tt,
@@ -138,15 +148,31 @@ func (r *run) shardGate(ctx context.Context, h *replication.EventHeader, ddls []
 	}
 	switch dec.Action {
 	case ShardSkip:
-		r.log.Info("shard DDL already resolved; applying it to the schema tracker only", "ddl", truncate(d.sql, 200))
+		r.log.Info("shard DDL needs no change on the target (resolved already, or the joined schema has it); applying it to the schema tracker only", "ddl", truncate(d.sql, 200))
 		d.execute = false
 		return false, nil
 	case ShardExecute:
-		r.log.Info("shard DDL reached by every shard; executing it on the target", "ddl", truncate(d.sql, 200))
+		if len(dec.DDLs) > 0 {
+			d.sql = dec.DDLs[0]
+		}
+		r.log.Info("executing shard DDL on the target", "ddl", truncate(d.sql, 200))
 		r.sh.executing = &info
 		return false, nil
 	}
 	return true, r.shardHold(ctx, h, d, dec.Resolved)
+}
+
+// shardCreate makes a CREATE TABLE of a merged target IF NOT EXISTS: the first shard
+// creates the target, a shard created later joins it.
+func (r *run) shardCreate(d *ddlStmt) error {
+	n, ok := d.node.(*ast.CreateTableStmt)
+	if !ok || r.cfg.Shard == nil || !d.execute || n.IfNotExists || !r.cfg.Shared(d.schema, d.table) {
+		return nil
+	}
+	n.IfNotExists = true
+	var err error
+	d.sql, d.fallback, err = r.routeDDL(d, "", false)
+	return err
 }
 
 // shardHold makes d's table wait: everything before the DDL is committed, the global
