@@ -417,6 +417,17 @@ func TestShardOptimisticMerge(t *testing.T) {
 	for _, sh := range f.shards {
 		waitTargetRow(t, c, "shard-o", maxID(t, sh))
 	}
+	// A column dropped on some shards stays on the target until the last one drops it.
+	for _, sh := range f.shards[:3] {
+		sh.srv.Exec(t, "ALTER TABLE "+sh.full()+" DROP COLUMN s")
+	}
+	for _, sh := range f.shards {
+		waitTargetRow(t, c, "shard-o", maxID(t, sh))
+	}
+	if defs, _ := columnDefs(ctx, dst, "merged", "t"); !strings.Contains(defs, "s varchar(20)") {
+		t.Fatalf("column s left the target before every shard dropped it: %s", defs)
+	}
+	f.shards[3].srv.Exec(t, "ALTER TABLE "+f.shards[3].full()+" DROP COLUMN s")
 	load.stop(t)
 	f.waitMerged(t, c, "shard-o")
 
