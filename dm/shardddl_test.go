@@ -448,3 +448,57 @@ func TestShardOptimisticMerge(t *testing.T) {
 		t.Fatalf("conflict error does not name both DDLs: %s", msg)
 	}
 }
+
+// TestShardKeyConflictsCounted: two shards write the same key into the merged table; the
+// second row is settled by on_duplicate and counted in the sync status.
+func TestShardKeyConflictsCounted(t *testing.T) {
+	for _, tc := range []struct{ onDup, wantV string }{{"replace", "2"}, {"ignore", "1"}} {
+		t.Run(tc.onDup, func(t *testing.T) {
+			ctx := testCtx(t)
+			f := newShardFixture(t)
+			c, err := Open(ctx, Config{Store: MemoryStore(), DataDir: t.TempDir()})
+			mustOK(t, err)
+			t.Cleanup(func() { c.Close() })
+			f.addSources(t, c)
+			tk := f.task("shard-u", "pessimistic")
+			tk.OnDuplicate = tc.onDup
+			_, err = c.CreateTask(ctx, CreateTaskRequest{Task: tk})
+			mustOK(t, err)
+			mustOK(t, c.StartTask(ctx, "shard-u", StartTaskRequest{}))
+			waitUnit(t, c, "shard-u", UnitSync)
+			f.waitMerged(t, c, "shard-u")
+
+			f.shards[0].srv.Exec(t, "INSERT INTO "+f.shards[0].full()+" (id, v) VALUES (999, 1)")
+			waitTargetRow(t, c, "shard-u", 999)
+			f.shards[2].srv.Exec(t, "INSERT INTO "+f.shards[2].full()+" (id, v) VALUES (999, 2)")
+			waitFor(t, "the conflict to be counted", func() bool {
+				failIfPaused(t, c, "shard-u")
+				for _, s := range taskStage(t, c, "shard-u") {
+					if s.SourceName == "src2" && s.SyncStatus != nil && s.SyncStatus.DuplicateKeyConflicts == 1 {
+						return true
+					}
+				}
+				return false
+			})
+			var v string
+			mustOK(t, openDB(t, testDst).QueryRow("SELECT v FROM merged.t WHERE id = 999").Scan(&v))
+			if v != tc.wantV {
+				t.Fatalf("on_duplicate %s kept v = %s, want %s", tc.onDup, v, tc.wantV)
+			}
+			for _, s := range taskStage(t, c, "shard-u") {
+				if s.SourceName == "src1" && s.SyncStatus != nil && s.SyncStatus.DuplicateKeyConflicts != 0 {
+					t.Fatalf("src1 counted %d conflicts, want 0", s.SyncStatus.DuplicateKeyConflicts)
+				}
+			}
+			// The colliding row leaves both shards; the rest is identical.
+			f.shards[0].srv.Exec(t, "DELETE FROM "+f.shards[0].full()+" WHERE id = 999")
+			f.shards[2].srv.Exec(t, "DELETE FROM "+f.shards[2].full()+" WHERE id = 999")
+			waitFor(t, "the colliding row to leave the target", func() bool {
+				var n int
+				mustOK(t, openDB(t, testDst).QueryRow("SELECT COUNT(*) FROM merged.t WHERE id = 999").Scan(&n))
+				return n == 0
+			})
+			f.waitMerged(t, c, "shard-u")
+		})
+	}
+}

@@ -333,6 +333,10 @@ type SyncStatus struct {
 	SecondsBehindMaster int64           `json:"seconds_behind_master"`
 	IOTotalBytes        uint64          `json:"io_total_bytes"`
 	DumpIOTotalBytes    uint64          `json:"dump_io_total_bytes"`
+	// DuplicateKeyConflicts (dmkit) counts replicated rows that met an existing key on the
+	// target and were replaced or ignored as on_duplicate says — in a shard merge, rows
+	// of two shards with the same key.
+	DuplicateKeyConflicts int64 `json:"duplicate_key_conflicts"`
 }
 
 // ShardingGroup is an unresolved shard-DDL group.

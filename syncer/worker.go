@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -32,9 +33,11 @@ type worker struct {
 	notify chan struct{}
 
 	builder sqlBuilder
-	stmts   []stmt
-	idx     map[string]int
-	keyBuf  []byte
+	// conflicts counts on-duplicate rows of the batch being written.
+	conflicts int64
+	stmts     []stmt
+	idx       map[string]int
+	keyBuf    []byte
 }
 
 func newWorker(r *run, id int, start *pubLoc) *worker {
@@ -205,11 +208,16 @@ func (w *worker) tryExec(ctx context.Context, cp string) (failed *stmt, err erro
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
+	w.conflicts = 0
 	for i := range w.stmts {
 		s := &w.stmts[i]
-		if _, err := tx.ExecContext(ctx, s.sql); err != nil {
+		res, err := tx.ExecContext(ctx, s.sql)
+		if err != nil {
 			_ = tx.Rollback()
 			return s, err
+		}
+		if s.onDup > 0 {
+			w.conflicts += duplicateRows(s, res)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, cp); err != nil {
@@ -219,7 +227,28 @@ func (w *worker) tryExec(ctx context.Context, cp string) (failed *stmt, err erro
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	if w.conflicts > 0 {
+		w.r.s.dupConflicts.Add(w.conflicts)
+		w.r.log.Warn("rows hit an existing key on the target and were resolved by on_duplicate",
+			"rows", w.conflicts, "on_duplicate", w.r.cfg.OnDuplicate, "table", w.stmts[0].c.table.target)
+	}
 	return nil, nil
+}
+
+// duplicateRows is how many rows of an on-duplicate statement met an existing key:
+// REPLACE counts a replaced row twice in its affected rows, INSERT IGNORE not at all.
+func duplicateRows(s *stmt, res sql.Result) int64 {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0
+	}
+	switch s.op {
+	case opReplace:
+		return max(0, n-int64(s.onDup))
+	case opInsertIgnore:
+		return max(0, int64(s.onDup)-n)
+	}
+	return 0
 }
 
 // committed reports whether the worker row already holds batchID, i.e. the batch
