@@ -283,6 +283,20 @@ func TestShardPessimisticMerge(t *testing.T) {
 	}
 	load.stop(t)
 	f.waitMerged(t, c, "shard-p")
+
+	// A shard dropped upstream while the others wait at a DDL leaves the group: the lock
+	// resolves without it (the target table, shared, is not dropped).
+	for _, sh := range f.shards[:3] {
+		sh.srv.Exec(t, fmt.Sprintf("ALTER TABLE %s ADD COLUMN e INT", sh.full()))
+	}
+	waitLock(t, c, "shard-p", 3)
+	gone := f.shards[3]
+	gone.srv.Exec(t, "DROP TABLE "+gone.full())
+	waitNoLock(t, c, "shard-p")
+	f.shards = f.shards[:3]
+	f.shards[0].srv.Exec(t, "INSERT INTO "+f.shards[0].full()+" (id, v, e) VALUES (1999999, 1, 5)")
+	waitTargetRow(t, c, "shard-p", 1999999)
+	f.waitMerged(t, c, "shard-p")
 }
 
 // checkLockStatus checks the task status of a half-resolved lock: src1 (both shards

@@ -147,6 +147,40 @@ func (s *subtaskCoordinator) Executed(ctx context.Context, d syncer.ShardDDL) er
 	return s.k.executed(ctx, s.task, s.taskID, d)
 }
 
+func (s *subtaskCoordinator) Left(ctx context.Context, d syncer.ShardDDL) error {
+	return s.k.left(ctx, s.task, s.taskID, d)
+}
+
+// left removes a dropped shard from its group's open lock; when the others all wait at
+// the DDL, the keeper runs it on the target itself (no shard is at the DDL to run it)
+// and resolves the lock.
+func (k *lockKeeper) left(ctx context.Context, task, taskID string, d syncer.ShardDDL) error {
+	id := shardLockID(task, d.TargetSchema, d.TargetTable)
+	k.mu.Lock()
+	r, ok := getRecord(k.c.read(), kindShardLock, id).(*shardLockRecord)
+	if !ok || r.Open == nil || r.TaskID != taskID {
+		k.mu.Unlock()
+		return nil
+	}
+	r = k.record(id, task, taskID, d.TargetSchema, d.TargetTable)
+	me := shardName(d.Source, d.Schema, d.Table)
+	r.Open.Shards = slices.DeleteFunc(r.Open.Shards, func(s lockShard) bool { return s.name() == me })
+	// With an executor named, a shard already runs the DDL.
+	ready := r.Open.Executor == "" && !slices.ContainsFunc(r.Open.Shards, func(s lockShard) bool { return !s.Arrived })
+	err := k.save(ctx, r)
+	k.mu.Unlock()
+	if err != nil || !ready {
+		return err
+	}
+	k.c.log.Info("shard left its group; the shards that remain all reached the DDL", "lock", id, "shard", me)
+	tr, _ := getRecord(k.c.read(), kindTask, task).(*taskRecord)
+	if tr == nil {
+		return nil
+	}
+	target := targetDBConfig(&tr.Task.TargetConfig)
+	return k.resolve(ctx, id, taskID, func(r *shardLockRecord) error { return execLockDDLs(ctx, target, r) })
+}
+
 // executed resolves the open lock d's shard was asked to execute (nothing else: an
 // optimistic DDL that ran without a lock leaves an unrelated open lock alone).
 func (k *lockKeeper) executed(ctx context.Context, task, taskID string, d syncer.ShardDDL) error {

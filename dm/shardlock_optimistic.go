@@ -46,6 +46,10 @@ func (o *optimisticCoordinator) Arrive(ctx context.Context, d syncer.ShardDDL) (
 	return o.k.arriveOptimistic(ctx, o.task, o.taskID, o.strict, d)
 }
 
+func (o *optimisticCoordinator) Left(ctx context.Context, d syncer.ShardDDL) error {
+	return o.k.left(ctx, o.task, o.taskID, d)
+}
+
 func (o *optimisticCoordinator) Executed(ctx context.Context, d syncer.ShardDDL) error {
 	// Only a conflict that fell back to a lock needs resolving.
 	return o.k.executed(ctx, o.task, o.taskID, d)

@@ -55,6 +55,9 @@ type ShardCoordinator interface {
 	Arrive(ctx context.Context, d ShardDDL) (ShardDecision, error)
 	// Executed reports that the DDL a ShardExecute decision asked for ran on the target.
 	Executed(ctx context.Context, d ShardDDL) error
+	// Left reports that d's table was dropped upstream (d.DDLs is empty): it leaves its
+	// merge group, and a lock only it was missing resolves.
+	Left(ctx context.Context, d ShardDDL) error
 }
 
 // errRewind makes the read loop re-open the stream at the earliest resolved table's DDL.
@@ -125,6 +128,9 @@ func (r *run) shardSkipped(schema, table string, pos position) bool {
 // shardGate runs the coordination of a shard DDL before applyDDL. handled reports that
 // the statement is fully dealt with (the table now waits).
 func (r *run) shardGate(ctx context.Context, h *replication.EventHeader, ddls []*ddlStmt) (handled bool, err error) {
+	if err := r.shardLeave(ctx, h, ddls); err != nil {
+		return false, err
+	}
 	if len(ddls) != 1 {
 		return false, nil
 	}
@@ -160,6 +166,28 @@ func (r *run) shardGate(ctx context.Context, h *replication.EventHeader, ddls []
 		return false, nil
 	}
 	return true, r.shardHold(ctx, h, d, dec.Resolved)
+}
+
+// shardLeave reports the shard tables a DROP TABLE removes from their merge groups.
+func (r *run) shardLeave(ctx context.Context, h *replication.EventHeader, ddls []*ddlStmt) error {
+	if r.cfg.Shard == nil {
+		return nil
+	}
+	for _, d := range ddls {
+		if _, ok := d.node.(*ast.DropTableStmt); !ok || d.table == "" || !r.cfg.Shared(d.schema, d.table) {
+			continue
+		}
+		ts, tt, err := r.cfg.Route(d.schema, d.table)
+		if err != nil {
+			return err
+		}
+		info := ShardDDL{Source: r.cfg.Source, Schema: d.schema, Table: d.table, TargetSchema: ts, TargetTable: tt,
+			Location: Location{File: r.curFile, Pos: h.LogPos}}
+		if err := r.cfg.Shard.Left(ctx, info); err != nil {
+			return fmt.Errorf("shard table %s.%s dropped: %w", d.schema, d.table, err)
+		}
+	}
+	return nil
 }
 
 // shardCreate makes a CREATE TABLE of a merged target IF NOT EXISTS: the first shard
