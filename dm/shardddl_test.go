@@ -516,3 +516,43 @@ func TestShardKeyConflictsCounted(t *testing.T) {
 		})
 	}
 }
+
+// TestShardOptimisticConflictWaits: without strict_optimistic_shard_mode a conflicting DDL
+// does not pause the task: its table waits as a lock (the others keep flowing) until the
+// lock is resolved — here by unlocking it with skip.
+func TestShardOptimisticConflictWaits(t *testing.T) {
+	ctx := testCtx(t)
+	f := newShardFixture(t)
+	c, err := Open(ctx, Config{Store: MemoryStore(), DataDir: t.TempDir()})
+	mustOK(t, err)
+	t.Cleanup(func() { c.Close() })
+	f.addSources(t, c)
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: f.task("shard-o", "optimistic")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "shard-o", StartTaskRequest{}))
+	waitUnit(t, c, "shard-o", UnitSync)
+	load := f.startLoad(t)
+
+	f.shards[0].srv.Exec(t, "ALTER TABLE "+f.shards[0].full()+" ADD COLUMN d INT")
+	f.shards[1].srv.Exec(t, "ALTER TABLE "+f.shards[1].full()+" ADD COLUMN d VARCHAR(10)")
+	l := waitLock(t, c, "shard-o", 1)
+	if l.Synced[0] != "src1-`shard_a`.`t2`" || !strings.Contains(l.DDLs[0], "VARCHAR(10)") {
+		t.Fatalf("conflict lock = %+v", l)
+	}
+	for _, i := range []int{0, 2, 3} {
+		waitTargetRow(t, c, "shard-o", maxID(t, f.shards[i]))
+	}
+	err = c.UnlockShardDDLLock(ctx, "shard-o", UnlockShardDDLLockRequest{LockID: "nope", Action: UnlockSkip})
+	if ErrorCode(err) != CodeShardLockNotFound {
+		t.Fatalf("unlock of an unknown lock: %v", err)
+	}
+	mustOK(t, c.UnlockShardDDLLock(ctx, "shard-o", UnlockShardDDLLockRequest{LockID: l.ID, Action: UnlockSkip}))
+	waitNoLock(t, c, "shard-o")
+	waitTargetRow(t, c, "shard-o", maxID(t, f.shards[1]))
+	load.stop(t)
+	dst := openDB(t, testDst)
+	waitFor(t, "the shards' rows on the target", func() bool {
+		failIfPaused(t, c, "shard-o")
+		return f.rowsDiff(ctx, dst) == nil
+	})
+}
