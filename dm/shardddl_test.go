@@ -347,6 +347,15 @@ func TestShardPessimisticRestart(t *testing.T) {
 		sh.srv.Exec(t, fmt.Sprintf(pessimisticDDLs[0], sh.full()))
 	}
 	before := waitLock(t, c, "shard-r", 3)
+	// No task update while a lock is unresolved (DM's rule).
+	mustOK(t, c.StopTask(ctx, "shard-r", StopTaskRequest{}))
+	waitStage(t, c, "shard-r", StagePaused, UnitSync)
+	_, err = c.UpdateTask(ctx, "shard-r", CreateTaskRequest{Task: f.task("shard-r", "pessimistic")})
+	if ErrorCode(err) != CodeTaskUpdateBlocked || !strings.Contains(err.Error(), before.ID) {
+		t.Fatalf("update with an open lock: %v", err)
+	}
+	mustOK(t, c.StartTask(ctx, "shard-r", StartTaskRequest{}))
+	waitUnit(t, c, "shard-r", UnitSync)
 	mustOK(t, c.Close())
 
 	time.Sleep(500 * time.Millisecond) // the load goes on while the control plane is down
