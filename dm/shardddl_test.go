@@ -21,6 +21,7 @@ import (
 type shardFixture struct {
 	src2   *mysqltest.Server
 	shards []shardTable
+	gtid   bool // the sources replicate by GTID
 }
 
 type shardTable struct {
@@ -75,7 +76,9 @@ func (f *shardFixture) task(name, mode string) *Task {
 func (f *shardFixture) addSources(t *testing.T, c *Cluster) {
 	t.Helper()
 	for name, srv := range map[string]*mysqltest.Server{"src1": testSrc, "src2": f.src2} {
-		if _, err := c.CreateSource(testCtx(t), CreateSourceRequest{Source: sourceFor(name, srv)}); err != nil {
+		src := sourceFor(name, srv)
+		src.EnableGTID = f.gtid
+		if _, err := c.CreateSource(testCtx(t), CreateSourceRequest{Source: src}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -246,8 +249,15 @@ var pessimisticDDLs = []string{
 }
 
 func TestShardPessimisticMerge(t *testing.T) {
+	for _, gtid := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gtid=%v", gtid), func(t *testing.T) { testShardPessimisticMerge(t, gtid) })
+	}
+}
+
+func testShardPessimisticMerge(t *testing.T, gtid bool) {
 	ctx := testCtx(t)
 	f := newShardFixture(t)
+	f.gtid = gtid
 	c, err := Open(ctx, Config{Store: MemoryStore(), DataDir: t.TempDir()})
 	mustOK(t, err)
 	t.Cleanup(func() { c.Close() })
