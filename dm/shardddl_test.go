@@ -231,6 +231,42 @@ func waitLock(t *testing.T, c *Cluster, task string, synced int) ShardDDLLock {
 	return got
 }
 
+// waitLockFor waits until the task has a lock for a DDL containing fragment with the given
+// synced count.
+func waitLockFor(t *testing.T, c *Cluster, task, fragment string, synced int) ShardDDLLock {
+	t.Helper()
+	var got ShardDDLLock
+	waitFor(t, fmt.Sprintf("a lock on %s with %d synced shards", fragment, synced), func() bool {
+		failIfPaused(t, c, task)
+		l, err := c.ListShardDDLLocks(testCtx(t), task)
+		mustOK(t, err)
+		for _, x := range l.Data {
+			if strings.Contains(x.DDLs[0], fragment) && len(x.Synced) == synced {
+				got = x
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// waitLockGone waits until no lock of the task is for a DDL containing fragment.
+func waitLockGone(t *testing.T, c *Cluster, task, fragment string) {
+	t.Helper()
+	waitFor(t, "the lock on "+fragment+" to resolve", func() bool {
+		failIfPaused(t, c, task)
+		l, err := c.ListShardDDLLocks(testCtx(t), task)
+		mustOK(t, err)
+		for _, x := range l.Data {
+			if strings.Contains(x.DDLs[0], fragment) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func waitNoLock(t *testing.T, c *Cluster, task string) {
 	t.Helper()
 	waitFor(t, "no lock", func() bool {
@@ -240,6 +276,9 @@ func waitNoLock(t *testing.T, c *Cluster, task string) {
 		return len(l.Data) == 0
 	})
 }
+
+// pessimisticFragments identify the routed pessimisticDDLs in lock listings.
+var pessimisticFragments = []string{"ADD COLUMN `c`", "ADD INDEX `idx_v`", "MODIFY COLUMN `s`"}
 
 // pessimisticDDLs are the done-when DDLs: added column, added index, widened column.
 var pessimisticDDLs = []string{
@@ -270,14 +309,19 @@ func testShardPessimisticMerge(t *testing.T, gtid bool) {
 
 	load := f.startLoad(t)
 	dst := openDB(t, testDst)
+	// The first shard runs all three DDLs at once: it waits at the first, and meets the
+	// next one when it re-reads after each lock resolves.
 	for _, ddl := range pessimisticDDLs {
-		for i, sh := range f.shards {
+		f.shards[0].srv.Exec(t, fmt.Sprintf(ddl, f.shards[0].full()))
+	}
+	for n, ddl := range pessimisticDDLs {
+		for i, sh := range f.shards[1:] {
 			time.Sleep(150 * time.Millisecond) // the shards reach the DDL at different moments
 			sh.srv.Exec(t, fmt.Sprintf(ddl, sh.full()))
-			if i == len(f.shards)-2 {
+			if i == 1 {
 				// Three of four shards sent it: the lock is open and visible, the target
 				// still has the old schema.
-				l := waitLock(t, c, "shard-p", 3)
+				l := waitLockFor(t, c, "shard-p", pessimisticFragments[n], 3)
 				if len(l.Unsynced) != 1 || l.Unsynced[0] != "src2-`shard_b`.`t2`" || len(l.DDLs) != 1 {
 					t.Fatalf("lock = %+v", l)
 				}
@@ -289,8 +333,9 @@ func testShardPessimisticMerge(t *testing.T, gtid bool) {
 				}
 			}
 		}
-		waitNoLock(t, c, "shard-p")
+		waitLockGone(t, c, "shard-p", pessimisticFragments[n])
 	}
+	waitNoLock(t, c, "shard-p")
 	load.stop(t)
 	f.waitMerged(t, c, "shard-p")
 
