@@ -138,6 +138,20 @@ func TestShardOptimisticConflictWaits(t *testing.T) {
 	mustOK(t, c.UnlockShardDDLLock(ctx, "shard-o", UnlockShardDDLLockRequest{LockID: l.ID, Action: UnlockSkip}))
 	waitNoLock(t, c, "shard-o")
 	waitTargetRow(t, c, "shard-o", maxID(t, f.shards[1]))
+
+	// A column one shard dropped (the others still have it) cannot be re-added.
+	sh := f.shards[2]
+	sh.srv.Exec(t, "ALTER TABLE "+sh.full()+" DROP COLUMN s")
+	sh.srv.Exec(t, "ALTER TABLE "+sh.full()+" ADD COLUMN s VARCHAR(20)")
+	l = waitLock(t, c, "shard-o", 1)
+	if !strings.Contains(l.DDLs[0], "ADD COLUMN `s`") {
+		t.Fatalf("re-add lock = %+v", l)
+	}
+	mustOK(t, c.UnlockShardDDLLock(ctx, "shard-o", UnlockShardDDLLockRequest{LockID: l.ID, Action: UnlockSkip}))
+	waitNoLock(t, c, "shard-o")
+	waitTargetRow(t, c, "shard-o", maxID(t, sh))
+	// Skipped, the target kept the shard's old values of s; rewriting them settles it.
+	sh.srv.Exec(t, "UPDATE "+sh.full()+" SET s = CONCAT('x', id)")
 	load.stop(t)
 	dst := openDB(t, testDst)
 	waitFor(t, "the shards' rows on the target", func() bool {

@@ -20,7 +20,8 @@ import (
 //   - ADD COLUMN (nullable or with a default) and ADD INDEX run when the first shard
 //     sends them; the same definition from another shard is skipped;
 //   - MODIFY/CHANGE COLUMN runs when it widens the joined type;
-//   - DROP COLUMN / DROP INDEX run when the last shard of the group dropped it;
+//   - DROP COLUMN / DROP INDEX run when the last shard of the group dropped it (until then
+//     re-adding the column is a conflict, as in DM);
 //   - anything else that changes a column incompatibly (narrowing, another definition of
 //     an added column, a NOT NULL column without default, renames) is a conflict: with
 //     strict_optimistic_shard_mode the subtask pauses with an error naming both DDLs;
@@ -121,6 +122,11 @@ func (k *lockKeeper) judge(ctx context.Context, r *shardLockRecord, d syncer.Sha
 			var add []*ast.ColumnDef
 			for _, c := range sp.NewColumns {
 				name, def := c.Name.Name.L, columnOf(c)
+				if by := r.Dropped["col:"+name]; len(by) > 0 {
+					// DM's rule: a column some shards dropped is not re-added until all have.
+					return syncer.ShardDecision{}, shardConflict(r.ID, me, ddl, fmt.Sprintf("the DROP COLUMN %s of %s", name, strings.Join(by, ", ")),
+						"column "+name+" is re-added while other shards still drop it"), nil
+				}
 				if cur, ok := cols[name]; ok {
 					if cur.typ.same(def.typ) && cur.nullable == def.nullable {
 						continue // another shard added it already
