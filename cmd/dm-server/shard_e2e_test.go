@@ -33,7 +33,8 @@ type shardLocks struct {
 // TestShardLockKillNineAndUnlock merges two sources × two tables into one target table
 // under a write load in pessimistic shard mode. (1) dm-server is killed with SIGKILL while
 // a lock is half resolved; after the restart the lock is still there and resolves when the
-// last shard sends the DDL. (2) A DDL three shards send and the fourth never does is
+// last shard sends the DDL, also when killed again while the held shards re-read after
+// it. (2) A DDL three shards send and the fourth never does is
 // released through the unlock API. Each shard's rows end identical on the target.
 func TestShardLockKillNineAndUnlock(t *testing.T) {
 	src2, err := mysqltest.Start(mysqltest.Options{Name: "e2e-src2"})
@@ -118,6 +119,11 @@ func TestShardLockKillNineAndUnlock(t *testing.T) {
 	if _, err := shards[3].db.Exec("ALTER TABLE " + shards[3].full() + " ADD COLUMN c INT DEFAULT 7"); err != nil {
 		t.Fatal(err)
 	}
+	waitShardLock(t, c, 0)
+	// Killed again right after the lock resolved, while the held shards re-read.
+	c.kill9(t)
+	c = startChild(t, "--data-dir", dir)
+	waitShardSync(t, c)
 	waitShardLock(t, c, 0)
 
 	// (2) The fourth shard never sends the DDL: unlock with exec releases the others.
