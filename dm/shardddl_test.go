@@ -339,16 +339,32 @@ func testShardPessimisticMerge(t *testing.T, gtid bool) {
 	load.stop(t)
 	f.waitMerged(t, c, "shard-p")
 
-	// A shard dropped upstream while the others wait at a DDL leaves the group: the lock
-	// resolves without it (the target table, shared, is not dropped).
+	// Tables created while a lock is open wait with it: t3 already has the lock's new
+	// column in its rows; t4, on the old schema, sends the DDL late, after the lock
+	// resolved, and that is no new lock. A shard dropped upstream while the others wait
+	// leaves the group: the lock resolves without it (the shared target is not dropped).
 	for _, sh := range f.shards[:3] {
 		sh.srv.Exec(t, fmt.Sprintf("ALTER TABLE %s ADD COLUMN e INT", sh.full()))
 	}
-	waitLock(t, c, "shard-p", 3)
-	gone := f.shards[3]
-	gone.srv.Exec(t, "DROP TABLE "+gone.full())
+	waitLockFor(t, c, "shard-p", "ADD COLUMN `e`", 3)
+	b := f.shards[3]
+	t3 := shardTable{srv: b.srv, db: b.db, source: "src2", schema: "shard_b", name: "t3", base: 5000000}
+	t4 := shardTable{srv: b.srv, db: b.db, source: "src2", schema: "shard_b", name: "t4", base: 6000000}
+	b.srv.Exec(t, "CREATE TABLE "+t3.full()+" (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(40), c INT DEFAULT 7, e INT)")
+	b.srv.Exec(t, "INSERT INTO "+t3.full()+" (id, v, e) VALUES (5000001, 1, 9), (5000002, 2, 9)")
+	b.srv.Exec(t, "CREATE TABLE "+t4.full()+" (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(40), c INT DEFAULT 7)")
+	b.srv.Exec(t, "INSERT INTO "+t4.full()+" (id, v) VALUES (6000001, 1)")
+	b.srv.Exec(t, "DROP TABLE "+b.full())
 	waitNoLock(t, c, "shard-p")
-	f.shards = f.shards[:3]
+	waitTargetRow(t, c, "shard-p", 5000002)
+	waitTargetRow(t, c, "shard-p", 6000001)
+	b.srv.Exec(t, "ALTER TABLE "+t4.full()+" ADD COLUMN e INT")
+	b.srv.Exec(t, "INSERT INTO "+t4.full()+" (id, v, e) VALUES (6000002, 2, 3)")
+	waitTargetRow(t, c, "shard-p", 6000002)
+	if l, _ := c.ListShardDDLLocks(ctx, "shard-p"); len(l.Data) != 0 {
+		t.Fatalf("the late DDL of a table created mid-lock opened a lock: %+v", l.Data)
+	}
+	f.shards = append(f.shards[:3], t3, t4)
 	f.shards[0].srv.Exec(t, "INSERT INTO "+f.shards[0].full()+" (id, v, e) VALUES (1999999, 1, 5)")
 	waitTargetRow(t, c, "shard-p", 1999999)
 	f.waitMerged(t, c, "shard-p")

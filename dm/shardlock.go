@@ -41,6 +41,9 @@ type shardLockRecord struct {
 	// that dropped one, which leaves the target when all have.
 	Added   map[string]string   `json:"added,omitempty"`
 	Dropped map[string][]string `json:"dropped,omitempty"`
+	// LastDDLs are the DDLs of the last resolved lock: a shard that joined the group
+	// after that lock opened may send them late; they are skipped, not a new lock.
+	LastDDLs []string `json:"last_ddls,omitempty"`
 }
 
 func (r *shardLockRecord) key() string { return r.ID }
@@ -202,6 +205,7 @@ func (k *lockKeeper) record(id, task, taskID, schema, table string) *shardLockRe
 			cp.Open = &o
 		}
 		cp.Done = slices.Clone(r.Done)
+		cp.LastDDLs = slices.Clone(r.LastDDLs)
 		cp.Added = maps.Clone(r.Added)
 		cp.Dropped = maps.Clone(r.Dropped)
 		for k, v := range cp.Dropped {
@@ -227,6 +231,21 @@ func (k *lockKeeper) arrive(ctx context.Context, task, taskID string, d syncer.S
 	defer k.mu.Unlock()
 	r := k.record(id, task, taskID, d.TargetSchema, d.TargetTable)
 	if r.resolvedAt(d) {
+		return syncer.ShardDecision{Action: syncer.ShardSkip}, nil
+	}
+	if d.Create {
+		// A shard created while a lock is open waits with the lock's shards; otherwise
+		// its CREATE TABLE IF NOT EXISTS runs.
+		if r.Open == nil {
+			return syncer.ShardDecision{Action: syncer.ShardExecute}, nil
+		}
+		k.c.log.Info("shard table created while a lock is open; it waits for the lock", "lock", id, "shard", shardName(d.Source, d.Schema, d.Table))
+		return syncer.ShardDecision{Action: syncer.ShardWait, Resolved: k.chanOf(id)}, nil
+	}
+	if r.Open == nil && slices.Equal(r.LastDDLs, d.DDLs) {
+		// A shard that joined after the last lock opened sends its DDL late: the
+		// target has it already.
+		k.c.log.Info("shard sent the DDL of the last resolved lock; it is on the target already", "lock", id, "shard", shardName(d.Source, d.Schema, d.Table))
 		return syncer.ShardDecision{Action: syncer.ShardSkip}, nil
 	}
 	if r.Open == nil {
@@ -287,6 +306,7 @@ func (k *lockKeeper) resolve(ctx context.Context, id, taskID string, exec func(*
 		r.Done = slices.Clone(r.Done[n-maxLockHistory:])
 	}
 	ddls := r.Open.DDLs
+	r.LastDDLs = ddls
 	r.Open = nil
 	if err := k.save(ctx, r); err != nil {
 		return err

@@ -20,6 +20,9 @@ type ShardDDL struct {
 	TargetSchema, TargetTable string
 	DDLs                      []string
 	Location                  Location
+	// Create marks a CREATE TABLE of a shard: while its group has an open pessimistic
+	// lock the new table waits too (its rows may have the lock's new schema already).
+	Create bool
 }
 
 // ShardAction is what a shard does with a DDL it reached.
@@ -135,7 +138,8 @@ func (r *run) shardGate(ctx context.Context, h *replication.EventHeader, ddls []
 		return false, nil
 	}
 	d := ddls[0]
-	if err := r.shardCreate(d); err != nil || !r.shardCoordinated(d) {
+	create, err := r.shardCreate(d)
+	if err != nil || (!create && !r.shardCoordinated(d)) {
 		return false, err
 	}
 	ts, tt, err := r.cfg.Route(d.schema, d.table)
@@ -147,7 +151,7 @@ func (r *run) shardGate(ctx context.Context, h *replication.EventHeader, ddls []
 		return false, err
 	}
 	info := ShardDDL{Source: r.cfg.Source, Schema: d.schema, Table: d.table, TargetSchema: ts, TargetTable: tt,
-		DDLs: []string{d.sql}, Location: Location{File: r.curFile, Pos: h.LogPos, GTID: r.gtid.String()}}
+		DDLs: []string{d.sql}, Location: Location{File: r.curFile, Pos: h.LogPos, GTID: r.gtid.String()}, Create: create}
 	dec, err := r.cfg.Shard.Arrive(ctx, info)
 	if err != nil {
 		return false, fmt.Errorf("shard DDL of %s at %s: %w", d.schema+"."+d.table, position{r.curFile, h.LogPos}, err)
@@ -190,17 +194,15 @@ func (r *run) shardLeave(ctx context.Context, h *replication.EventHeader, ddls [
 	return nil
 }
 
-// shardCreate makes a CREATE TABLE of a merged target IF NOT EXISTS: the first shard
-// creates the target, a shard created later joins it.
-func (r *run) shardCreate(d *ddlStmt) error {
+// shardCreate makes a CREATE TABLE of a merged target IF NOT EXISTS (the first shard
+// creates the target, a shard created later joins it) and reports it for coordination.
+func (r *run) shardCreate(d *ddlStmt) (bool, error) {
 	n, ok := d.node.(*ast.CreateTableStmt)
-	if !ok || r.cfg.Shard == nil || !d.execute || n.IfNotExists || !r.cfg.Shared(d.schema, d.table) {
-		return nil
+	if !ok || r.cfg.Shard == nil || !d.execute || !r.cfg.Shared(d.schema, d.table) {
+		return false, nil
 	}
 	n.IfNotExists = true
-	var err error
-	d.sql, d.fallback, err = r.routeDDL(d, "", false)
-	return err
+	return true, nil
 }
 
 // shardHold makes d's table wait: everything before the DDL is committed, the global
