@@ -143,15 +143,31 @@ type subtaskCoordinator struct {
 }
 
 func (s *subtaskCoordinator) Arrive(ctx context.Context, d syncer.ShardDDL) (syncer.ShardDecision, error) {
-	return s.k.arrive(ctx, s.task, s.taskID, d)
+	dec, err := s.k.arrive(ctx, s.task, s.taskID, d)
+	return dec, coordErr(err)
 }
 
 func (s *subtaskCoordinator) Executed(ctx context.Context, d syncer.ShardDDL) error {
-	return s.k.executed(ctx, s.task, s.taskID, d)
+	return coordErr(s.k.executed(ctx, s.task, s.taskID, d))
 }
 
+// coordErr marks the keeper's failures to reach a source, the target or the store as
+// temporary, so the subtask resumes by itself; a DDL conflict is the user's to settle.
+func coordErr(err error) error {
+	if err == nil || ErrorCode(err) == CodeShardDDLConflict {
+		return err
+	}
+	return &transientError{err}
+}
+
+type transientError struct{ err error }
+
+func (e *transientError) Error() string   { return e.err.Error() }
+func (e *transientError) Unwrap() error   { return e.err }
+func (e *transientError) Temporary() bool { return true }
+
 func (s *subtaskCoordinator) Left(ctx context.Context, d syncer.ShardDDL) error {
-	return s.k.left(ctx, s.task, s.taskID, d)
+	return coordErr(s.k.left(ctx, s.task, s.taskID, d))
 }
 
 // left removes a dropped shard from its group's open lock; when the others all wait at

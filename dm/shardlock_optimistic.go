@@ -44,16 +44,17 @@ type optimisticCoordinator struct {
 }
 
 func (o *optimisticCoordinator) Arrive(ctx context.Context, d syncer.ShardDDL) (syncer.ShardDecision, error) {
-	return o.k.arriveOptimistic(ctx, o.task, o.taskID, o.strict, d)
+	dec, err := o.k.arriveOptimistic(ctx, o.task, o.taskID, o.strict, d)
+	return dec, coordErr(err)
 }
 
 func (o *optimisticCoordinator) Left(ctx context.Context, d syncer.ShardDDL) error {
-	return o.k.left(ctx, o.task, o.taskID, d)
+	return coordErr(o.k.left(ctx, o.task, o.taskID, d))
 }
 
 func (o *optimisticCoordinator) Executed(ctx context.Context, d syncer.ShardDDL) error {
 	// Only a conflict that fell back to a lock needs resolving.
-	return o.k.executed(ctx, o.task, o.taskID, d)
+	return coordErr(o.k.executed(ctx, o.task, o.taskID, d))
 }
 
 // shardConflict is the error of an incompatible optimistic DDL.

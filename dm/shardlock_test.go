@@ -1,6 +1,7 @@
 package dm
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/dmkit/dmkit/syncer"
@@ -86,5 +87,18 @@ func TestLockKeeperDecisions(t *testing.T) {
 	// A record of an older task of the same name is not this task's.
 	if got := k.record(id, "tk", "id2", "db", "t"); got.Open != nil || len(got.Done) != 0 {
 		t.Fatalf("record of another task identity = %+v", got)
+	}
+}
+
+// TestCoordErr: only a DDL conflict is permanent; the keeper's other failures retry.
+func TestCoordErr(t *testing.T) {
+	if coordErr(nil) != nil {
+		t.Fatal("nil error wrapped")
+	}
+	if retryable(coordErr(NewError(CodeShardDDLConflict, "conflict"))) {
+		t.Error("a DDL conflict is retried")
+	}
+	if !retryable(coordErr(errors.New("connection refused"))) {
+		t.Error("a connection failure is not retried")
 	}
 }
