@@ -84,6 +84,10 @@ func (c *Cluster) UnlockShardDDLLock(ctx context.Context, task string, req Unloc
 	if r == nil || r.Task != task || r.TaskID != tr.ID || r.Open == nil {
 		return NewError(CodeShardLockNotFound, "task %s has no unresolved shard DDL lock %q", task, req.LockID)
 	}
+	if req.Action == UnlockExec && r.Open.Executor != "" {
+		return NewError(CodeShardDDLConflict, "shard DDL lock %s: every shard reached the DDL and %s runs it; wait for it, "+
+			"or if that subtask cannot run, unlock with action skip and run the DDL on the target yourself", req.LockID, r.Open.Executor)
+	}
 	var exec func(*shardLockRecord) error
 	if req.Action == UnlockExec {
 		target := targetDBConfig(&tr.Task.TargetConfig)
