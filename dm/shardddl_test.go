@@ -318,6 +318,11 @@ func testShardPessimisticMerge(t *testing.T, gtid bool) {
 		for i, sh := range f.shards[1:] {
 			time.Sleep(150 * time.Millisecond) // the shards reach the DDL at different moments
 			sh.srv.Exec(t, fmt.Sprintf(ddl, sh.full()))
+			if i == 0 {
+				// Half the shards (both of src1) sent it: the lock shows in the status.
+				l := waitLockFor(t, c, "shard-p", pessimisticFragments[n], 2)
+				checkLockStatus(t, c, "shard-p", l)
+			}
 			if i == 1 {
 				// Three of four shards sent it: the lock is open and visible, the target
 				// still has the old schema.
