@@ -53,7 +53,7 @@ type SubtaskConfig struct {
 	ClearStartArgs func()
 	// ForgetSchemaOverrides forgets SchemaOverrides once a checkpoint holds them.
 	ForgetSchemaOverrides func()
-	// Shard coordinates the DDL of merged tables (shard_mode pessimistic); nil otherwise.
+	// Shard coordinates the DDL of merged tables (shard_mode set); nil otherwise.
 	Shard syncer.ShardCoordinator
 	// Logger is the subtask's logger.
 	Logger *slog.Logger

@@ -89,8 +89,8 @@ type Config struct {
 	// TRUNCATE TABLE never run on a shared target (nil: nothing is shared).
 	Shared func(schema, table string) bool
 
-	// Shard coordinates the DDL of tables whose target is Shared (pessimistic shard
-	// mode): nil applies every shard's DDL directly, as without shard mode.
+	// Shard coordinates the DDL of tables whose target is Shared (shard mode, pessimistic
+	// or optimistic; see shard.go): nil applies every shard's DDL directly.
 	Shard ShardCoordinator
 
 	// InitialSchemas seeds the schema tracker on a fresh start: (schema, table) → CREATE

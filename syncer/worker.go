@@ -33,8 +33,10 @@ type worker struct {
 	notify chan struct{}
 
 	builder sqlBuilder
-	// conflicts counts on-duplicate rows of the batch being written.
-	conflicts int64
+	// conflicts counts on-duplicate rows of the batch being written; conflictLog is when
+	// they were last logged (at most every 10 s).
+	conflicts   int64
+	conflictLog time.Time
 	stmts     []stmt
 	idx       map[string]int
 	keyBuf    []byte
@@ -228,9 +230,12 @@ func (w *worker) tryExec(ctx context.Context, cp string) (failed *stmt, err erro
 		return nil, err
 	}
 	if w.conflicts > 0 {
-		w.r.s.dupConflicts.Add(w.conflicts)
-		w.r.log.Warn("rows hit an existing key on the target and were resolved by on_duplicate",
-			"rows", w.conflicts, "on_duplicate", w.r.cfg.OnDuplicate, "table", w.stmts[0].c.table.target)
+		total := w.r.s.dupConflicts.Add(w.conflicts)
+		if time.Since(w.conflictLog) > 10*time.Second {
+			w.conflictLog = time.Now()
+			w.r.log.Warn("rows hit an existing key on the target and were settled by on_duplicate",
+				"rows", w.conflicts, "total", total, "on_duplicate", w.r.cfg.OnDuplicate, "table", w.stmts[0].c.table.target)
+		}
 	}
 	return nil, nil
 }
