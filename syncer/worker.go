@@ -37,9 +37,9 @@ type worker struct {
 	// they were last logged (at most every 10 s).
 	conflicts   int64
 	conflictLog time.Time
-	stmts     []stmt
-	idx       map[string]int
-	keyBuf    []byte
+	stmts       []stmt
+	idx         map[string]int
+	keyBuf      []byte
 }
 
 func newWorker(r *run, id int, start *pubLoc) *worker {
