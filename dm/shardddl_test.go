@@ -504,3 +504,43 @@ func TestShardKeyConflictsCounted(t *testing.T) {
 		})
 	}
 }
+
+// TestShardPessimisticDropColumnReplay: a source stopped while its shards wait at a DROP
+// COLUMN lock, which then resolves without it, replays from before the lock on restart:
+// its rows written before the DROP name the column the target no longer has, and land
+// without it.
+func TestShardPessimisticDropColumnReplay(t *testing.T) {
+	ctx := testCtx(t)
+	f := newShardFixture(t)
+	c, err := Open(ctx, Config{Store: MemoryStore(), DataDir: t.TempDir()})
+	mustOK(t, err)
+	t.Cleanup(func() { c.Close() })
+	f.addSources(t, c)
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: f.task("shard-r", "pessimistic")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "shard-r", StartTaskRequest{}))
+	waitUnit(t, c, "shard-r", UnitSync)
+
+	a1, a2 := f.shards[0], f.shards[1]
+	a1.srv.Exec(t, "ALTER TABLE "+a1.full()+" DROP COLUMN s")
+	a2.srv.Exec(t, fmt.Sprintf("INSERT INTO %s (id, v, s) VALUES (%d, 1, 'before the drop')", a2.full(), a2.base+900))
+	a2.srv.Exec(t, "ALTER TABLE "+a2.full()+" DROP COLUMN s")
+	waitLockFor(t, c, "shard-r", "DROP COLUMN `s`", 2)
+	mustOK(t, c.StopTask(ctx, "shard-r", StopTaskRequest{SourceNameList: []string{"src1"}}))
+	waitFor(t, "src1 to stop", func() bool {
+		for _, s := range taskStage(t, c, "shard-r") {
+			if s.SourceName == "src1" {
+				return s.Stage == StagePaused
+			}
+		}
+		return false
+	})
+	for _, sh := range f.shards[2:] {
+		sh.srv.Exec(t, "ALTER TABLE "+sh.full()+" DROP COLUMN s")
+	}
+	waitNoLock(t, c, "shard-r")
+	mustOK(t, c.StartTask(ctx, "shard-r", StartTaskRequest{SourceNameList: []string{"src1"}}))
+	a1.srv.Exec(t, fmt.Sprintf("INSERT INTO %s (id, v) VALUES (%d, 2)", a1.full(), a1.base+901))
+	waitTargetRow(t, c, "shard-r", a1.base+901)
+	f.waitMerged(t, c, "shard-r")
+}

@@ -511,6 +511,9 @@ func (r *run) tableInfo(ctx context.Context, schema, table string) (*tableInfo, 
 		}
 	}
 	ti := newTableInfo(tbl, schema, table, tgtSchema, tgtTable)
+	if err := r.shardReplayColumns(ctx, ti); err != nil {
+		return nil, err
+	}
 	r.tables[key] = ti
 	return ti, nil
 }

@@ -309,6 +309,7 @@ func (r *run) safeAt(p changePos, ts uint32) bool {
 			return true
 		}
 		r.safeUntil = nil
+		clear(r.tables) // table views built for the replay (shardReplayColumns) are done
 		r.log.Info("leaving safe mode", "location", fmt.Sprintf("(%s, %d)", p.File, p.Pos))
 	}
 	return r.safeUntilTS != 0 && ts < r.safeUntilTS
