@@ -16,6 +16,10 @@ import (
 // in the set are skipped), else at (File, Pos) — Pos is an event boundary in upstream
 // coordinates, as the relay keeps upstream offsets.
 type Start struct {
+	// Subdir, when set, names the sub-directory File is in; otherwise the newest one
+	// holding a file of that name (after an upstream switch the names may repeat: use
+	// GTID to resume across a switch).
+	Subdir  string
 	File    string
 	Pos     uint32
 	GTID    string
@@ -70,7 +74,7 @@ func (r *Relay) NewReader(start Start, cfg replication.BinlogSyncerConfig) (*Rea
 	if start.UseGTID && start.GTID != "" {
 		err = rd.seekGTID(start.GTID)
 	} else {
-		err = rd.seekPos(start.File, start.Pos)
+		err = rd.seekPos(start.Subdir, start.File, start.Pos)
 	}
 	if err != nil {
 		return nil, err
@@ -102,7 +106,7 @@ func (rd *Reader) position() (sub, file string) {
 
 // seekPos finds (file, pos): in the newest sub-directory that has the file; a file
 // newer than everything relayed is waited for.
-func (rd *Reader) seekPos(file string, pos uint32) error {
+func (rd *Reader) seekPos(subdir, file string, pos uint32) error {
 	if !isBinlogName(file) {
 		return &NotInRelayError{fmt.Sprintf("relay cannot start at (%s, %d): not a binlog file name", file, pos)}
 	}
@@ -112,6 +116,9 @@ func (rd *Reader) seekPos(file string, pos uint32) error {
 	}
 	var oldest, newest string
 	for i := len(subs) - 1; i >= 0; i-- {
+		if subdir != "" && subs[i] != subdir {
+			continue
+		}
 		files, err := listFiles(filepath.Join(rd.r.cfg.Dir, subs[i]))
 		if err != nil {
 			return err
