@@ -27,11 +27,13 @@ func (r *run) readLoop(ctx context.Context) error {
 	var failingSince time.Time
 	for {
 		loc := r.published.Load().loc
-		bs, st, err := openStream(r.streamCfg, r.cfg.Flavor, loc, r.cfg.EnableGTID)
+		st, kind, err := r.openEventStream(loc)
+		switched := false
 		if err == nil {
+			r.s.binlogType.Store(kind)
 			var progressed bool
-			progressed, err = r.consume(ctx, st)
-			bs.Close()
+			progressed, switched, err = r.consumeSwitchable(ctx, st)
+			st.Close()
 			if progressed {
 				failingSince, backoff = time.Time{}, 500*time.Millisecond
 			}
@@ -46,6 +48,11 @@ func (r *run) readLoop(ctx context.Context) error {
 		if errors.As(err, &pe) {
 			return pe.err
 		}
+		if switched {
+			r.log.Info("reopening the binlog stream (relay started or stopped)", "location", r.published.Load().loc.String())
+			r.resetForReopen()
+			continue
+		}
 		if isPermanentStreamError(err) {
 			return fmt.Errorf("read binlog from %s at %s: %s", r.cfg.SourceDB.Addr(), loc, errText(err))
 		}
@@ -56,14 +63,7 @@ func (r *run) readLoop(ctx context.Context) error {
 			return temporary(fmt.Errorf("read binlog from %s: still failing after %s: %s", r.cfg.SourceDB.Addr(), r.cfg.retryBudget, errText(err)))
 		}
 		r.log.Warn("binlog stream failed; reconnecting", "error", errText(err), "location", r.published.Load().loc.String(), "backoff", backoff)
-		// Restart at the last complete transaction; rows events of the open transaction
-		// that were already dispatched are skipped when they come again.
-		if r.inTxn && r.lastRowsPos.File != "" {
-			p := r.lastRowsPos
-			r.resumeSkip = &p
-		}
-		r.inTxn, r.explicitBegin = false, false
-		r.curFile = r.published.Load().loc.File
+		r.resetForReopen()
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -73,9 +73,52 @@ func (r *run) readLoop(ctx context.Context) error {
 	}
 }
 
+// resetForReopen prepares a restart at the last complete transaction; rows events of
+// the open transaction that were already dispatched are skipped when they come again.
+func (r *run) resetForReopen() {
+	if r.inTxn && r.lastRowsPos.File != "" {
+		p := r.lastRowsPos
+		r.resumeSkip = &p
+	}
+	r.inTxn, r.explicitBegin = false, false
+	r.curFile = r.published.Load().loc.File
+}
+
+// consumeSwitchable runs consume until SwitchStream is called (switched) or the stream
+// ends.
+func (r *run) consumeSwitchable(ctx context.Context, st Stream) (progressed, switched bool, err error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-r.s.switchCh:
+			cancel(errStreamSwitch)
+		case <-stop:
+		}
+	}()
+	// Only the wait for the next event is cut short: an event being handled completes.
+	progressed, err = r.consume(ctx, ctxStream{st, sctx})
+	if ctx.Err() == nil && errors.Is(context.Cause(sctx), errStreamSwitch) {
+		return progressed, true, err
+	}
+	return progressed, false, err
+}
+
+// ctxStream reads st under its own context.
+type ctxStream struct {
+	Stream
+	ctx context.Context
+}
+
+func (s ctxStream) GetEvent(context.Context) (*replication.BinlogEvent, error) {
+	return s.Stream.GetEvent(s.ctx)
+}
+
 // consume handles events until the stream fails or ctx ends. progressed reports whether
 // any event arrived.
-func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (progressed bool, err error) {
+func (r *run) consume(ctx context.Context, st Stream) (progressed bool, err error) {
 	for {
 		ev, err := st.GetEvent(ctx)
 		if err != nil {

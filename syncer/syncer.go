@@ -26,6 +26,10 @@ type Syncer struct {
 	// this Syncer (auto-resume) restore them from the checkpoint instead of re-applying.
 	overridesSaved atomic.Bool
 
+	// switchCh asks the event loop to reopen its stream; binlogType is the current one.
+	switchCh   chan struct{}
+	binlogType atomic.Value
+
 	// Counters for Status, kept across runs.
 	totalEvents atomic.Int64
 	ioBytes     atomic.Uint64
@@ -46,7 +50,8 @@ func New(cfg Config) (*Syncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Syncer{cfg: cfg, started: time.Now()}
+	s := &Syncer{cfg: cfg, started: time.Now(), switchCh: make(chan struct{}, 1)}
+	s.binlogType.Store(BinlogRemote)
 	s.tr.Store(tracker.New(cfg.CaseSensitive))
 	return s, nil
 }
@@ -87,7 +92,8 @@ type Status struct {
 	BlockingDDLs []string
 	// Synced is true when everything up to the source's binlog end is applied.
 	Synced bool
-	// BinlogType is "remote": the syncer reads the source directly.
+	// BinlogType is "local" while the syncer reads the relay log, "remote" while it
+	// reads the source directly.
 	BinlogType string
 	// SecondsBehindMaster is the age of the oldest unapplied change (0 when caught up).
 	SecondsBehindMaster int64
@@ -100,7 +106,7 @@ func (s *Syncer) Status() Status {
 	now := time.Now()
 	st := Status{
 		TotalEvents:      s.totalEvents.Load(),
-		BinlogType:       "remote",
+		BinlogType:       s.binlogType.Load().(string),
 		IOTotalBytes:     s.ioBytes.Load(),
 		DumpIOTotalBytes: s.dumpBytes.Load(),
 	}
