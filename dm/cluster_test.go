@@ -83,7 +83,7 @@ func (f *stepUnits) get(task, source string) []*stepUnit {
 func newTestCluster(t *testing.T, workers ...string) (*Cluster, *stepUnits) {
 	t.Helper()
 	su := &stepUnits{}
-	c, err := Open(testCtx(t), Config{Store: MemoryStore(), Workers: workers, Units: su.factory})
+	c, err := Open(testCtx(t), Config{Store: MemoryStore(), Workers: workers, Units: su.factory, DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -920,6 +920,10 @@ func TestRelayBookkeeping(t *testing.T) {
 	if st.Total != 2 || st.Data[0].WorkerName != "w3" || st.Data[0].RelayStatus == nil || st.Data[1].WorkerName != "w1" {
 		t.Fatalf("status of a = %+v", st)
 	}
+	waitFor(t, "relay of a running on w3", func() bool {
+		st, err := c.SourceStatus(ctx, "a")
+		return err == nil && st.Data[0].RelayStatus.Stage == StageRunning && st.Data[0].RelayStatus.RelayDir != ""
+	})
 	mustOK(t, c.PurgeRelay(ctx, "a", PurgeRelayRequest{RelayBinlogName: "mysql-bin.000001"}))
 	mustOK(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"w3"}}))
 	wantCode(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"ghost"}}), CodeWorkerNotFound)

@@ -3,6 +3,8 @@ package dm
 import (
 	"context"
 	"log/slog"
+
+	"github.com/dmkit/dmkit/syncer"
 )
 
 // Unit is one stage of a subtask's pipeline: dump, load or sync. The worker runs a
@@ -51,6 +53,9 @@ type SubtaskConfig struct {
 	ClearStartArgs func()
 	// ForgetSchemaOverrides forgets SchemaOverrides once a checkpoint holds them.
 	ForgetSchemaOverrides func()
+	// Relay opens the source's relay log on this worker for the sync unit (it declines
+	// when no relay runs).
+	Relay syncer.RelayOpener
 	// Logger is the subtask's logger.
 	Logger *slog.Logger
 }

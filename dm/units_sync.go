@@ -78,6 +78,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 		SchemaOverrides:  cfg.SchemaOverrides,
 		OverridesSaved:   cfg.ForgetSchemaOverrides,
 		ForeignKeyChecks: t.TargetConfig.Session != nil && t.TargetConfig.Session.ForeignKeyChecks == "1",
+		Relay:            cfg.Relay,
 		Logger:           cfg.Logger,
 	}
 	if cfg.SafeModeDuration != "" {
@@ -252,4 +253,26 @@ func (u *syncUnit) Status() any {
 		BlockingDDLs: st.BlockingDDLs, Synced: st.Synced, BinlogType: st.BinlogType,
 		SecondsBehindMaster: st.SecondsBehindMaster, IOTotalBytes: st.IOTotalBytes, DumpIOTotalBytes: st.DumpIOTotalBytes,
 	}
+}
+
+// switchStream makes the running syncer reopen its stream through the relay opener.
+func (u *syncUnit) switchStream() {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s != nil {
+		s.SwitchStream()
+	}
+}
+
+// neededLocation is the location the task resumes from (its flushed checkpoint) while
+// the syncer runs.
+func (u *syncUnit) neededLocation() (dumpfile.Location, bool) {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s == nil {
+		return dumpfile.Location{}, false
+	}
+	return s.Checkpoint()
 }

@@ -68,3 +68,16 @@ func (s *Syncer) SwitchStream() {
 	default:
 	}
 }
+
+// Checkpoint is the location a restart of the running syncer resumes from (its last
+// flushed global checkpoint); ok is false while it is not running or has none yet.
+func (s *Syncer) Checkpoint() (Location, bool) {
+	r := s.cur.Load()
+	if r == nil {
+		return Location{}, false
+	}
+	r.cpMu.Lock()
+	p := r.lastGlobal
+	r.cpMu.Unlock()
+	return Location{File: p.File, Pos: p.Pos}, p.File != ""
+}
