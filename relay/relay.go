@@ -28,7 +28,8 @@ type Config struct {
 	// rather than by file name.
 	EnableGTID bool
 	// StartFile / StartGTID are where a fresh relay starts (relay_binlog_name /
-	// relay_binlog_gtid). The relay always copies whole files, from offset 4.
+	// relay_binlog_gtid; the GTID set wins when both are given, also without
+	// EnableGTID). The relay always copies whole files, from offset 4.
 	StartFile, StartGTID string
 	// Needed, when set, returns the earliest location a task of the source still needs;
 	// a fresh relay without StartFile/StartGTID starts there (ok=false: none).

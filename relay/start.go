@@ -55,7 +55,7 @@ func (r *Relay) startPoint(ctx context.Context, db *sql.DB, first bool, prevGTID
 	switch {
 	case !first && c.EnableGTID && prevGTID != "":
 		return r.fileForGTID(ctx, db, prevGTID)
-	case first && c.EnableGTID && c.StartGTID != "":
+	case first && c.StartGTID != "":
 		return r.fileForGTID(ctx, db, c.StartGTID)
 	case first && c.StartFile != "":
 		return c.StartFile, "", nil
