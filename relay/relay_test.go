@@ -273,3 +273,31 @@ func TestReaderNotInRelay(t *testing.T) {
 		t.Fatalf("want NotInRelayError for an old GTID, got %v", err)
 	}
 }
+
+// TestStartAtGTID: relay_binlog_gtid starts the relay at the whole upstream file that
+// holds the set.
+func TestStartAtGTID(t *testing.T) {
+	db := src.DB(t)
+	setupSchema(t, db, "rgtid")
+	if _, err := db.Exec("FLUSH BINARY LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	load(t, db, "rgtid", 0, 10)
+	mid, err := masterLocation(context.Background(), db, "mariadb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	load(t, db, "rgtid", 10, 10)
+	if _, err := db.Exec("FLUSH BINARY LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	load(t, db, "rgtid", 20, 10)
+	r := newRelay(t, src, "", func(c *Config) { c.StartGTID = mid.GTID })
+	runRelay(t, r)
+	waitCatchUp(t, r)
+	files := relayFiles(t, r.Dir())
+	if len(files) != 2 || files[0][1] != mid.File {
+		t.Fatalf("relay from GTID %s (in %s) holds %v", mid.GTID, mid.File, files)
+	}
+	assertCopy(t, src, r.Dir())
+}
