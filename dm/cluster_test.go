@@ -373,7 +373,7 @@ func TestSourceLifecycle(t *testing.T) {
 	if relayOn.Total != 1 {
 		t.Fatalf("enable_relay=true filter after enable = %+v", relayOn)
 	}
-	wantCode(t, c.DeleteSource(ctx, "mysql-01", true), CodeSourceHasRelayWorkers)
+	wantCode(t, c.DeleteSource(ctx, "mysql-01", false), CodeSourceHasRelayWorkers)
 	_, err = c.UpdateSource(ctx, "mysql-01", UpdateSourceRequest{Source: sourceFor("mysql-01", testSrc)})
 	wantCode(t, err, CodeSourceUpdateBlocked)
 	wantCode(t, c.PurgeRelay(ctx, "mysql-01", PurgeRelayRequest{RelayBinlogName: "bad name"}), CodeBadRelayBinlogName)

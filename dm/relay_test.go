@@ -189,3 +189,77 @@ func TestTaskFromRelayAfterSourcePurge(t *testing.T) {
 	waitBinlogType(t, c, "relaypurged", "local")
 	_ = context.Background
 }
+
+// TestRelaySourceOperations: disable pauses relay and the task, enable resumes both from
+// their checkpoints (the source goes back to its relay worker); a transfer under load
+// moves the task to a worker without relay (it reads the source); delete with force
+// stops relay. The target ends identical.
+func TestRelaySourceOperations(t *testing.T) {
+	ctx := testCtx(t)
+	c := newDataCluster(t)
+	schema := "relayops"
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS "+schema)
+	testDst.Exec(t, "DROP DATABASE IF EXISTS "+schema)
+	file, pos := masterFile(t)
+	testSrc.Exec(t, "CREATE DATABASE "+schema)
+	testSrc.Exec(t, "CREATE TABLE "+schema+".t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+	task := fullTask("relayops", ModeIncremental, schema, "src1")
+	task.SourceConfig.SourceConf[0].BinlogName, task.SourceConfig.SourceConf[0].BinlogPos = &file, &pos
+	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
+	mustOK(t, err)
+	mustOK(t, c.EnableRelay(ctx, "src1", EnableRelayRequest{}))
+	mustOK(t, c.StartTask(ctx, "relayops", StartTaskRequest{}))
+	waitUnit(t, c, "relayops", UnitSync)
+	waitRelayCatchUp(t, c, "src1", "worker1")
+	waitBinlogType(t, c, "relayops", "local")
+
+	var wg sync.WaitGroup
+	load := func(n int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db := openDB(t, testSrc)
+			for i := range n {
+				if _, err := db.Exec("INSERT INTO "+schema+".t (v) VALUES (?)", i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	load(300)
+	mustOK(t, c.DisableSource(ctx, "src1"))
+	waitFor(t, "relay paused by the disable", func() bool {
+		rs, msg := relayOf(t, c, "src1", "worker1")
+		return rs != nil && rs.Stage == StagePaused && strings.Contains(msg, "disabled")
+	})
+	wg.Wait()
+	load(200)
+	wg.Wait()
+	mustOK(t, c.EnableSource(ctx, "src1"))
+	ws, _ := c.ListWorkers(ctx)
+	if ws.Data[0].BoundSourceName != "src1" {
+		t.Fatalf("enabled source should go back to its relay worker: %+v", ws.Data)
+	}
+	waitUnit(t, c, "relayops", UnitSync)
+	waitRelayCatchUp(t, c, "src1", "worker1")
+	waitSame(t, schema)
+	waitBinlogType(t, c, "relayops", "local")
+
+	// Transfer under load: worker2 has no relay, so the task reads the source there.
+	load(400)
+	mustOK(t, c.TransferSource(ctx, "src1", WorkerNameRequest{WorkerName: "worker2"}))
+	wg.Wait()
+	waitUnit(t, c, "relayops", UnitSync)
+	waitSame(t, schema)
+	waitBinlogType(t, c, "relayops", "remote")
+
+	// Delete with force stops relay and the subtask.
+	mustOK(t, c.DeleteSource(ctx, "src1", true))
+	ws, _ = c.ListWorkers(ctx)
+	for _, w := range ws.Data {
+		if w.BoundStage == WorkerRelay || w.BoundSourceName == "src1" {
+			t.Fatalf("after delete: %+v", ws.Data)
+		}
+	}
+}

@@ -133,7 +133,7 @@ func (c *Cluster) CreateSource(ctx context.Context, req CreateSourceRequest) (*S
 			}
 			target = wr
 		} else if rec.enabled() {
-			target = c.freeWorker(w.txn)
+			target = c.freeWorker(w.txn, s.SourceName)
 		}
 		w.put(kindSource, rec)
 		if target != nil {
@@ -377,7 +377,8 @@ func setSourceSubtasks(w *writeTxn, source, stage string) {
 
 // DeleteSource removes a source and its binding. Without force it is refused while tasks
 // use the source; with force their subtasks on it are removed (a task left with none is
-// removed). It is refused while relay runs for the source.
+// removed) and stops relay for it. Without force it is refused while relay runs for
+// the source.
 func (c *Cluster) DeleteSource(ctx context.Context, name string, force bool) error {
 	return c.update(ctx, func(w *writeTxn) error {
 		r, _ := w.get(kindSource, name).(*sourceRecord)
@@ -389,11 +390,19 @@ func (c *Cluster) DeleteSource(ctx context.Context, name string, force bool) err
 			return NewError(CodeSourceHasTasks, "source with name %s need to operate has existing tasks %v", name, c.sourceTaskNames(w.txn, name))
 		}
 		if rw := relayWorkers(w.txn, name); len(rw) > 0 {
-			var names []string
-			for _, x := range rw {
-				names = append(names, x.Name)
+			if !force {
+				var names []string
+				for _, x := range rw {
+					names = append(names, x.Name)
+				}
+				return NewError(CodeSourceHasRelayWorkers, "source with name %s need to operate has existing relay workers %v", name, names)
 			}
-			return NewError(CodeSourceHasRelayWorkers, "source with name %s need to operate has existing relay workers %v", name, names)
+			// force stops relay too (the relay files stay on disk).
+			for _, x := range rw {
+				nw := *x
+				nw.RelaySource = ""
+				w.put(kindWorker, &nw)
+			}
 		}
 		for _, st := range subs {
 			deleteSubtask(w, st)
