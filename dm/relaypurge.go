@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -94,7 +95,7 @@ func (w *worker) autoPurge(ctx context.Context, rr *relayRun) {
 			free, err := freeBytes(rr.rel.Dir())
 			if err != nil {
 				w.log.Warn("relay auto purge: free space unknown", "source", source, "err", err)
-			} else if free < uint64(space)<<30 {
+			} else if free < gib(space) {
 				older = time.Time{}
 				removed, err := rr.rel.PurgeInactive(keep, older)
 				w.logPurge(source, "space", removed, err)
@@ -115,4 +116,12 @@ func (w *worker) logPurge(source, strategy string, removed []string, err error) 
 	} else if len(removed) > 0 {
 		w.log.Info("relay auto purge", "source", source, "strategy", strategy, "files", len(removed))
 	}
+}
+
+// gib is n GiB in bytes, saturating.
+func gib(n int64) uint64 {
+	if uint64(n) > math.MaxUint64>>30 {
+		return math.MaxUint64
+	}
+	return uint64(n) << 30
 }
