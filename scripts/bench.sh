@@ -527,6 +527,8 @@ print("true" if any((s.get("relay_status") or {}).get("relay_catch_up_master") f
 relay_catchup() {
 	local conf=$1 direct_s=$2 t0 deadline pull_s rl_s rl_cpu0 rl_cpu rss0 rss1 kind relay_mb
 	rss0=$(hwm_mb "$DMPID")
+	# relay_binlog_name is a source setting: DM refuses to change it while a task runs.
+	api POST /tasks/bench-incr/stop
 	log "dmkit relay: pulling the source from ($SNAP_FILE, 4) into the relay"
 	t0=$(now)
 	api POST /sources/src/relay/enable "{\"relay_binlog_name\":\"$SNAP_FILE\"}"
@@ -565,6 +567,7 @@ print(((json.load(sys.stdin).get("data") or [{}])[0].get("sync_status") or {}).g
 	verify dmrelay
 	api POST /tasks/bench-relay/stop
 	api POST /sources/src/relay/disable
+	api POST /tasks/bench-incr/start
 	relay_lines+=("$(printf '%-34s %9s %10s %12s %s' 'dmkit incremental, relay (local)' "$rl_s" \
 		"$(calc "$txns / $rl_s" | cut -d. -f1)" "$(calc "$mb / $rl_s")" "$rl_cpu | -, $rss1 MiB")")
 	relay_lines+=("relay pull of the backlog: $pull_s s, $relay_mb MiB relay files; dm-server peak RSS before relay $rss0 MiB, after $rss1 MiB")
