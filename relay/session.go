@@ -189,6 +189,11 @@ func (r *Relay) pull(ctx context.Context, w *writer) error {
 			if err := w.handle(ev); err != nil {
 				return err
 			}
+			if len(events) == 0 || w.size-w.flushed >= flushBytes {
+				if err := w.flush(); err != nil {
+					return err
+				}
+			}
 			if w.pending && (len(events) == 0 || time.Since(w.synced) > maxSyncDelay) {
 				if err := w.sync(); err != nil {
 					return err
@@ -207,6 +212,10 @@ func (r *Relay) pull(ctx context.Context, w *writer) error {
 		}
 	}
 }
+
+// flushBytes bounds what the writer buffers before readers see it while events keep
+// arriving; when the stream pauses everything is flushed at once.
+const flushBytes = 64 << 10
 
 // maxSyncDelay bounds how long a complete transaction stays unsynced while more events
 // keep arriving.

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -17,10 +18,12 @@ type writer struct {
 	next   string // the upstream file the next event belongs to
 	gtid   string // GTID set at the start (from recovery or the new sub-directory)
 
-	f     *os.File
-	name  string
-	size  int64
-	track *txnTracker
+	f       *os.File
+	buf     *bufio.Writer // events not yet written to f
+	name    string
+	size    int64 // written, including buf
+	flushed int64 // in f: what readers may see
+	track   *txnTracker
 
 	pending bool      // a boundary is written but not yet synced
 	bound   Meta      // the last boundary written
@@ -53,13 +56,16 @@ func (w *writer) handle(ev *replication.BinlogEvent) error {
 		if _, fde := ev.Event.(*replication.FormatDescriptionEvent); fde {
 			return nil // re-sent on every connection
 		}
+		if err := w.flush(); err != nil {
+			return err
+		}
 		old := make([]byte, len(ev.RawData))
 		if _, err := w.f.ReadAt(old, start); err != nil || !bytes.Equal(old, ev.RawData) {
 			return fmt.Errorf("upstream event at (%s, %d) differs from the relay copy; the source's binlog changed under the relay: purge the relay directory to restart it", w.name, start)
 		}
 		return nil // already relayed
 	}
-	if _, err := w.f.Write(ev.RawData); err != nil {
+	if _, err := w.buf.Write(ev.RawData); err != nil {
 		return fmt.Errorf("write relay file %s: %w", w.name, err)
 	}
 	w.size += int64(len(ev.RawData))
@@ -73,6 +79,18 @@ func (w *writer) handle(ev *replication.BinlogEvent) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// flush writes the buffered events to the file and lets readers see them.
+func (w *writer) flush() error {
+	if w.f == nil || w.flushed == w.size {
+		return nil
+	}
+	if err := w.buf.Flush(); err != nil {
+		return fmt.Errorf("write relay file %s: %w", w.name, err)
+	}
+	w.flushed = w.size
 	w.r.setActive(activeFile{subdir: w.subdir, file: w.name, size: w.size}, "")
 	return nil
 }
@@ -103,8 +121,17 @@ func (w *writer) switchFile(name string) error {
 		f.Close()
 		return err
 	}
-	w.f, w.name, w.size = f, name, 4
+	w.setFile(f, name, 4)
 	return nil
+}
+
+func (w *writer) setFile(f *os.File, name string, size int64) {
+	w.f, w.name, w.size, w.flushed = f, name, size, size
+	if w.buf == nil {
+		w.buf = bufio.NewWriterSize(f, 256<<10)
+	} else {
+		w.buf.Reset(f)
+	}
 }
 
 // openFile opens an existing relay file for appending at size.
@@ -117,12 +144,15 @@ func (w *writer) openFile(name string, size int64) error {
 		f.Close()
 		return fmt.Errorf("open relay file: %w", err)
 	}
-	w.f, w.name, w.size = f, name, size
+	w.setFile(f, name, size)
 	return nil
 }
 
 // sync makes the written events durable, then moves the meta to the last boundary.
 func (w *writer) sync() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	if w.f != nil {
 		if err := w.f.Sync(); err != nil {
 			return fmt.Errorf("fsync relay file %s: %w", w.name, err)
