@@ -65,32 +65,40 @@ func waitRelayCaughtUp(t *testing.T, rl *relay.Relay) {
 }
 
 // TestSyncFromRelayAfterSourcePurge: the source purges the binlogs past a task's start
-// position; the task, started afterwards, replicates everything from the relay.
+// position; the task, started afterwards, replicates everything from the relay, by
+// position and by GTID.
 func TestSyncFromRelayAfterSourcePurge(t *testing.T) {
-	setupSchema(t, "relaypurge", "CREATE TABLE t (id INT PRIMARY KEY, v INT)", "CREATE TABLE n (v INT)")
-	start := masterLoc(t)
-	rl := startRelay(t, start.File)
-	writeLoad(t, "relaypurge", 0, 300)
-	src.Exec(t, "FLUSH BINARY LOGS")
-	writeLoad(t, "relaypurge", 300, 300)
-	src.Exec(t, "FLUSH BINARY LOGS")
-	waitRelayCaughtUp(t, rl)
-	now := masterLoc(t)
-	src.Exec(t, "PURGE BINARY LOGS TO '"+now.File+"'")
+	for _, gtid := range []bool{false, true} {
+		name := map[bool]string{false: "position", true: "gtid"}[gtid]
+		t.Run(name, func(t *testing.T) {
+			schema := "relaypurge_" + name
+			setupSchema(t, schema, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", "CREATE TABLE n (v INT)")
+			start := masterLoc(t)
+			rl := startRelay(t, start.File)
+			writeLoad(t, schema, 0, 300)
+			src.Exec(t, "FLUSH BINARY LOGS")
+			writeLoad(t, schema, 300, 300)
+			src.Exec(t, "FLUSH BINARY LOGS")
+			waitRelayCaughtUp(t, rl)
+			now := masterLoc(t)
+			src.Exec(t, "PURGE BINARY LOGS TO '"+now.File+"'")
 
-	var on atomic.Bool
-	on.Store(true)
-	cfg := baseConfig(t, "relaypurge", "relaypurge")
-	cfg.Start = start
-	cfg.Relay = relayOpener(rl, &on)
-	r, stop := startSyncer(t, cfg)
-	writeLoad(t, "relaypurge", 600, 100)
-	waitSynced(t, r, "relaypurge")
-	if bt := r.s.Status().BinlogType; bt != BinlogLocal {
-		t.Fatalf("binlog_type %q, want local", bt)
-	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
+			var on atomic.Bool
+			on.Store(true)
+			cfg := baseConfig(t, schema, schema)
+			cfg.Start = start
+			cfg.EnableGTID = gtid
+			cfg.Relay = relayOpener(rl, &on)
+			r, stop := startSyncer(t, cfg)
+			writeLoad(t, schema, 600, 100)
+			waitSynced(t, r, schema)
+			if bt := r.s.Status().BinlogType; bt != BinlogLocal {
+				t.Fatalf("binlog_type %q, want local", bt)
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
