@@ -35,7 +35,8 @@ func (w *writer) dir() string { return filepath.Join(w.r.cfg.Dir, w.subdir) }
 // handle writes one event received from the source.
 func (w *writer) handle(ev *replication.BinlogEvent) error {
 	h := ev.Header
-	if h.Flags&replication.LOG_EVENT_ARTIFICIAL_F != 0 || h.LogPos == 0 {
+	heartbeat := h.EventType == replication.HEARTBEAT_EVENT || h.EventType == replication.HEARTBEAT_LOG_EVENT_V2
+	if h.Flags&replication.LOG_EVENT_ARTIFICIAL_F != 0 || h.LogPos == 0 || heartbeat {
 		// Fake rotate (names the file the dump continues in), heartbeats, fake GTID
 		// lists: not part of the upstream file.
 		if re, ok := ev.Event.(*replication.RotateEvent); ok {
