@@ -11,10 +11,52 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 )
 
+// prefetched is one result of the read-ahead goroutine.
+type prefetched struct {
+	ev  *replication.BinlogEvent
+	err error
+}
+
+// readAhead is how many parsed events the reader keeps ready, as go-mysql's stream does:
+// reading and parsing overlap with the caller's handling of earlier events.
+const readAhead = 1024
+
 // GetEvent returns the next event, waiting for the relay writer when the reader is at
 // the end of what is relayed. It crosses files at rotate events and moves to the next
-// sub-directory when the relay moved to a new upstream server.
+// sub-directory when the relay moved to a new upstream server. Events are read and
+// parsed ahead by a goroutine the reader owns (stopped by Close).
 func (rd *Reader) GetEvent(ctx context.Context) (*replication.BinlogEvent, error) {
+	if rd.ahead == nil {
+		actx, cancel := context.WithCancel(context.Background())
+		rd.ahead, rd.stopAhead, rd.aheadDone = make(chan prefetched, readAhead), cancel, make(chan struct{})
+		go func() {
+			defer close(rd.aheadDone)
+			for {
+				ev, err := rd.next(actx)
+				select {
+				case rd.ahead <- prefetched{ev, err}:
+				case <-actx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case p := <-rd.ahead:
+		if p.err != nil {
+			rd.ahead <- p // keep answering with the error
+		}
+		return p.ev, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// next reads and parses the next event.
+func (rd *Reader) next(ctx context.Context) (*replication.BinlogEvent, error) {
 	for {
 		if ev := rd.fake; ev != nil {
 			rd.fake = nil

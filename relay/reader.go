@@ -1,12 +1,14 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -54,6 +56,14 @@ type Reader struct {
 
 	buf    []byte
 	bufOff int64
+
+	// The read-ahead goroutine (started by the first GetEvent).
+	ahead     chan prefetched
+	stopAhead context.CancelFunc
+	aheadDone chan struct{}
+
+	posMu           sync.Mutex // the position as seen by purge
+	posSub, posFile string
 }
 
 // NewReader opens a reader at start. cfg supplies the decoding options of the caller's
@@ -85,8 +95,12 @@ func (r *Relay) NewReader(start Start, cfg replication.BinlogSyncerConfig) (*Rea
 	return rd, nil
 }
 
-// Close releases the reader's file.
+// Close stops the read-ahead and releases the reader's file.
 func (rd *Reader) Close() {
+	if rd.stopAhead != nil {
+		rd.stopAhead()
+		<-rd.aheadDone
+	}
 	rd.r.mu.Lock()
 	delete(rd.r.readers, rd)
 	rd.r.mu.Unlock()
@@ -98,10 +112,15 @@ func (rd *Reader) Close() {
 
 // position is the relay file the reader is in (purge keeps it).
 func (rd *Reader) position() (sub, file string) {
-	if rd.f == nil {
-		return rd.sub, rd.waitFile
-	}
-	return rd.sub, rd.file
+	rd.posMu.Lock()
+	defer rd.posMu.Unlock()
+	return rd.posSub, rd.posFile
+}
+
+func (rd *Reader) setPosition(sub, file string) {
+	rd.posMu.Lock()
+	rd.posSub, rd.posFile = sub, file
+	rd.posMu.Unlock()
 }
 
 // seekPos finds (file, pos): in the newest sub-directory that has the file; a file
@@ -137,6 +156,7 @@ func (rd *Reader) seekPos(subdir, file string, pos uint32) error {
 	}
 	if len(subs) > 0 && (newest == "" || compareBinlogNames(file, newest) > 0) {
 		rd.sub, rd.waitFile, rd.off = subs[len(subs)-1], file, int64(max(pos, 4))
+		rd.setPosition(rd.sub, file)
 		return nil // the relay has not reached it yet
 	}
 	if oldest == "" {
@@ -223,6 +243,7 @@ func (rd *Reader) open(file string, off int64, fake bool) error {
 		return fmt.Errorf("open relay file: %w", err)
 	}
 	rd.f, rd.file, rd.off, rd.waitFile = f, file, 4, ""
+	rd.setPosition(rd.sub, file)
 	rd.buf, rd.bufOff, rd.statSize = rd.buf[:0], 4, 0
 	rd.sawRotate, rd.rotateTo = false, ""
 	rd.parser.Reset()
