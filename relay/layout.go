@@ -17,6 +17,10 @@ import (
 const (
 	indexFile = "server-uuid.index"
 	metaFile  = "relay.meta"
+	// startFile records the configured start point (relay_binlog_name / _gtid) a
+	// sub-directory was set up for, so that a changed one is noticed and an unchanged
+	// one is not re-applied after a purge.
+	startFile = "relay.start"
 )
 
 // Meta is a sub-directory's relay.meta: the end of the last transaction that is durable
@@ -77,8 +81,10 @@ func writeIndex(dir string, subdirs []string) error {
 }
 
 // readMeta reads a sub-directory's meta; ok is false when it has none.
-func readMeta(sub string) (Meta, bool, error) {
-	b, err := os.ReadFile(filepath.Join(sub, metaFile))
+func readMeta(sub string) (Meta, bool, error) { return readMetaFile(sub, metaFile) }
+
+func readMetaFile(sub, name string) (Meta, bool, error) {
+	b, err := os.ReadFile(filepath.Join(sub, name))
 	if errors.Is(err, os.ErrNotExist) {
 		return Meta{}, false, nil
 	}
@@ -115,9 +121,11 @@ func readMeta(sub string) (Meta, bool, error) {
 }
 
 // writeMeta writes relay.meta as DM's three TOML keys (temp file, fsync, rename).
-func writeMeta(sub string, m Meta) error {
+func writeMeta(sub string, m Meta) error { return writeMetaFile(sub, metaFile, m) }
+
+func writeMetaFile(sub, name string, m Meta) error {
 	s := fmt.Sprintf("binlog-name = %s\nbinlog-pos = %d\nbinlog-gtid = %s\n", strconv.Quote(m.File), m.Pos, strconv.Quote(m.GTID))
-	return writeFileAtomic(filepath.Join(sub, metaFile), []byte(s))
+	return writeFileAtomic(filepath.Join(sub, name), []byte(s))
 }
 
 func writeFileAtomic(path string, b []byte) error {

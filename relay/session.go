@@ -82,6 +82,16 @@ func (r *Relay) openWriter(ctx context.Context, db *sql.DB) (*writer, error) {
 		if err != nil {
 			return nil, err
 		}
+		if uuid == id && !r.coversStart(sub) {
+			// relay_binlog_name / relay_binlog_gtid asks for older binlog than this
+			// sub-directory holds: start a new one there instead of ignoring it.
+			r.log.Info("relay start point is older than the relay holds; starting a new relay sub-directory", "previous", subs[n-1],
+				"relay_binlog_name", r.cfg.StartFile, "relay_binlog_gtid", r.cfg.StartGTID)
+			if _, err := r.recoverSubdir(sub, meta); err != nil {
+				return nil, err
+			}
+			return r.newSubdir(ctx, db, w, id, subs, "", true)
+		}
 		if uuid == id {
 			rec, err := r.recoverSubdir(sub, meta)
 			if err != nil {
@@ -103,14 +113,46 @@ func (r *Relay) openWriter(ctx context.Context, db *sql.DB) (*writer, error) {
 		if err != nil {
 			return nil, err
 		}
-		return r.newSubdir(ctx, db, w, id, subs, prev.gtid)
+		return r.newSubdir(ctx, db, w, id, subs, prev.gtid, false)
 	}
-	return r.newSubdir(ctx, db, w, id, subs, "")
+	return r.newSubdir(ctx, db, w, id, subs, "", true)
 }
 
-// newSubdir adds a sub-directory for upstream server id and starts it at a whole file.
-func (r *Relay) newSubdir(ctx context.Context, db *sql.DB, w *writer, id string, subs []string, prevGTID string) (*writer, error) {
-	file, gtid, err := r.startPoint(ctx, db, len(subs) == 0, prevGTID)
+// coversStart reports whether sub-directory sub holds the configured start point (or
+// none is configured): its first file is at or before relay_binlog_name, or starts with a
+// GTID set contained in relay_binlog_gtid.
+func (r *Relay) coversStart(sub string) bool {
+	if rec, ok, err := readMetaFile(sub, startFile); err == nil && ok && rec.File == r.cfg.StartFile && rec.GTID == r.cfg.StartGTID {
+		return true // set up for this start point (later purges do not matter)
+	}
+	if r.coversFiles(sub) {
+		_ = writeMetaFile(sub, startFile, Meta{File: r.cfg.StartFile, GTID: r.cfg.StartGTID})
+		return true
+	}
+	return false
+}
+
+func (r *Relay) coversFiles(sub string) bool {
+	files, err := listFiles(sub)
+	if err != nil || len(files) == 0 {
+		return true // nothing relayed yet: resuming starts where the meta says
+	}
+	if r.cfg.StartGTID != "" {
+		g, ok, err := fileGTID(filepath.Join(sub, files[0]), r.cfg.Flavor)
+		want, perr := mysql.ParseGTIDSet(r.cfg.Flavor, r.cfg.StartGTID)
+		have, herr := mysql.ParseGTIDSet(r.cfg.Flavor, g)
+		return err != nil || !ok || perr != nil || herr != nil || want.Contain(have)
+	}
+	if r.cfg.StartFile != "" {
+		return compareBinlogNames(files[0], r.cfg.StartFile) <= 0
+	}
+	return true
+}
+
+// newSubdir adds a sub-directory for upstream server id and starts it at a whole file:
+// the configured start point when configured is set, else continuing prevGTID.
+func (r *Relay) newSubdir(ctx context.Context, db *sql.DB, w *writer, id string, subs []string, prevGTID string, configured bool) (*writer, error) {
+	file, gtid, err := r.startPoint(ctx, db, configured, prevGTID)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +167,9 @@ func (r *Relay) newSubdir(ctx context.Context, db *sql.DB, w *writer, id string,
 		return nil, fmt.Errorf("create relay sub-directory: %w", err)
 	}
 	if err := writeMeta(sub, Meta{File: file, Pos: 4, GTID: gtid}); err != nil {
+		return nil, err
+	}
+	if err := writeMetaFile(sub, startFile, Meta{File: r.cfg.StartFile, GTID: r.cfg.StartGTID}); err != nil {
 		return nil, err
 	}
 	if err := writeIndex(r.cfg.Dir, append(subs, name)); err != nil {

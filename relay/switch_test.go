@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -139,5 +140,47 @@ func TestPurge(t *testing.T) {
 	}
 	if _, err := r.Purge("", "not-a-binlog", nil); err == nil {
 		t.Fatal("a bad file name must be refused")
+	}
+}
+
+// TestChangedStartPoint: a relay_binlog_name older than the relay holds starts a new
+// sub-directory there; the same start point again, even after a purge, resumes.
+func TestChangedStartPoint(t *testing.T) {
+	db := src.DB(t)
+	setupSchema(t, db, "rstart")
+	if _, err := db.Exec("FLUSH BINARY LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	older, _ := masterLocation(context.Background(), db, "mariadb")
+	load(t, db, "rstart", 0, 10)
+	if _, err := db.Exec("FLUSH BINARY LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	load(t, db, "rstart", 10, 10)
+	dir := t.TempDir()
+	run := func(start string) Status {
+		r := newRelay(t, src, dir, func(c *Config) { c.StartFile = start })
+		stop := runRelay(t, r)
+		st := waitCatchUp(t, r)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	first := run("")
+	second := run(older.File)
+	if first.Subdir == second.Subdir {
+		t.Fatalf("an older relay_binlog_name must start a new sub-directory, still %s", second.Subdir)
+	}
+	files := relayFiles(t, dir)
+	if files[len(files)-2][1] != older.File || files[len(files)-2][0] != second.Subdir {
+		t.Fatalf("relay files %v, want the new sub-directory to start at %s", files, older.File)
+	}
+	r := newRelay(t, src, dir, nil)
+	if _, err := r.Purge("", files[len(files)-1][1], nil); err != nil {
+		t.Fatal(err)
+	}
+	if third := run(older.File); third.Subdir != second.Subdir {
+		t.Fatalf("the same start point after a purge must resume in %s, got %s", second.Subdir, third.Subdir)
 	}
 }
