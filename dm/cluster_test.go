@@ -228,6 +228,12 @@ func TestCreateSourceValidation(t *testing.T) {
 		{"bad relay binlog", CreateSourceRequest{Source: bad(func(s *Source) {
 			s.RelayConfig = &RelayConfig{RelayBinlogName: strPtr("../../etc/passwd")}
 		})}, CodeBadRelayBinlogName},
+		{"relay dir outside the data dir", CreateSourceRequest{Source: bad(func(s *Source) {
+			s.RelayConfig = &RelayConfig{RelayDir: strPtr("/etc/relay")}
+		})}, CodeInvalidRequest},
+		{"bad relay gtid", CreateSourceRequest{Source: bad(func(s *Source) {
+			s.RelayConfig = &RelayConfig{RelayBinlogGTID: strPtr("not-a-gtid")}
+		})}, CodeInvalidRequest},
 		{"wrong password", CreateSourceRequest{Source: bad(func(s *Source) { s.Password = strPtr("wrong") })}, CodeDBDriver},
 		{"unknown worker", CreateSourceRequest{Source: sourceFor("ok", testSrc), WorkerName: "nope"}, CodeWorkerNotFound},
 	}
@@ -925,6 +931,9 @@ func TestRelayBookkeeping(t *testing.T) {
 		return err == nil && st.Data[0].RelayStatus.Stage == StageRunning && st.Data[0].RelayStatus.RelayDir != ""
 	})
 	mustOK(t, c.PurgeRelay(ctx, "a", PurgeRelayRequest{RelayBinlogName: "mysql-bin.000001"}))
+	wantCode(t, c.PurgeRelay(ctx, "a", PurgeRelayRequest{RelayBinlogName: "mysql-bin.000001", RelayDir: strPtr("nope.000001")}), CodeOpenAPICommon)
+	wantCode(t, c.EnableRelay(ctx, "a", EnableRelayRequest{WorkerNameList: []string{"w3"}, RelayDir: strPtr("/etc/relay")}), CodeInvalidRequest)
+	wantCode(t, c.EnableRelay(ctx, "a", EnableRelayRequest{WorkerNameList: []string{"w3"}, RelayBinlogGTID: strPtr("garbage")}), CodeInvalidRequest)
 	mustOK(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"w3"}}))
 	wantCode(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"ghost"}}), CodeWorkerNotFound)
 	wantCode(t, c.EnableRelay(ctx, "ghost", EnableRelayRequest{}), CodeSourceNotFound)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/go-mysql-org/go-mysql/mysql"
+
 	"github.com/dmkit/dmkit/relay"
 )
 
@@ -27,6 +29,11 @@ func (c *Cluster) hasRelayWorkers(txn txnReader, source string) bool {
 func (c *Cluster) EnableRelay(ctx context.Context, name string, req EnableRelayRequest) error {
 	if req.RelayBinlogName != nil && *req.RelayBinlogName != "" && !relayBinlogNameRE.MatchString(*req.RelayBinlogName) {
 		return NewError(CodeBadRelayBinlogName, "relay-binlog-name %s not valid: expected a binlog file name such as mysql-bin.000001", *req.RelayBinlogName)
+	}
+	if sr := c.sourceRecord(name); sr != nil {
+		if err := c.checkRelaySettings(name, sr.Flavor, req.RelayDir, req.RelayBinlogGTID); err != nil {
+			return err
+		}
 	}
 	return c.update(ctx, func(w *writeTxn) error {
 		r, names, err := relayWorkerNames(w, name, req.WorkerNameList)
@@ -238,4 +245,21 @@ func (c *Cluster) relayDir(dir, source, worker string) (string, error) {
 		return "", fmt.Errorf("relay_dir %q: %v", dir, err)
 	}
 	return abs, nil
+}
+
+// checkRelaySettings refuses relay settings that could not be acted on: a relay_dir
+// outside the server's data directory (and the allowed roots) and a relay_binlog_gtid
+// that does not parse for the source's flavor.
+func (c *Cluster) checkRelaySettings(source, flavor string, dir, gtid *string) error {
+	if dir != nil {
+		if _, err := c.relayDir(*dir, source, "worker"); err != nil {
+			return invalidf("source %s: %v", source, err)
+		}
+	}
+	if gtid != nil && *gtid != "" {
+		if _, err := mysql.ParseGTIDSet(flavor, *gtid); err != nil {
+			return invalidf("source %s: relay_binlog_gtid %q is not a %s GTID set: %v", source, *gtid, flavor, err)
+		}
+	}
+	return nil
 }

@@ -117,6 +117,11 @@ func (c *Cluster) CreateSource(ctx context.Context, req CreateSourceRequest) (*S
 		return nil, err
 	}
 	s.Flavor = probe.Flavor
+	if rc := s.RelayConfig; rc != nil {
+		if err := c.checkRelaySettings(s.SourceName, probe.Flavor, rc.RelayDir, rc.RelayBinlogGTID); err != nil {
+			return nil, err
+		}
+	}
 	rec := &sourceRecord{Source: s, Flavor: probe.Flavor, CaseSensitive: probe.LowerCaseTableNames == 0, ServerID: dmServerID(s.SourceName)}
 	err = c.update(ctx, func(w *writeTxn) error {
 		if w.get(kindSource, s.SourceName) != nil {
@@ -332,6 +337,11 @@ func (c *Cluster) UpdateSource(ctx context.Context, name string, req UpdateSourc
 		return nil, err
 	}
 	s.Flavor = probe.Flavor
+	if rc := s.RelayConfig; rc != nil {
+		if err := c.checkRelaySettings(s.SourceName, probe.Flavor, rc.RelayDir, rc.RelayBinlogGTID); err != nil {
+			return nil, err
+		}
+	}
 	rec := &sourceRecord{Source: s, Flavor: probe.Flavor, CaseSensitive: probe.LowerCaseTableNames == 0, ServerID: old.ServerID}
 	err = c.update(ctx, func(w *writeTxn) error {
 		cur, _ := w.get(kindSource, name).(*sourceRecord)
