@@ -932,6 +932,30 @@ func TestRelayBookkeeping(t *testing.T) {
 	})
 	mustOK(t, c.PurgeRelay(ctx, "a", PurgeRelayRequest{RelayBinlogName: "mysql-bin.000001"}))
 	wantCode(t, c.PurgeRelay(ctx, "a", PurgeRelayRequest{RelayBinlogName: "mysql-bin.000001", RelayDir: strPtr("nope.000001")}), CodeOpenAPICommon)
+	// Relay on two workers of one source: one entry per worker, each its own relay.
+	mustOK(t, c.EnableRelay(ctx, "a", EnableRelayRequest{WorkerNameList: []string{"w1"}}))
+	waitFor(t, "relay of a running on w1 and w3", func() bool {
+		st, err := c.SourceStatus(ctx, "a")
+		if err != nil || st.Total != 2 {
+			return false
+		}
+		for _, d := range st.Data {
+			if d.RelayStatus == nil || d.RelayStatus.Stage != StageRunning || !d.RelayStatus.RelayCatchUpMaster {
+				return false
+			}
+		}
+		return true
+	})
+	mustOK(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"w1"}}))
+	// A relay error (a binlog the source does not have) pauses relay with the cause.
+	missing := "mysql-bin.999999"
+	mustOK(t, c.EnableRelay(ctx, "b", EnableRelayRequest{RelayBinlogName: &missing}))
+	waitFor(t, "relay of b paused by the missing binlog", func() bool {
+		st, err := c.SourceStatus(ctx, "b")
+		return err == nil && st.Data[0].RelayStatus != nil && st.Data[0].RelayStatus.Stage == StagePaused &&
+			strings.Contains(st.Data[0].ErrorMsg, "mysql-bin.999999")
+	})
+	mustOK(t, c.DisableRelay(ctx, "b", DisableRelayRequest{}))
 	wantCode(t, c.EnableRelay(ctx, "a", EnableRelayRequest{WorkerNameList: []string{"w3"}, RelayDir: strPtr("/etc/relay")}), CodeInvalidRequest)
 	wantCode(t, c.EnableRelay(ctx, "a", EnableRelayRequest{WorkerNameList: []string{"w3"}, RelayBinlogGTID: strPtr("garbage")}), CodeInvalidRequest)
 	mustOK(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"w3"}}))

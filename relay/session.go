@@ -60,7 +60,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	return fmt.Errorf("relay: read binlog from %s: %s", r.cfg.SourceDB.Addr(), errText(err))
+	at := fmt.Sprintf("(%s, 4)", w.next)
+	if w.f != nil {
+		at = fmt.Sprintf("(%s, %d)", w.name, w.size)
+	}
+	return fmt.Errorf("relay: read binlog from %s at %s: %s", r.cfg.SourceDB.Addr(), at, errText(err))
 }
 
 // openWriter prepares the sub-directory to append to: the current one when the upstream
