@@ -201,12 +201,7 @@ func (c *Cluster) relaySpec(worker string) *relaySpec {
 	if wr == nil {
 		return nil
 	}
-	source := wr.RelaySource
-	if source == "" && wr.Source != "" {
-		if sr, _ := getRecord(txn, kindSource, wr.Source).(*sourceRecord); sr != nil && sr.Source.RelayConfig != nil && sr.Source.RelayConfig.EnableRelay {
-			source = wr.Source
-		}
-	}
+	source := relaySourceOf(txn, wr)
 	if source == "" {
 		return nil
 	}
@@ -262,4 +257,18 @@ func (c *Cluster) checkRelaySettings(source, flavor string, dir, gtid *string) e
 		}
 	}
 	return nil
+}
+
+// relaySourceOf is the source a worker runs relay for: the one relay was enabled for on
+// it, else its bound source when that source's config has enable_relay; "" for none.
+func relaySourceOf(txn txnReader, wr *workerRecord) string {
+	if wr.RelaySource != "" {
+		return wr.RelaySource
+	}
+	if wr.Source != "" {
+		if sr, _ := getRecord(txn, kindSource, wr.Source).(*sourceRecord); sr != nil && sr.Source.RelayConfig != nil && sr.Source.RelayConfig.EnableRelay {
+			return wr.Source
+		}
+	}
+	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // relayOf returns the relay status of source on worker, failing when absent.
@@ -262,4 +263,55 @@ func TestRelaySourceOperations(t *testing.T) {
 			t.Fatalf("after delete: %+v", ws.Data)
 		}
 	}
+}
+
+// TestRelayFollowsTransfer: with enable_relay in the source's config, relay runs on the
+// bound worker and moves with a transfer under load; the task reads the new worker's
+// relay once it holds the task's position, and the target ends identical.
+func TestRelayFollowsTransfer(t *testing.T) {
+	ctx := testCtx(t)
+	c := newDataCluster(t)
+	s := sourceFor("src1", testSrc)
+	s.RelayConfig = &RelayConfig{EnableRelay: true}
+	_, err := c.UpdateSource(ctx, "src1", UpdateSourceRequest{Source: s})
+	mustOK(t, err)
+	schema := "relaymove"
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS "+schema)
+	testDst.Exec(t, "DROP DATABASE IF EXISTS "+schema)
+	file, pos := masterFile(t)
+	testSrc.Exec(t, "CREATE DATABASE "+schema)
+	testSrc.Exec(t, "CREATE TABLE "+schema+".t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+	task := fullTask("relaymove", ModeIncremental, schema, "src1")
+	task.SourceConfig.SourceConf[0].BinlogName, task.SourceConfig.SourceConf[0].BinlogPos = &file, &pos
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: task})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "relaymove", StartTaskRequest{}))
+	waitUnit(t, c, "relaymove", UnitSync)
+	waitRelayCatchUp(t, c, "src1", "worker1")
+	waitBinlogType(t, c, "relaymove", "local")
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		db := openDB(t, testSrc)
+		for i := range 800 {
+			if _, err := db.Exec("INSERT INTO "+schema+".t (v) VALUES (?)", i); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	mustOK(t, c.TransferSource(ctx, "src1", WorkerNameRequest{WorkerName: "worker2"}))
+	wg.Wait()
+	waitUnit(t, c, "relaymove", UnitSync)
+	waitSame(t, schema)
+	waitRelayCatchUp(t, c, "src1", "worker2")
+	waitBinlogType(t, c, "relaymove", "local")
+	if rs, _ := relayOf(t, c, "src1", "worker1"); rs != nil {
+		t.Fatalf("relay still on worker1 after the transfer: %+v", rs)
+	}
+	testSrc.Exec(t, "INSERT INTO "+schema+".t (v) VALUES (-1)")
+	waitSame(t, schema)
 }

@@ -122,11 +122,14 @@ func (w *worker) runRelay(ctx context.Context, rr *relayRun) {
 }
 
 // switchWhenCaughtUp moves the source's syncers onto the relay once it holds what the
-// source has (checked each second while the relay session runs).
+// source has, then keeps moving syncers that still read the source (they started before
+// the relay had their position) once the relay holds their checkpoint. It runs while
+// the relay session does.
 func (w *worker) switchWhenCaughtUp(ctx context.Context, rr *relayRun) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for {
+	caught := false
+	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -136,9 +139,19 @@ func (w *worker) switchWhenCaughtUp(ctx context.Context, rr *relayRun) {
 		if !st.Running {
 			return
 		}
-		if st.CatchUp {
+		if !caught && st.CatchUp {
+			caught = true
 			w.switchStreams(rr.spec.Source)
-			return
+			continue
+		}
+		if caught && n%5 == 0 {
+			for _, u := range w.sourceUnits(rr.spec.Source) {
+				if su, ok := u.(*syncUnit); ok {
+					if loc, ok := su.remoteCheckpoint(); ok && rr.rel.Holds(loc) {
+						su.switchStream()
+					}
+				}
+			}
 		}
 	}
 }

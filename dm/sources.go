@@ -235,11 +235,11 @@ func (c *Cluster) sourceStatuses(txn txnReader, source string) []SourceStatus {
 	bound := boundWorker(txn, source)
 	for _, wr := range listRecords[*workerRecord](txn, kindWorker, "") {
 		if wr.RelaySource == source && (bound == nil || wr.Name != bound.Name) {
-			out = append(out, c.workerSourceStatus(wr, source))
+			out = append(out, c.workerSourceStatus(txn, wr, source))
 		}
 	}
 	if bound != nil {
-		out = append(out, c.workerSourceStatus(bound, source))
+		out = append(out, c.workerSourceStatus(txn, bound, source))
 	}
 	if len(out) == 0 {
 		out = append(out, SourceStatus{SourceName: source,
@@ -248,14 +248,14 @@ func (c *Cluster) sourceStatuses(txn txnReader, source string) []SourceStatus {
 	return out
 }
 
-func (c *Cluster) workerSourceStatus(wr *workerRecord, source string) SourceStatus {
+func (c *Cluster) workerSourceStatus(txn txnReader, wr *workerRecord, source string) SourceStatus {
 	st := SourceStatus{SourceName: source, WorkerName: wr.Name}
 	w := c.workers[wr.Name]
 	if w == nil {
 		st.ErrorMsg = fmt.Sprintf("dm-worker %s is offline", wr.Name)
 		return st
 	}
-	if wr.RelaySource == source {
+	if relaySourceOf(txn, wr) == source {
 		rs, errMsg := w.relayStatus(source)
 		st.RelayStatus = rs
 		st.ErrorMsg = errMsg

@@ -276,3 +276,14 @@ func (u *syncUnit) neededLocation() (dumpfile.Location, bool) {
 	}
 	return s.Checkpoint()
 }
+
+// remoteCheckpoint is the checkpoint of a syncer that reads the source directly.
+func (u *syncUnit) remoteCheckpoint() (dumpfile.Location, bool) {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s == nil || s.BinlogType() != syncer.BinlogRemote {
+		return dumpfile.Location{}, false
+	}
+	return s.Checkpoint()
+}

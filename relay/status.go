@@ -40,3 +40,14 @@ func (r *Relay) Status() Status {
 	st.CatchUp = a.file == m.File && a.size >= int64(m.Pos)
 	return st
 }
+
+// Holds reports whether the relay has the upstream file of loc (a reader can start
+// there).
+func (r *Relay) Holds(loc Location) bool {
+	subs, err := readIndex(r.cfg.Dir)
+	if err != nil || loc.File == "" {
+		return false
+	}
+	_, ok := r.locate(subs, loc.File)
+	return ok
+}

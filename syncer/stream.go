@@ -81,3 +81,6 @@ func (s *Syncer) Checkpoint() (Location, bool) {
 	r.cpMu.Unlock()
 	return Location{File: p.File, Pos: p.Pos}, p.File != ""
 }
+
+// BinlogType is where the syncer reads the binlog now: BinlogLocal or BinlogRemote.
+func (s *Syncer) BinlogType() string { return s.binlogType.Load().(string) }
