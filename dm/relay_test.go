@@ -3,6 +3,7 @@ package dm
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -314,4 +315,36 @@ func TestRelayFollowsTransfer(t *testing.T) {
 	}
 	testSrc.Exec(t, "INSERT INTO "+schema+".t (v) VALUES (-1)")
 	waitSame(t, schema)
+}
+
+// TestDamagedRelayFallsBackToSource: a corrupt relay file (checksum mismatch) makes the
+// task read the source instead of stalling; the target ends identical.
+func TestDamagedRelayFallsBackToSource(t *testing.T) {
+	ctx := testCtx(t)
+	c := newDataCluster(t)
+	schema := "relaybad"
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS "+schema)
+	testDst.Exec(t, "DROP DATABASE IF EXISTS "+schema)
+	testSrc.Exec(t, "FLUSH BINARY LOGS")
+	file, pos := masterFile(t)
+	mustOK(t, c.EnableRelay(ctx, "src1", EnableRelayRequest{RelayBinlogName: &file}))
+	testSrc.Exec(t, "CREATE DATABASE "+schema)
+	testSrc.Exec(t, "CREATE TABLE "+schema+".t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(20))")
+	testSrc.Exec(t, fmt.Sprintf("INSERT INTO %s.t (v) SELECT CONCAT('v', seq) FROM %s.seq_1_to_500", schema, schema))
+	testSrc.Exec(t, "FLUSH BINARY LOGS")
+	rs := waitRelayCatchUp(t, c, "src1", "worker1")
+	path := filepath.Join(c.cfg.DataDir, "relay-dir", "src1", "worker1", rs.RelayDir, file)
+	b, err := os.ReadFile(path)
+	mustOK(t, err)
+	b[len(b)-200] ^= 0xff // inside the last transaction's events
+	mustOK(t, os.WriteFile(path, b, 0o644))
+
+	task := fullTask("relaybad", ModeIncremental, schema, "src1")
+	task.SourceConfig.SourceConf[0].BinlogName, task.SourceConfig.SourceConf[0].BinlogPos = &file, &pos
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: task})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "relaybad", StartTaskRequest{}))
+	waitUnit(t, c, "relaybad", UnitSync)
+	waitSame(t, schema)
+	waitBinlogType(t, c, "relaybad", "remote")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -173,11 +174,13 @@ func (w *worker) liveRelay(source string) *relay.Relay {
 }
 
 // relayOpener serves the syncers of source from this worker's relay while it runs; a
-// location the relay does not have is read from the source.
+// location the relay does not have is read from the source, and so is everything for a
+// minute after reading the relay failed (a damaged relay file must not stall the task).
 func (w *worker) relayOpener(source string) syncer.RelayOpener {
+	var failedAt atomic.Int64
 	return func(loc syncer.Location, useGTID bool, cfg replication.BinlogSyncerConfig) (syncer.Stream, error) {
 		rel := w.liveRelay(source)
-		if rel == nil {
+		if rel == nil || time.Since(time.Unix(0, failedAt.Load())) < relayFailureHold {
 			return nil, nil
 		}
 		rd, err := rel.NewReader(relay.Start{File: loc.File, Pos: loc.Pos, GTID: loc.GTID, UseGTID: useGTID}, cfg)
@@ -189,8 +192,28 @@ func (w *worker) relayOpener(source string) syncer.RelayOpener {
 		if err != nil {
 			return nil, err
 		}
-		return rd, nil
+		return &watchedStream{Reader: rd, failed: func(err error) {
+			failedAt.Store(time.Now().UnixNano())
+			w.log.Warn("reading the relay failed; reading the source for a while", "source", source, "err", err)
+		}}, nil
 	}
+}
+
+// relayFailureHold is how long a syncer reads the source after the relay failed it.
+const relayFailureHold = time.Minute
+
+// watchedStream reports a relay read failure (not the end of a context or of the relay).
+type watchedStream struct {
+	*relay.Reader
+	failed func(error)
+}
+
+func (s *watchedStream) GetEvent(ctx context.Context) (*replication.BinlogEvent, error) {
+	ev, err := s.Reader.GetEvent(ctx)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, relay.ErrClosed) && !errors.Is(err, context.Canceled) {
+		s.failed(err)
+	}
+	return ev, err
 }
 
 // streamSwitcher is a unit whose binlog stream can be reopened (the sync unit).
