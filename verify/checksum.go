@@ -76,7 +76,7 @@ type checksum struct {
 
 func (s *side) checksum(ctx context.Context, where string) (checksum, error) {
 	var c checksum
-	if err := s.db.QueryRowContext(ctx, checksumQuery(s.table, s.cols, where)).Scan(&c.count, &c.xor, &c.sum); err != nil {
+	if err := s.queryRow(ctx, checksumQuery(s.table, s.cols, where), &c.count, &c.xor, &c.sum); err != nil {
 		return c, fmt.Errorf("checksum of %s: %w", s.table, err)
 	}
 	return c, nil

@@ -25,13 +25,19 @@ type comparison struct {
 }
 
 // Table compares srcSchema.srcTable on the source with dstSchema.dstTable on the target,
-// as they are now (callers pause writes or replication first). An error means the
-// comparison could not be made; differences are reported in the result.
+// as they are now (callers pause writes or replication first, or use TableAt). An error
+// means the comparison could not be made; differences are reported in the result.
 func (v *Verifier) Table(ctx context.Context, srcSchema, srcTable, dstSchema, dstTable string) (*TableResult, error) {
+	return v.TableAt(ctx, Point{}, srcSchema, srcTable, dstSchema, dstTable)
+}
+
+// TableAt is Table reading each side's rows through its snapshot in pt (live where nil),
+// so writes after the snapshots do not disturb the comparison.
+func (v *Verifier) TableAt(ctx context.Context, pt Point, srcSchema, srcTable, dstSchema, dstTable string) (*TableResult, error) {
 	c := &comparison{
 		v:   v,
-		src: side{db: v.src, table: sqlq.QuoteTable(srcSchema, srcTable)},
-		dst: side{db: v.dst, table: sqlq.QuoteTable(dstSchema, dstTable)},
+		src: side{db: v.src, snap: pt.Source, table: sqlq.QuoteTable(srcSchema, srcTable)},
+		dst: side{db: v.dst, snap: pt.Target, table: sqlq.QuoteTable(dstSchema, dstTable)},
 	}
 	c.res = &TableResult{Source: c.src.table, Target: c.dst.table}
 	var err error
@@ -161,7 +167,7 @@ func (c *comparison) bounds(ctx context.Context, r keyRange) (lo, hi *big.Int, e
 			q += " WHERE " + w
 		}
 		var a, b sql.NullString
-		if err := s.db.QueryRowContext(ctx, q).Scan(&a, &b); err != nil {
+		if err := s.queryRow(ctx, q, &a, &b); err != nil {
 			return mm{}, fmt.Errorf("key range of %s: %w", s.table, err)
 		}
 		if !a.Valid || !b.Valid {
@@ -346,10 +352,11 @@ func (s *side) fetch(ctx context.Context, where, orderBy string, f func(Row) err
 	if orderBy != "" {
 		q += " ORDER BY " + orderBy
 	}
-	rows, err := s.db.QueryContext(ctx, q)
+	rows, release, err := s.query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("rows of %s: %w", s.table, err)
 	}
+	defer release()
 	defer rows.Close()
 	vals := make([]sql.NullString, len(s.cols))
 	dest := make([]any, len(s.cols))
