@@ -22,7 +22,7 @@ type column struct {
 type side struct {
 	db    *sql.DB   // metadata and estimates
 	snap  *Snapshot // rows, when comparing at a point; nil reads db live
-	table string // quoted `schema`.`table`
+	table string    // quoted `schema`.`table`
 	cols  []column
 }
 
