@@ -71,6 +71,7 @@ func (v *Verifier) TableAt(ctx context.Context, pt Point, srcSchema, srcTable, d
 		return nil, fmt.Errorf("verify %s against %s: %w", c.src.table, c.dst.table, err)
 	}
 	c.res.Equal = c.res.MismatchedChunks == 0
+	c.res.dst, c.res.key = &side{db: v.dst, table: c.dst.table, cols: c.dst.cols}, c.key
 	c.sortDiffs()
 	return c.res, nil
 }

@@ -131,6 +131,10 @@ type TableResult struct {
 	Truncated bool
 	// Note explains a Truncated result.
 	Note string
+
+	// What Repair needs: the target side (columns as the target defines them) and the key.
+	dst *side
+	key tableKey
 }
 
 // DiffKind says how a row differs.
