@@ -21,7 +21,7 @@ import (
 //
 // The images are the comparison's renderings (text in utf8mb4, FLOAT widened, TIMESTAMP
 // in UTC, blobs raw), so they are written back through the same session settings
-// (time_zone +00:00, sql_mode '') as literals of the target column's kind.
+// (time_zone +00:00, sql_mode ”) as literals of the target column's kind.
 func (v *Verifier) Repair(ctx context.Context, res *TableResult) (int64, error) {
 	if res.Equal || len(res.Diffs) == 0 {
 		return 0, nil
