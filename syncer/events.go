@@ -77,8 +77,18 @@ func (r *run) readLoop(ctx context.Context) error {
 // any event arrived.
 func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (progressed bool, err error) {
 	for {
-		ev, err := st.GetEvent(ctx)
+		if err := r.atBarrier(ctx); err != nil {
+			if ctx.Err() != nil {
+				return progressed, ctx.Err()
+			}
+			return progressed, &processError{err}
+		}
+		ev, err := st.GetEvent(r.s.hold.waitCtx(ctx))
 		if err != nil {
+			if woken(ctx, err) {
+				r.s.hold.rearm(ctx)
+				continue // a hold request: check it at the top
+			}
 			return progressed, err
 		}
 		progressed = true

@@ -103,6 +103,8 @@ func (s *Syncer) Run(ctx context.Context) error {
 	}
 	defer r.close()
 	s.cur.Store(r)
+	s.hold.beginRun()
+	defer s.hold.endRun()
 	err = r.loop(ctx)
 	if err != nil && ctx.Err() == nil {
 		r.log.Error("syncer stopped", "error", err)

@@ -19,6 +19,8 @@ type Syncer struct {
 
 	runMu sync.Mutex // one Run at a time
 	cur   atomic.Pointer[run]
+	// hold is the apply barrier (Hold); see barrier.go.
+	hold barrier
 	// startTimeUsed is set once a Run has started from Config.StartTime: later runs of
 	// this Syncer resume from the checkpoint instead of searching again.
 	startTimeUsed atomic.Bool
