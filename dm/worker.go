@@ -189,6 +189,7 @@ func (w *worker) status(task string) (SubTaskStatus, bool) {
 			s.SyncStatus = v
 		}
 	}
+	s.VerifyStatus = unitVerifyStatus(r.units)
 	return s, true
 }
 

@@ -49,6 +49,8 @@ type workerHandle interface {
 	// relayStatus and purgeRelay serve the relay API for source.
 	relayStatus(source string) (*RelayStatus, string)
 	purgeRelay(ctx context.Context, source, name, dir string) error
+	// verifyTask starts an on-demand verification of a running subtask (verifyhooks.go).
+	verifyTask(task string, repair bool) error
 	// stopAll stops every run and closes its units (Close).
 	stopAll()
 }

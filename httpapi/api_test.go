@@ -59,7 +59,7 @@ func TestEveryRoute(t *testing.T) {
 				Paths   map[string]map[string]any `json:"paths"`
 			}
 			r.jsonBody(t, 200, &doc)
-			if doc.OpenAPI == "" || len(doc.Paths) != 31 {
+			if doc.OpenAPI == "" || len(doc.Paths) != 32 {
 				t.Errorf("dm.json: openapi %q with %d paths", doc.OpenAPI, len(doc.Paths))
 			}
 		}},
@@ -124,6 +124,9 @@ func TestEveryRoute(t *testing.T) {
 		{"task status unknown", "GET", "/api/v1/tasks/" + utf8Escaped + "/status?source_name_list=s1", "", wantErr(400, dm.CodeTaskNotFound, utf8Name)},
 		{"start task with unknown source", "POST", "/api/v1/tasks/nope/start", `{"source_name_list": ["s1"], "remove_meta": false}`, wantErr(400, 0)},
 		{"stop task with unknown source", "POST", "/api/v1/tasks/nope/stop", `{"source_name_list": ["s1"], "timeout_duration": "10s"}`, wantErr(400, 0)},
+		{"verify task unknown", "POST", "/api/v1/tasks/nope/verify", `{"repair": true}`, wantErr(400, dm.CodeTaskNotFound)},
+		{"verify bad body", "POST", "/api/v1/tasks/nope/verify", `{"repair": "yes"}`, wantErr(400, dm.CodeInvalidRequest)},
+		{"verify result unknown", "GET", "/api/v1/tasks/nope/verify", "", wantErr(400, dm.CodeTaskNotFound)},
 		{"migrate targets unknown", "GET", "/api/v1/tasks/nope/sources/s1/migrate_targets?schema_pattern=db", "", wantErr(400, 0)},
 		{"task schemas unknown", "GET", "/api/v1/tasks/nope/sources/s1/schemas", "", wantErr(400, 0)},
 		{"task tables unknown", "GET", "/api/v1/tasks/nope/sources/s1/schemas/db1", "", wantErr(400, 0)},
@@ -184,6 +187,7 @@ func TestSuccessStatuses(t *testing.T) {
 		"DMAPICreateTask": {201, true}, "DMAPIGetTaskList": {200, true}, "DMAPIGetTask": {200, true},
 		"DMAPIUpdateTask": {200, true}, "DMAPIDeleteTask": {204, false}, "DMAPIGetTaskStatus": {200, true},
 		"DMAPIStartTask": {200, false}, "DMAPIStopTask": {200, false},
+		"DMAPIVerifyTask": {200, false}, "DMAPIGetTaskVerify": {200, true},
 		"DMAPIGetTaskMigrateTargets": {200, true}, "DMAPIGetSchemaListByTaskAndSource": {200, true},
 		"DMAPIGetTableListByTaskAndSource": {200, true}, "DMAPIGetTableStructure": {200, true},
 		"DMAPIOperateTableStructure": {200, false}, "DMAPIOperateTableStructurePost": {200, false},

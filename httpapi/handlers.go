@@ -168,6 +168,17 @@ func (s *server) handlers() map[string]handler {
 			return nil, c.StopTask(x.ctx, x.param("task-name"), req)
 		},
 
+		"DMAPIVerifyTask": func(x *call) (any, error) {
+			var req dm.VerifyTaskRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return nil, c.VerifyTask(x.ctx, x.param("task-name"), req)
+		},
+		"DMAPIGetTaskVerify": func(x *call) (any, error) {
+			return c.TaskVerify(x.ctx, x.param("task-name"))
+		},
+
 		// task schemas
 		"DMAPIGetTaskMigrateTargets": func(x *call) (any, error) {
 			return c.TaskMigrateTargets(x.ctx, x.param("task-name"), x.param("source-name"), x.query("schema_pattern"), x.query("table_pattern"))

@@ -48,8 +48,8 @@ type barrier struct {
 	parent context.Context
 }
 
-// errNotRunning is returned by Hold and Advance when no Run is replicating.
-var errNotRunning = errors.New("syncer: not running; start the task (or resume it) before holding replication")
+// ErrNotRunning is returned by Hold and Advance when no Run is replicating (yet, or any more).
+var ErrNotRunning = errors.New("syncer: not running; start the task (or resume it) before holding replication")
 
 // Hold asks the running syncer to stop applying at its next transaction boundary and
 // returns once it holds there with all workers drained.
@@ -92,7 +92,7 @@ func (h *Hold) request(ctx context.Context, until *position) error {
 	ended := b.ended
 	if ended == nil {
 		b.mu.Unlock()
-		return errNotRunning
+		return ErrNotRunning
 	}
 	if b.req != nil && b.req != h.req {
 		b.mu.Unlock()
@@ -110,7 +110,7 @@ func (h *Hold) request(ctx context.Context, until *position) error {
 		return nil
 	case <-ended:
 		h.Release()
-		return errNotRunning
+		return ErrNotRunning
 	case <-ctx.Done():
 		h.Release()
 		return ctx.Err()
@@ -118,7 +118,7 @@ func (h *Hold) request(ctx context.Context, until *position) error {
 }
 
 // beginRun and endRun bracket a Run: requests are accepted only while one runs, and a
-// request outstanding when it stops is dropped (its holder sees errNotRunning).
+// request outstanding when it stops is dropped (its holder sees ErrNotRunning).
 func (b *barrier) beginRun() {
 	b.mu.Lock()
 	b.ended = make(chan struct{})
