@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/dmkit/dmkit/internal/dbconn"
 	"github.com/dmkit/dmkit/syncer"
 	"github.com/dmkit/dmkit/verify"
 )
@@ -13,7 +14,7 @@ import (
 // verifyLoad is the verification at the end of a full-mode load (see verifyrun.go).
 func (u *loadUnit) verifyLoad(ctx context.Context) error {
 	p := u.p
-	if p.cfg.Task.TaskMode != ModeFull || p.verifyMode() == VerifyOff {
+	if p.cfg.Task.TaskMode != ModeFull || !p.verifyAfterLoad() {
 		return nil
 	}
 	j := &verifyJob{p: p, repair: p.verifyMode() == VerifyRepair, st: &p.vs, trigger: VerifyAfterLoad}
@@ -23,7 +24,34 @@ func (u *loadUnit) verifyLoad(ctx context.Context) error {
 	if err := j.start(); err != nil {
 		return err
 	}
-	return j.finish(ctx)
+	err := j.finish(ctx)
+	var me *mismatchError
+	if err != nil && !errors.As(err, &me) && (dbconn.IsRetryable(err) || dbconn.IsConnLost(err)) {
+		// A server went away mid-comparison: resume (the load is done) and verify again.
+		return &tempError{fmt.Errorf("verify the copy: %w", err)}
+	}
+	return err
+}
+
+// tempError marks a failure worth an automatic resume.
+type tempError struct{ err error }
+
+func (e *tempError) Error() string   { return e.err.Error() }
+func (e *tempError) Unwrap() error   { return e.err }
+func (e *tempError) Temporary() bool { return true }
+
+// verifyAfterLoad: verification after the load is on, unless the task left it at the
+// default while its load keeps existing target rows (on_duplicate ignore): those rows
+// differ from the source by the user's choice, so only an explicit verify setting
+// compares them.
+func (p *fullPipeline) verifyAfterLoad() bool {
+	switch p.cfg.Task.Verify {
+	case VerifyOff:
+		return false
+	case "":
+		return loadOnDuplicate(&p.cfg.Task) != "ignore"
+	}
+	return true
 }
 
 // runSync runs the syncer; in mode all, on the first start after the load, it verifies
@@ -42,7 +70,7 @@ func (u *syncUnit) runSync(ctx context.Context, s *syncer.Syncer) error {
 		u.runCtx = nil
 		u.mu.Unlock()
 	}()
-	if u.cfg.Task.TaskMode == ModeAll && u.p.verifyMode() != VerifyOff {
+	if u.cfg.Task.TaskMode == ModeAll && u.p.verifyAfterLoad() {
 		fresh, err := s.Fresh(ctx)
 		if err != nil {
 			return err
@@ -55,8 +83,16 @@ func (u *syncUnit) runSync(ctx context.Context, s *syncer.Syncer) error {
 			u.vwg.Add(1)
 			go func() {
 				defer u.vwg.Done()
-				if err := j.finish(rctx); err != nil && rctx.Err() == nil {
+				err := j.finish(rctx)
+				var me *mismatchError
+				switch {
+				case err == nil || rctx.Err() != nil:
+				case errors.As(err, &me):
 					fail(fmt.Errorf("verify the copy of task %s on source %s: %w", u.cfg.Task.Name, u.cfg.Source.SourceName, err))
+				default:
+					// Could not compare (a server restarting, …): replication goes on; the
+					// status says why (stage error) and POST …/verify tries again.
+					u.cfg.Logger.Warn("verification after the load could not be made", "err", err)
 				}
 			}()
 		}
