@@ -113,6 +113,8 @@ type Config struct {
 	retryBudget        time.Duration
 	// crashHook, when set, is called at named points (tests crash the process there).
 	crashHook func(point string)
+	// validateInterval is the validator's check interval and settle time (default 1 s).
+	validateInterval time.Duration
 }
 
 // withDefaults fills defaults and validates c.
