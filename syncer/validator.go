@@ -76,14 +76,14 @@ type pendingRow struct {
 
 // validator is the Syncer's validation state.
 type validator struct {
-	active atomic.Bool
-	mu     sync.Mutex
-	mode   string
-	keys   map[string]*pendingRow
-	errs   []ValidationError
-	skip   map[string]bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	active  atomic.Bool
+	mu      sync.Mutex
+	mode    string
+	keys    map[string]*pendingRow
+	errs    []ValidationError
+	skip    map[string]bool
+	cancel  context.CancelFunc
+	done    chan struct{}
 	seq     uint64
 	stopErr string
 	shared  func(schema, table string) bool
