@@ -25,6 +25,9 @@ type subtaskRun struct {
 	resumeSeq int64         // the ResumeSeq the current/last run was started for
 	retries   int
 	retryAt   time.Time // zero: no automatic resume pending
+	// validation is the desired continuous-validation mode ("" off), applied to every new
+	// set of units (validation.go).
+	validation string
 }
 
 // execute runs the units from the first one that still has work. A panic in a unit is
@@ -49,7 +52,11 @@ func (r *subtaskRun) execute(ctx context.Context, factory UnitFactory, cfg *Subt
 		units = us
 		r.mu.Lock()
 		r.units = units
+		mode := r.validation
 		r.mu.Unlock()
+		if err := applyValidation(units, mode); err != nil {
+			return err
+		}
 	}
 	start := 0
 	for i := len(units) - 1; i > 0; i-- {

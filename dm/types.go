@@ -300,6 +300,8 @@ type SubTaskStatus struct {
 	ErrorMsg            string      `json:"error_msg,omitempty"`
 	// VerifyStatus (dmkit extension) is the subtask's current or last verification.
 	VerifyStatus *VerifyStatus `json:"verify_status,omitempty"`
+	// ValidationStatus is the subtask's continuous validator, once started.
+	ValidationStatus *ValidationStatus `json:"validation_status,omitempty"`
 }
 
 // LoadStatus is the progress of the load unit.

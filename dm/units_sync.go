@@ -26,8 +26,9 @@ type syncUnit struct {
 	s       *syncer.Syncer
 	noStart bool // the syncer has no start location of its own (only a checkpoint can give one)
 
-	runCtx context.Context // the current Run's context, nil between runs (verifyhooks.go)
-	vwg    sync.WaitGroup  // verifications running alongside Run
+	runCtx  context.Context // the current Run's context, nil between runs (verifyhooks.go)
+	valMode string          // the validator's mode, "" when off (validation.go)
+	vwg     sync.WaitGroup  // verifications running alongside Run
 }
 
 func newSyncUnit(cfg *SubtaskConfig, rules *subtaskRules, p *fullPipeline) (Unit, error) {

@@ -63,6 +63,7 @@ func (u *syncUnit) runSync(ctx context.Context, s *syncer.Syncer) error {
 	u.mu.Lock()
 	u.runCtx = rctx
 	u.mu.Unlock()
+	u.startValidation(rctx, s)
 	defer func() {
 		fail(nil)
 		u.vwg.Wait()

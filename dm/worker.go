@@ -190,6 +190,7 @@ func (w *worker) status(task string) (SubTaskStatus, bool) {
 		}
 	}
 	s.VerifyStatus = unitVerifyStatus(r.units)
+	s.ValidationStatus = r.validationStatusLocked()
 	return s, true
 }
 

@@ -59,7 +59,7 @@ func TestEveryRoute(t *testing.T) {
 				Paths   map[string]map[string]any `json:"paths"`
 			}
 			r.jsonBody(t, 200, &doc)
-			if doc.OpenAPI == "" || len(doc.Paths) != 32 {
+			if doc.OpenAPI == "" || len(doc.Paths) != 36 {
 				t.Errorf("dm.json: openapi %q with %d paths", doc.OpenAPI, len(doc.Paths))
 			}
 		}},
@@ -127,6 +127,11 @@ func TestEveryRoute(t *testing.T) {
 		{"verify task unknown", "POST", "/api/v1/tasks/nope/verify", `{"repair": true}`, wantErr(400, dm.CodeTaskNotFound)},
 		{"verify bad body", "POST", "/api/v1/tasks/nope/verify", `{"repair": "yes"}`, wantErr(400, dm.CodeInvalidRequest)},
 		{"verify result unknown", "GET", "/api/v1/tasks/nope/verify", "", wantErr(400, dm.CodeTaskNotFound)},
+		{"validation start unknown", "POST", "/api/v1/tasks/nope/validation/start", `{"mode": "fast"}`, wantErr(400, dm.CodeTaskNotFound)},
+		{"validation start bad mode", "POST", "/api/v1/tasks/nope/validation/start", `{"mode": "slow"}`, wantErr(400, dm.CodeInvalidRequest)},
+		{"validation stop unknown", "POST", "/api/v1/tasks/nope/validation/stop", `{}`, wantErr(400, dm.CodeTaskNotFound)},
+		{"validation status unknown", "GET", "/api/v1/tasks/nope/validation/status", "", wantErr(400, dm.CodeTaskNotFound)},
+		{"validation errors unknown", "GET", "/api/v1/tasks/nope/validation/errors", "", wantErr(400, dm.CodeTaskNotFound)},
 		{"migrate targets unknown", "GET", "/api/v1/tasks/nope/sources/s1/migrate_targets?schema_pattern=db", "", wantErr(400, 0)},
 		{"task schemas unknown", "GET", "/api/v1/tasks/nope/sources/s1/schemas", "", wantErr(400, 0)},
 		{"task tables unknown", "GET", "/api/v1/tasks/nope/sources/s1/schemas/db1", "", wantErr(400, 0)},
@@ -188,6 +193,8 @@ func TestSuccessStatuses(t *testing.T) {
 		"DMAPIUpdateTask": {200, true}, "DMAPIDeleteTask": {204, false}, "DMAPIGetTaskStatus": {200, true},
 		"DMAPIStartTask": {200, false}, "DMAPIStopTask": {200, false},
 		"DMAPIVerifyTask": {200, false}, "DMAPIGetTaskVerify": {200, true},
+		"DMAPIStartValidation": {200, false}, "DMAPIStopValidation": {200, false},
+		"DMAPIGetValidationStatus": {200, true}, "DMAPIGetValidationErrors": {200, true},
 		"DMAPIGetTaskMigrateTargets": {200, true}, "DMAPIGetSchemaListByTaskAndSource": {200, true},
 		"DMAPIGetTableListByTaskAndSource": {200, true}, "DMAPIGetTableStructure": {200, true},
 		"DMAPIOperateTableStructure": {200, false}, "DMAPIOperateTableStructurePost": {200, false},

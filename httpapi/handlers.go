@@ -178,6 +178,26 @@ func (s *server) handlers() map[string]handler {
 		"DMAPIGetTaskVerify": func(x *call) (any, error) {
 			return c.TaskVerify(x.ctx, x.param("task-name"))
 		},
+		"DMAPIStartValidation": func(x *call) (any, error) {
+			var req dm.ValidationRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return nil, c.StartValidation(x.ctx, x.param("task-name"), req)
+		},
+		"DMAPIStopValidation": func(x *call) (any, error) {
+			var req dm.ValidationRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return nil, c.StopValidation(x.ctx, x.param("task-name"), req)
+		},
+		"DMAPIGetValidationStatus": func(x *call) (any, error) {
+			return c.ValidationStatus(x.ctx, x.param("task-name"))
+		},
+		"DMAPIGetValidationErrors": func(x *call) (any, error) {
+			return c.ValidationErrors(x.ctx, x.param("task-name"))
+		},
 
 		// task schemas
 		"DMAPIGetTaskMigrateTargets": func(x *call) (any, error) {
