@@ -40,9 +40,6 @@ func waitVerified(t *testing.T, c *Cluster, task, trigger string) *VerifyStatus 
 			return false
 		}
 		got = res.Data[0].VerifyStatus
-		if testing.Verbose() && got != nil {
-			t.Logf("verify: %s checked %d/%d repaired %d at %s", got.Stage, got.CheckedTables, got.TotalTables, got.RepairedRows, got.Position)
-		}
 		return got != nil && got.Trigger == trigger && got.Stage != VerifyRunning
 	})
 	return got

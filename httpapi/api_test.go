@@ -59,7 +59,7 @@ func TestEveryRoute(t *testing.T) {
 				Paths   map[string]map[string]any `json:"paths"`
 			}
 			r.jsonBody(t, 200, &doc)
-			if doc.OpenAPI == "" || len(doc.Paths) != 36 {
+			if doc.OpenAPI == "" || len(doc.Paths) != 37 {
 				t.Errorf("dm.json: openapi %q with %d paths", doc.OpenAPI, len(doc.Paths))
 			}
 		}},
@@ -131,6 +131,8 @@ func TestEveryRoute(t *testing.T) {
 		{"validation start bad mode", "POST", "/api/v1/tasks/nope/validation/start", `{"mode": "slow"}`, wantErr(400, dm.CodeInvalidRequest)},
 		{"validation stop unknown", "POST", "/api/v1/tasks/nope/validation/stop", `{}`, wantErr(400, dm.CodeTaskNotFound)},
 		{"validation status unknown", "GET", "/api/v1/tasks/nope/validation/status", "", wantErr(400, dm.CodeTaskNotFound)},
+		{"cutover unknown", "GET", "/api/v1/tasks/nope/cutover", "", wantErr(400, dm.CodeTaskNotFound)},
+		{"cutover bad age", "GET", "/api/v1/tasks/nope/cutover?max_verify_age=soon", "", wantErr(400, dm.CodeInvalidRequest)},
 		{"validation errors unknown", "GET", "/api/v1/tasks/nope/validation/errors", "", wantErr(400, dm.CodeTaskNotFound)},
 		{"migrate targets unknown", "GET", "/api/v1/tasks/nope/sources/s1/migrate_targets?schema_pattern=db", "", wantErr(400, 0)},
 		{"task schemas unknown", "GET", "/api/v1/tasks/nope/sources/s1/schemas", "", wantErr(400, 0)},
@@ -195,6 +197,7 @@ func TestSuccessStatuses(t *testing.T) {
 		"DMAPIVerifyTask": {200, false}, "DMAPIGetTaskVerify": {200, true},
 		"DMAPIStartValidation": {200, false}, "DMAPIStopValidation": {200, false},
 		"DMAPIGetValidationStatus": {200, true}, "DMAPIGetValidationErrors": {200, true},
+		"DMAPIGetTaskCutover":        {200, true},
 		"DMAPIGetTaskMigrateTargets": {200, true}, "DMAPIGetSchemaListByTaskAndSource": {200, true},
 		"DMAPIGetTableListByTaskAndSource": {200, true}, "DMAPIGetTableStructure": {200, true},
 		"DMAPIOperateTableStructure": {200, false}, "DMAPIOperateTableStructurePost": {200, false},

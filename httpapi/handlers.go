@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/dmkit/dmkit/dm"
 )
@@ -177,6 +178,17 @@ func (s *server) handlers() map[string]handler {
 		},
 		"DMAPIGetTaskVerify": func(x *call) (any, error) {
 			return c.TaskVerify(x.ctx, x.param("task-name"))
+		},
+		"DMAPIGetTaskCutover": func(x *call) (any, error) {
+			var age time.Duration
+			if s := x.query("max_verify_age"); s != "" {
+				d, err := time.ParseDuration(s)
+				if err != nil || d <= 0 {
+					return nil, dm.NewError(dm.CodeInvalidRequest, "max_verify_age %q is not a positive duration such as 30m or 2h", s)
+				}
+				age = d
+			}
+			return c.CutoverStatus(x.ctx, x.param("task-name"), age)
 		},
 		"DMAPIStartValidation": func(x *call) (any, error) {
 			var req dm.ValidationRequest
