@@ -4,6 +4,7 @@
 #   scripts/bench.sh full   # mydumper+myloader vs dmkit task_mode=full
 #   scripts/bench.sh incr   # native replication (serial, parallel) vs dmkit incremental
 #   scripts/bench.sh all    # both
+#   scripts/bench.sh verify # dmkit task_mode=full, then dmkit's verification of the same rows
 #
 # Everything (MariaDB servers, dm-server, dumps) lives in a temp dir on 127.0.0.1 and is
 # removed on exit. Installs mariadb-server, mariadb-client, mydumper, sysbench, curl,
@@ -25,6 +26,9 @@
 #   PHASE_VARIANTS [replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16]
 #   PHASE_RUNS [2]                   loads per variant
 #   ON_DUPLICATE [replace]           full: the dmkit task's on_duplicate (error = plain INSERT)
+#   VERIFY [off]                     full, verify: the dmkit task's verify setting (off: the copy
+#                                    alone, comparable with mydumper+myloader, which verify nothing)
+#   VERIFY_RUNS [3]                  verify: timed comparisons (scripts/bench/verifytime); median
 #   TARGET_LOG_BIN [1]               0 starts the full benchmark's target without a binlog
 #   MYLOADER_BINLOG [0]              1 runs myloader with -e (its loads go to the binlog too)
 #   STEP_TIMEOUT [1800]              seconds any one step may take
@@ -38,9 +42,9 @@ ROOT=$(pwd)
 
 MODE=${1:-}
 case "$MODE" in
-full | incr | all) ;;
+full | incr | all | verify) ;;
 *)
-	echo "usage: scripts/bench.sh full|incr|all   (environment knobs: see the header of this script)" >&2
+	echo "usage: scripts/bench.sh full|incr|all|verify   (environment knobs: see the header of this script)" >&2
 	exit 2
 	;;
 esac
@@ -61,6 +65,8 @@ LAG=${LAG:-1}
 LAG_SECONDS=${LAG_SECONDS:-30}
 LAG_RATE=${LAG_RATE:-500}
 ON_DUPLICATE=${ON_DUPLICATE:-replace}
+VERIFY=${VERIFY:-off}
+VERIFY_RUNS=${VERIFY_RUNS:-3}
 PHASES=${PHASES:-0}
 PHASE_VARIANTS=${PHASE_VARIANTS:-replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16}
 PHASE_RUNS=${PHASE_RUNS:-2}
@@ -363,18 +369,18 @@ full_anchor() {
 	rm -rf "$dir"
 }
 
-# full_dmkit REP: a fresh dm-server runs task_mode=full into dst; verified, then the target
-# schema and dmkit's meta schema are dropped. Sets D_* globals.
+# full_dmkit REP [keep]: a fresh dm-server runs task_mode=full into dst; verified, then the
+# target schema and dmkit's meta schema are dropped (unless keep). Sets D_* globals.
 full_dmkit() {
 	start_dm "full$1"
 	create_dm_source
 	api POST /tasks "{\"task\":{\"name\":\"bench-full\",\"task_mode\":\"full\",\"on_duplicate\":\"$ON_DUPLICATE\",
-		\"meta_schema\":\"dm_meta\",
+		\"meta_schema\":\"dm_meta\",\"verify\":\"$VERIFY\",
 		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dst]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
 		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
 		\"source_config\":{\"full_migrate_conf\":{\"export_threads\":$THREADS,\"import_threads\":$THREADS,
 		\"data_dir\":\"dump\"},\"source_conf\":[{\"source_name\":\"src\"}]}}}"
-	log "dmkit #$1: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE"
+	log "dmkit #$1: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE, verify=$VERIFY"
 	local dm_cpu0 src_cpu0 dst_cpu0 t0 load_seen="" deadline
 	dm_cpu0=$(cpu "$DMPID")
 	src_cpu0=$(cpu "${MPID[src]}")
@@ -402,8 +408,40 @@ full_dmkit() {
 	log "dmkit #$1: finished in $D_S s (dump done after $D_DUMP s), dm-server CPU $D_CPU s, peak RSS $D_RSS MiB"
 	stop_dm
 	verify dst
-	sql dst "DROP DATABASE $DB; DROP DATABASE IF EXISTS dm_meta"
 	rm -rf "$WORK/dm-data-full$1"
+	[ "${2:-}" = keep ] && return 0
+	sql dst "DROP DATABASE $DB; DROP DATABASE IF EXISTS dm_meta"
+}
+
+# bench_verify: dmkit's full copy of the sysbench rows (verify off), then dmkit's
+# verification of the same rows (scripts/bench/verifytime: both sides snapshotted, chunk
+# checksums with THREADS connections per side), VERIFY_RUNS times.
+bench_verify() {
+	start_mariadb src 1
+	start_mariadb dst 2
+	prepare_source
+	build_dm
+	VERIFY=off full_dmkit 1 keep
+	go build -o "$WORK/verifytime" ./scripts/bench/verifytime || die "go build ./scripts/bench/verifytime failed"
+	log "verify: $VERIFY_RUNS comparison(s) of $ROWS rows, threads $THREADS"
+	local src_cpu0 dst_cpu0
+	src_cpu0=$(cpu "${MPID[src]}")
+	dst_cpu0=$(cpu "${MPID[dst]}")
+	timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$WORK/verifytime.time" \
+		"$WORK/verifytime" -src "127.0.0.1:${PORT[src]}" -dst "127.0.0.1:${PORT[dst]}" -user $USER_NAME \
+		-password $USER_PASS -schema $DB -threads "$THREADS" -runs "$VERIFY_RUNS" >"$WORK/verifytime.out" 2>&1 ||
+		{ cat "$WORK/verifytime.out" >&2; die "scripts/bench/verifytime failed"; }
+	cat "$WORK/verifytime.out" >&2
+	local vm v_u v_s v_rss src_cpu dst_cpu
+	vm=$(awk '/^verify:/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "s,") print $i }' "$WORK/verifytime.out" | median)
+	read -r _ v_u v_s v_rss <"$WORK/verifytime.time"
+	src_cpu=$(cpu_secs "$src_cpu0" "$(cpu "${MPID[src]}")")
+	dst_cpu=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
+	sum_line "== verify: $TABLES tables x $TABLE_SIZE rows = $ROWS rows, data_length $DATA_MB MiB, threads $THREADS"
+	sum_line "dmkit full copy (verify off): $D_S s ($(calc "$ROWS / $D_S" | cut -d. -f1) rows/s)"
+	while IFS= read -r line; do sum_line "  $line"; done < <(grep '^verify:' "$WORK/verifytime.out")
+	sum_line "verification median $vm s ($(calc "$ROWS / $vm" | cut -d. -f1) rows/s); ratio verify/copy: $(calc "$vm / $D_S") (goal <= 0.50)"
+	sum_line "CPU s over all $VERIFY_RUNS runs: verifytime $(calc "$v_u + $v_s") | src mariadbd $src_cpu | dst mariadbd $dst_cpu; peak RSS $((v_rss / 1024)) MiB"
 }
 
 bench_full() {
@@ -671,6 +709,7 @@ log "work dir $WORK"
 case "$MODE" in
 full) bench_full ;;
 incr) bench_incr ;;
+verify) bench_verify ;;
 all)
 	bench_full
 	stop_all
