@@ -135,9 +135,10 @@ func (j *verifyJob) finish(ctx context.Context) error {
 func (j *verifyJob) verify(ctx context.Context) error {
 	cfg := j.p.cfg
 	v, err := verify.New(ctx, verify.Config{
-		Source:  sourceDBConfig(&cfg.Source),
-		Target:  targetDBConfig(&cfg.Task.TargetConfig),
-		Threads: verifyThreads(cfg),
+		Source:   sourceDBConfig(&cfg.Source),
+		Target:   targetDBConfig(&cfg.Task.TargetConfig),
+		Threads:  verifyThreads(cfg),
+		Throttle: j.throttle,
 	})
 	if err != nil {
 		return err
@@ -179,6 +180,31 @@ func (j *verifyJob) verify(ctx context.Context) error {
 		return nil
 	}
 	return j.mismatch(bad)
+}
+
+// throttleLag and throttleWait: while replication is more than throttleLag behind, each
+// comparison step waits (up to throttleWait), so a verification alongside replication
+// does not starve it.
+const (
+	throttleLag  = 5 // seconds
+	throttleWait = 2 * time.Second
+)
+
+// throttle is verify's Throttle: nothing without a syncer (a quiescent target after a
+// full load has nobody to starve).
+func (j *verifyJob) throttle(ctx context.Context) error {
+	if j.syncer == nil {
+		return nil
+	}
+	deadline := time.Now().Add(throttleWait)
+	for j.syncer.Status().SecondsBehindMaster > throttleLag && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // verifyThreads: the export threads (the copy's own parallelism), at most 8.
