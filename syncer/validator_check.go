@@ -54,7 +54,7 @@ func (s *Syncer) checkLoop(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-// checked is one row read back.
+// checkItem is one row to read back.
 type checkItem struct {
 	key string
 	p   pendingRow
@@ -78,6 +78,17 @@ func (s *Syncer) checkPass(ctx context.Context, db *sql.DB, settle time.Duration
 	v.mu.Unlock()
 	for _, it := range items {
 		kind, err := checkRow(ctx, db, mode, &it.p)
+		if n := dbconn.ErrorNumber(err); n == erBadFieldError || n == erNoSuchTable {
+			// A DDL since the change dropped the column or the table: the row as the
+			// change wrote it can no longer be read, so it is not validated.
+			v.mu.Lock()
+			if p := v.keys[it.key]; p != nil && p.seq == it.p.seq {
+				delete(v.keys, it.key)
+				v.dropped.Add(1)
+			}
+			v.mu.Unlock()
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -93,6 +93,20 @@ func TestValidator(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("validation errors = %q, want %q", got, want)
 	}
+	// A row whose column a later DDL drops is not validated (and does not stall the checker).
+	dropped := r.s.ValidationStatus().DroppedRows
+	src.Exec(t, "INSERT INTO s_validate.r (id, nl) VALUES (99999, 1)")
+	src.Exec(t, "ALTER TABLE s_validate.r DROP COLUMN nl")
+	src.Exec(t, "INSERT INTO s_validate.t VALUES (100002, 2)")
+	waitFor(t, r, func() error {
+		if st := r.s.ValidationStatus(); st.PendingRows > 0 || st.DroppedRows == dropped {
+			return fmt.Errorf("status %+v", st)
+		}
+		return nil
+	})
+	if n := r.s.ValidationStatus().ErrorRows; n != 3 {
+		t.Errorf("errors after the DDL = %d, want still 3", n)
+	}
 	r.s.StopValidation()
 	if r.s.ValidationStatus().Running {
 		t.Error("still running after StopValidation")
