@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a Cluster.
@@ -33,6 +34,9 @@ type Config struct {
 	DataDirRoots []string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics, when set, gets a collector of the cluster's tasks, sources and workers
+	// (DM's metric names; read from status at scrape time). Nil registers nothing.
+	Metrics prometheus.Registerer
 }
 
 // Cluster is a whole DM deployment in one process: the master's API (one method per
@@ -104,6 +108,12 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := c.bootstrap(ctx); err != nil {
 		c.cancel()
 		return nil, fmt.Errorf("open cluster: %w", err)
+	}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(newStatusCollector(c, log)); err != nil {
+			c.cancel()
+			return nil, fmt.Errorf("open cluster: register metrics: %w; give each cluster its own registry", err)
+		}
 	}
 	for _, name := range cfg.Workers {
 		c.workers[name] = newWorker(c, c.units, name, c.log)

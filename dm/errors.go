@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is every failure a Cluster method returns to its caller: a stable numeric code
@@ -194,7 +195,31 @@ var errorKinds = map[int]errorKind{
 func NewError(code int, format string, args ...any) *Error {
 	k := errorKinds[code]
 	return &Error{Code: code, Class: k.class, Scope: k.scope, Level: k.level, Workaround: k.workaround,
-		Message: fmt.Sprintf(format, args...)}
+		Message: fmt.Sprintf(format, elideArgs(args)...)}
+}
+
+// maxEchoed bounds a one-line string argument of an error message: messages echo names
+// from the request, and a 100 KB name must not come back 100 KB long. Multi-line
+// arguments (precheck details) are reports, not echoes, and are kept whole.
+const maxEchoed = 256
+
+func elideArgs(args []any) []any {
+	out := args
+	for i, a := range args {
+		s, ok := a.(string)
+		if !ok || len(s) <= maxEchoed || strings.Contains(s, "\n") {
+			continue
+		}
+		if &out[0] == &args[0] {
+			out = append([]any(nil), args...)
+		}
+		cut := maxEchoed
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		out[i] = fmt.Sprintf("%s…(%d bytes)", s[:cut], len(s))
+	}
+	return out
 }
 
 // withCause sets the cause and returns e.
@@ -210,5 +235,5 @@ func invalidf(format string, args ...any) *Error {
 
 // plainError is an error DM reports with code 0 (argument parse errors and the like).
 func plainError(format string, args ...any) *Error {
-	return &Error{Message: fmt.Sprintf(format, args...)}
+	return &Error{Message: fmt.Sprintf(format, elideArgs(args)...)}
 }

@@ -222,8 +222,8 @@ var (
 	syncerCheckpointSuffix = syncer.CheckpointTableName("")
 )
 
-// dropTaskMeta drops the checkpoint tables of a task's units in its target: nothing
-// else (DM's Lightning and validator tables and `<meta_schema>_<task>` are never created
+// dropTaskMeta drops the checkpoint tables of a task's units in its target (the sync's
+// include its online DDL records, `<task>_onlineddl`): nothing else (DM's Lightning and validator tables and `<meta_schema>_<task>` are never created
 // by dmkit and may be a user's), and no identifier that cannot exist.
 func dropTaskMeta(ctx context.Context, t *Task) error {
 	db, err := openTarget(ctx, t)
@@ -274,8 +274,8 @@ func (c *Cluster) cleanStaleMeta(ctx context.Context, t *Task) error {
 		sameTarget := old.TargetConfig.Host == t.TargetConfig.Host && old.TargetConfig.Port == t.TargetConfig.Port && old.MetaSchema == t.MetaSchema
 		if sameTarget {
 			return NewError(CodeDBDriver, "task %s: checkpoints of a deleted task with this name remain in %s:%d (%s) and cannot be dropped: %v; "+
-				"drop the tables %s_loader_checkpoint and %s_syncer_checkpoint there, or choose another task name",
-				t.Name, old.TargetConfig.Host, old.TargetConfig.Port, old.MetaSchema, err, t.Name, t.Name).withCause(err)
+				"drop the tables %s_loader_checkpoint, %s_syncer_checkpoint and %s_onlineddl there, or choose another task name",
+				t.Name, old.TargetConfig.Host, old.TargetConfig.Port, old.MetaSchema, err, t.Name, t.Name, t.Name).withCause(err)
 		}
 		c.log.Warn("a deleted task's checkpoints remain in its old target", "task", t.Name, "target", fmt.Sprintf("%s:%d", old.TargetConfig.Host, old.TargetConfig.Port), "err", err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	// Aliased: this file's precheck function, called by checkTask, keeps its name.
 	checker "github.com/dmkit/dmkit/dm/internal/precheck"
+	"github.com/dmkit/dmkit/filter"
 )
 
 // The precheck (DM's check-task) runs before a task is created or updated; the checks live
@@ -60,6 +61,8 @@ type precheckInput struct {
 	// TaskName and MetaSchema, when both set, let the shard checks skip a task that already
 	// has checkpoints in the target (DM checks only fresh tasks).
 	TaskName, MetaSchema string
+	// OnlineDDL is the task's online schema change handling (nil: off).
+	OnlineDDL *filter.OnlineDDL
 }
 
 // precheckRunInput turns the task's input into the checks' plain input.
@@ -80,7 +83,7 @@ func precheckRunInput(in precheckInput) checker.Input {
 		MetaSchema:    in.MetaSchema,
 	}
 	for _, s := range in.Sources {
-		ps := checker.Source{Name: s.Name, DB: s.DB, Flavor: s.Flavor, Addr: s.Addr}
+		ps := checker.Source{Name: s.Name, DB: s.DB, Flavor: s.Flavor, Addr: s.Addr, OnlineDDL: in.OnlineDDL}
 		if s.Rules != nil {
 			ps.Match, ps.Route = s.Rules.BA.Match, s.Rules.Router.Route
 		}
@@ -227,7 +230,7 @@ func (c *Cluster) checkTask(ctx context.Context, in *Task, id string) (*checkedT
 	in2 := precheckInput{Mode: t.TaskMode, ShardMode: t.ShardMode, Target: target, Ignore: t.IgnoreCheckingItems,
 		ExportThreads: *full.ExportThreads, ImportThreads: *full.ImportThreads, Consistency: full.Consistency,
 		TargetAddr: fmt.Sprintf("%s:%d", t.TargetConfig.Host, t.TargetConfig.Port),
-		Meta:       map[string]TaskSourceConf{}, TaskName: t.Name, MetaSchema: t.MetaSchema}
+		Meta:       map[string]TaskSourceConf{}, TaskName: t.Name, MetaSchema: t.MetaSchema, OnlineDDL: onlineDDL(t)}
 	for i, r := range sources {
 		rules, err := c.subtaskRules(t, r)
 		if err != nil {

@@ -25,9 +25,31 @@ type subtaskRun struct {
 	resumeSeq int64         // the ResumeSeq the current/last run was started for
 	retries   int
 	retryAt   time.Time // zero: no automatic resume pending
+	stopAsked bool      // a graceful stop of the current run is under way
 	// validation is the desired continuous-validation mode ("" off), applied to every new
 	// set of units (validation.go).
 	validation string
+}
+
+// defaultStopWait is how long a stop lets the source transaction in progress finish when
+// the stop gives no timeout_duration (DM's defaultMaxPauseOrStopWaitTime).
+const defaultStopWait = 10 * time.Second
+
+// stopWait is the stop's timeout_duration, or the default.
+func stopWait(timeout string) time.Duration {
+	if timeout == "" {
+		return defaultStopWait
+	}
+	if d, err := time.ParseDuration(timeout); err == nil && d >= 0 {
+		return d
+	}
+	return defaultStopWait
+}
+
+// transactionStopper is a unit that can stop at a source transaction end (the sync unit):
+// the returned channel is closed once everything it read is committed at such a point.
+type transactionStopper interface {
+	stopAtTransactionEnd() <-chan struct{}
 }
 
 // execute runs the units from the first one that still has work. A panic in a unit is
@@ -91,6 +113,39 @@ func (r *subtaskRun) stop() {
 		r.cancel()
 	}
 	r.retryAt = time.Time{}
+}
+
+// stopGraceful stops the current run as DM's stop with timeout_duration does: a unit
+// that can stop at a transaction end is asked to, and the run is cancelled once it got
+// there or after timeout, whichever comes first. Other units are cancelled at once (they
+// resume from their own checkpoints). Repeated calls for one run start one wait.
+func (r *subtaskRun) stopGraceful(timeout time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.retryAt = time.Time{}
+	if r.cancel == nil || r.done == nil || closed(r.done) {
+		return
+	}
+	ts, ok := r.cur.(transactionStopper)
+	if !ok || timeout <= 0 {
+		r.cancel()
+		return
+	}
+	if r.stopAsked {
+		return
+	}
+	r.stopAsked = true
+	cancel, done, quiet := r.cancel, r.done, ts.stopAtTransactionEnd()
+	go func() {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-quiet:
+		case <-t.C:
+		case <-done:
+		}
+		cancel()
+	}()
 }
 
 // wait blocks until the current run, if any, has ended.

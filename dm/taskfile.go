@@ -66,6 +66,9 @@ type taskFile struct {
 	// Unsupported: an error when non-empty.
 	ColumnMappings map[string]any `yaml:"column-mappings,omitempty"`
 	ExprFilter     map[string]any `yaml:"expression-filter,omitempty"`
+	// Accepted only as DM's defaults (an error otherwise).
+	ShadowTableRules any `yaml:"shadow-table-rules,omitempty"`
+	TrashTableRules  any `yaml:"trash-table-rules,omitempty"`
 	// Accepted and ignored.
 	EnableHeartbeat         any `yaml:"enable-heartbeat,omitempty"`
 	HeartbeatUpdateInterval any `yaml:"heartbeat-update-interval,omitempty"`
@@ -73,8 +76,6 @@ type taskFile struct {
 	CaseSensitive           any `yaml:"case-sensitive,omitempty"`
 	CollationCompatible     any `yaml:"collation_compatible,omitempty"`
 	MariaDB2TiDB            any `yaml:"mariadb2tidb,omitempty"`
-	ShadowTableRules        any `yaml:"shadow-table-rules,omitempty"`
-	TrashTableRules         any `yaml:"trash-table-rules,omitempty"`
 	Validators              any `yaml:"validators,omitempty"`
 	CleanDumpFile           any `yaml:"clean-dump-file,omitempty"`
 	ANSIQuotes              any `yaml:"ansi-quotes,omitempty"`

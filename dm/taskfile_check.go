@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/dmkit/dmkit/filter"
 )
 
 // checkTaskForYAML rejects what DM's task file cannot hold or DM would refuse to load.
@@ -74,6 +76,10 @@ func (r *taskFileReader) checkTop() error {
 		return r.errAt([]any{"column-mappings"}, "column-mappings are deprecated in DM and not supported; remove them")
 	case len(f.ExprFilter) > 0:
 		return r.errAt([]any{"expression-filter"}, "expression-filter is not supported by OpenAPI tasks; remove it")
+	case customTableRules(f.ShadowTableRules, filter.DefaultShadowTableRules):
+		return r.errAt([]any{"shadow-table-rules"}, "shadow-table-rules other than DM's default %q are not supported by OpenAPI tasks (enhance_online_schema_change uses the default); remove them", filter.DefaultShadowTableRules)
+	case customTableRules(f.TrashTableRules, filter.DefaultTrashTableRules):
+		return r.errAt([]any{"trash-table-rules"}, "trash-table-rules other than DM's default %q are not supported by OpenAPI tasks (enhance_online_schema_change uses the default); remove them", filter.DefaultTrashTableRules)
 	case f.TargetDB == nil:
 		return r.errAt(nil, "target-database is missing; set host, port, user and password of the target")
 	case len(f.MySQLInstances) == 0:
@@ -276,4 +282,27 @@ func yamlErrorText(err error) string {
 		lines[i] = strings.TrimSpace(lines[i])
 	}
 	return strings.Join(lines, "; ")
+}
+
+// customTableRules reports whether a task file's shadow-table-rules or trash-table-rules
+// value is set to something other than DM's default list.
+func customTableRules(v any, defaults []string) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case []any:
+		if len(x) == 0 {
+			return false
+		}
+		if len(x) != len(defaults) {
+			return true
+		}
+		for i, e := range x {
+			if s, ok := e.(string); !ok || s != defaults[i] {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }

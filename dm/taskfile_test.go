@@ -315,6 +315,8 @@ func TestTaskFromYAMLErrors(t *testing.T) {
 		{"ignore-dbs", minimalYAML[:len(minimalYAML)-1] + "\n    block-allow-list: ba\nblock-allow-list:\n  ba:\n    ignore-dbs: [mysql]\n", []string{"line 12", "ignore-dbs"}},
 		{"route extractor", minimalYAML[:len(minimalYAML)-1] + "\n    route-rules: [r]\nroutes:\n  r:\n    schema-pattern: a\n    target-schema: b\n    extract-table: {table-regexp: x, target-column: c}\n", []string{"extract-table"}},
 		{"expression filter", minimalYAML + "expression-filter:\n  e:\n    schema: a\n    table: b\n    insert-value-expr: c > 1\n", []string{"line 10", "expression-filter"}},
+		{"custom shadow-table-rules", minimalYAML + "shadow-table-rules: ['^_(.+)_shadow$']\n", []string{"line 10", "shadow-table-rules"}},
+		{"custom trash-table-rules", minimalYAML + "trash-table-rules: ['^_(.+)_trash$']\n", []string{"line 10", "trash-table-rules"}},
 		{"certificate files", strings.Replace(minimalYAML, `password: ""`, "password: \"\"\n  security:\n    ssl-ca: /etc/ca.pem", 1), []string{"line 8", "ssl-ca-base64"}},
 		{"bad base64", strings.Replace(minimalYAML, `password: ""`, "password: \"\"\n  security:\n    ssl-ca-base64: '***'", 1), []string{"line 9", "base64"}},
 		{"bad foreign_key_checks", strings.Replace(minimalYAML, `password: ""`, "password: \"\"\n  session:\n    foreign_key_checks: maybe", 1), []string{"line 9", "foreign_key_checks"}},

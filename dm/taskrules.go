@@ -54,10 +54,11 @@ type migrateTarget struct{ SourceSchema, SourceTable, TargetSchema, TargetTable 
 // (API.md §3.2.5). Only rules whose source_name is sourceName count.
 //
 //   - Allow-list: a rule with a table adds a do-table, one without adds a
-//     do-db; no rules means everything but system schemas. When both kinds
-//     are present, each rule still allows what it names: the do-tables'
-//     schemas join do-dbs and each do-db S adds a do-table S.* (DM would
-//     instead migrate only tables matching both lists).
+//     do-db; no rules means everything but system schemas. As in DM
+//     (config.OpenAPITaskToSubTaskConfigs, then tidb's filter: a table must
+//     pass filterOnSchemas AND filterOnTables), a table is migrated only when
+//     it matches a do-db (if any) and a do-table (if any): rules {shop} and
+//     {shop.orders} migrate shop.orders alone; {a} and {b.t} migrate nothing.
 //   - Routes: a rule whose target sets a schema or a table routes
 //     (source.schema, source.table) to it; a target table without a target
 //     schema is rejected, as in DM.
@@ -153,14 +154,6 @@ func (c *ruleCollector) add(rule TaskTableMigrateRule, filters map[string]TaskBi
 
 // compile builds the matchers, in DM's order of checks.
 func (c *ruleCollector) compile() (*subtaskRules, error) {
-	if len(c.doDBs) > 0 && len(c.doTables) > 0 {
-		for _, db := range c.doDBs {
-			c.addTable(filter.Table{Schema: db, Name: "*"})
-		}
-		for _, t := range c.doTables {
-			c.addDB(t.Schema)
-		}
-	}
 	ba := filter.Rules{DoDBs: c.doDBs, DoTables: c.doTables}
 	baList, err := filter.NewBAList(ba, c.caseSensitive)
 	if err != nil {

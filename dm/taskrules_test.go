@@ -114,19 +114,19 @@ func TestBuildSubtaskRules(t *testing.T) {
 			},
 		},
 		{
-			name:   "mixed schema and table rules: each rule allows what it names",
+			name:   "mixed schema and table rules: a table must match a do-db and a do-table, as in DM",
 			source: "s1",
 			rules: []TaskTableMigrateRule{
 				migrateRule("s1", "whole", "", nil),
 				migrateRule("s1", "part", "t?", &TaskTableMigrateRuleTarget{Schema: "merged", Table: "t"}),
 			},
 			wantBA: filter.Rules{
-				DoDBs:    []string{"whole", "part"},
-				DoTables: []filter.Table{{Schema: "part", Name: "t?"}, {Schema: "whole", Name: "*"}},
+				DoDBs:    []string{"whole"},
+				DoTables: []filter.Table{{Schema: "part", Name: "t?"}},
 			},
 			probes: []probe{
-				{"whole", "anything", true, "whole", "anything"},
-				{"part", "t1", true, "merged", "t"},
+				{"whole", "anything", false, "", ""},
+				{"part", "t1", false, "", ""},
 				{"part", "t10", false, "", ""},
 				{"other", "t1", false, "", ""},
 			},

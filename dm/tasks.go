@@ -109,6 +109,16 @@ func (c *Cluster) CreateTask(ctx context.Context, req CreateTaskRequest) (*Opera
 	return &OperateTaskResponse{Task: taskView(t), CheckResult: ct.checkResult}, nil
 }
 
+// CheckTask validates a task and runs the precheck exactly as CreateTask does, without
+// storing anything (DM's check-task).
+func (c *Cluster) CheckTask(ctx context.Context, req CreateTaskRequest) (*OperateTaskResponse, error) {
+	ct, err := c.checkTask(ctx, req.Task, "")
+	if err != nil {
+		return nil, err
+	}
+	return &OperateTaskResponse{Task: taskView(ct.task), CheckResult: ct.checkResult}, nil
+}
+
 func (c *Cluster) taskExistsError(t *Task) error {
 	var names []string
 	for _, sc := range t.SourceConfig.SourceConf {

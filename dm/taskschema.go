@@ -303,11 +303,9 @@ func (c *Cluster) requireNotRunning(ctx context.Context, sc *subtaskScope) error
 	}
 	w := c.workers[bw.Name]
 	if w != nil && w.subtaskStage(sc.sub.Task) == StageRunning && sc.sub.Expected != StageRunning {
-		wait := 10 * time.Second
-		if d, err := time.ParseDuration(sc.sub.StopTimeout); err == nil && d > 0 {
-			wait = d
-		}
-		wctx, cancel := context.WithTimeout(ctx, wait)
+		// A stop cancels the run at the latest after its wait; allow a little for the
+		// units to unwind.
+		wctx, cancel := context.WithTimeout(ctx, max(stopWait(sc.sub.StopTimeout), time.Second)+5*time.Second)
 		_ = w.waitTaskStopped(wctx, sc.sub.Task)
 		cancel()
 	}

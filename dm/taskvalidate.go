@@ -119,12 +119,21 @@ func normalizeTask(in *Task) (*Task, error) {
 	return t, nil
 }
 
+// validateTimezone accepts what DM accepts and can be applied losslessly: a fixed offset
+// (+08:00) or UTC. DM applies the zone to the dump's source sessions and the load's and
+// sync's target sessions (TIMESTAMPs are converted through it on both ends); dmkit does
+// the same. A named zone is refused: where it has daylight-saving time, an hour repeats
+// and two TIMESTAMP instants of that hour are converted to one local time (DM writes the
+// wrong instant); it would also need the time zone tables loaded on every server.
 func validateTimezone(tz string) error {
 	if tz == "" {
 		return nil
 	}
 	if strings.EqualFold(tz, "SYSTEM") || strings.EqualFold(tz, "Local") {
 		return NewError(CodeInvalidTimezone, "invalid timezone string: %s", tz)
+	}
+	if isUTCName(tz) {
+		return nil
 	}
 	if m := offsetTimezone.FindStringSubmatch(tz); m != nil {
 		var h, mi int
@@ -139,7 +148,22 @@ func validateTimezone(tz string) error {
 	if _, err := time.LoadLocation(tz); err != nil {
 		return NewError(CodeInvalidTimezone, "invalid timezone string: %s", tz)
 	}
-	return nil
+	return NewError(CodeInvalidTimezone, "timezone %s: named time zones are not supported: TIMESTAMP values are converted through the zone on both ends, "+
+		"and in a daylight-saving change two instants share one local time, so one of them would be written wrongly; "+
+		"use its fixed offset such as +08:00, or leave timezone unset (TIMESTAMPs then move in UTC, exactly)", tz)
+}
+
+func isUTCName(tz string) bool {
+	return strings.EqualFold(tz, "UTC") || strings.EqualFold(tz, "Etc/UTC")
+}
+
+// sessionTimeZone is the session time zone of a task's units: its timezone as an offset,
+// +00:00 when unset or UTC.
+func sessionTimeZone(t *Task) string {
+	if t.Timezone == "" || isUTCName(t.Timezone) {
+		return "+00:00"
+	}
+	return t.Timezone
 }
 
 func validateTarget(t *Task) error {
@@ -294,6 +318,11 @@ func validateRules(t *Task) error {
 		}
 		if r.Source.Schema == "" {
 			return invalidf("task %s: table_migrate_rule[%d].source.schema is required (use \"*\" for every schema)", t.Name, i)
+		}
+		for _, p := range [...]struct{ field, pattern string }{{"schema", r.Source.Schema}, {"table", r.Source.Table}} {
+			if _, err := filter.CompilePattern(p.pattern, false); err != nil {
+				return NewError(CodeBadAllowList, "task %s: table_migrate_rule[%d].source.%s: %v", t.Name, i, p.field, err)
+			}
 		}
 		if r.Target != nil && (strings.ContainsAny(r.Target.Schema, wildcardChars) || strings.ContainsAny(r.Target.Table, wildcardChars)) {
 			return invalidf("task %s: table_migrate_rule[%d].target must not contain wildcards", t.Name, i)

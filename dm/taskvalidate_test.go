@@ -36,6 +36,15 @@ func TestNormalizeRefusesLooseValues(t *testing.T) {
 		{"range_concurrency 0 is the default", func(t *Task) {
 			t.SourceConfig.FullMigrateConf = &TaskFullMigrateConf{RangeConcurrency: intPtr(0)}
 		}, ""},
+		{"unclosed [ in a table rule schema", func(t *Task) {
+			t.TableMigrateRule = []TaskTableMigrateRule{{Source: TaskTableMigrateRuleSource{SourceName: "s", Schema: "["}}}
+		}, "table_migrate_rule[0].source.schema: pattern \"[\": `[` opens a character class that is never closed"},
+		{"bad wildcard in a table rule table", func(t *Task) {
+			t.TableMigrateRule = []TaskTableMigrateRule{{Source: TaskTableMigrateRuleSource{SourceName: "s", Schema: "db", Table: "a*b"}}}
+		}, "table_migrate_rule[0].source.table"},
+		{"class in a table rule", func(t *Task) {
+			t.TableMigrateRule = []TaskTableMigrateRule{{Source: TaskTableMigrateRuleSource{SourceName: "s", Schema: "db_[0-9]", Table: "[[]x"}}}
+		}, ""},
 		{"known events", func(t *Task) {
 			t.BinlogFilterRule = map[string]TaskBinLogFilterRule{"f": {IgnoreEvent: []string{"all dml", "truncate table"}}}
 		}, ""},

@@ -325,11 +325,19 @@ type DumpStatus struct {
 	Progress          string  `json:"progress"`
 }
 
-// SyncStatus is the progress of the sync unit.
+// SyncStatus is the progress of the sync unit. As in DM (syncer/status.go) the events,
+// rows and rates are one counter: row changes and DDL statements applied, per second since
+// the unit started (total) and since the previous status (recent); total_rows, total_rps
+// and recent_rps are dmctl's names for them. io_total_bytes is what the unit sent to the
+// target (SQL text, checkpoints included), dump_io_total_bytes what it read from the
+// source (binlog events).
 type SyncStatus struct {
 	TotalEvents         int64           `json:"total_events"`
 	TotalTps            int64           `json:"total_tps"`
 	RecentTps           int64           `json:"recent_tps"`
+	TotalRows           int64           `json:"total_rows"`
+	TotalRps            int64           `json:"total_rps"`
+	RecentRps           int64           `json:"recent_rps"`
 	MasterBinlog        string          `json:"master_binlog"`
 	MasterBinlogGTID    string          `json:"master_binlog_gtid"`
 	SyncerBinlog        string          `json:"syncer_binlog"`

@@ -5,8 +5,20 @@ import (
 	"database/sql"
 	"path/filepath"
 
+	"github.com/dmkit/dmkit/filter"
 	"github.com/dmkit/dmkit/internal/dbconn"
 )
+
+// onlineDDL is the task's online schema change handling (enhance_online_schema_change,
+// on unless set to false): the classifier of gh-ost and pt-osc ghost and trash tables
+// with DM's default rules, or nil when off. The dump leaves those tables out and the
+// sync captures their ALTERs for the real table.
+func onlineDDL(t *Task) *filter.OnlineDDL {
+	if t.EnhanceOnlineSchemaChange != nil && !*t.EnhanceOnlineSchemaChange {
+		return nil
+	}
+	return filter.DefaultOnlineDDL()
+}
 
 // sourceDBConfig is how dmkit connects to a source.
 func sourceDBConfig(s *Source) dbconn.Config {

@@ -95,7 +95,19 @@ func (p *fullPipeline) getLoader() (*loader.Loader, error) {
 		return p.loader, nil
 	}
 	t := &p.cfg.Task
-	l, err := loader.New(loader.Config{
+	l, err := loader.New(p.loaderConfig())
+	if err != nil {
+		return nil, fmt.Errorf("set up the load of task %s: %w", t.Name, err)
+	}
+	p.loader = l
+	return l, nil
+}
+
+// loaderConfig is the loader's configuration, from the task (every task field the load
+// acts on reaches it here; see TestUnitConfigsCarryTaskFields).
+func (p *fullPipeline) loaderConfig() loader.Config {
+	t := &p.cfg.Task
+	return loader.Config{
 		Target:      targetDBConfig(&t.TargetConfig),
 		Dir:         p.cfg.DataDir,
 		Threads:     *t.SourceConfig.FullMigrateConf.ImportThreads,
@@ -105,16 +117,12 @@ func (p *fullPipeline) getLoader() (*loader.Loader, error) {
 		Source:      p.cfg.Source.SourceName,
 		Route:       p.route,
 		WholeSchema: p.scope.wholeSchema,
+		TimeZone:    sessionTimeZone(t),
 		Logger:      p.log,
 		// Larger transactions cut the target's commit work (measured: ~25% faster
 		// than 1 MiB); memory stays bounded by the statement size.
 		BatchBytes: loadBatchBytes,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("set up the load of task %s: %w", t.Name, err)
 	}
-	p.loader = l
-	return l, nil
 }
 
 // route maps a source table to its target; a schema alone (table "") routes the schema.
@@ -278,10 +286,30 @@ func percent(done, total float64, finished bool) string {
 	return fmt.Sprintf("%.2f %%", min(done/total, 1)*100)
 }
 
-func (u *dumpUnit) Run(ctx context.Context) error {
-	p := u.p
+// dumperConfig is the dumper's configuration, from the task (every task field the dump
+// acts on reaches it here; see TestUnitConfigsCarryTaskFields).
+func (p *fullPipeline) dumperConfig(onFile func(string)) dumper.Config {
 	cfg := p.cfg
 	full := cfg.Task.SourceConfig.FullMigrateConf
+	return dumper.Config{
+		Source: sourceDBConfig(&cfg.Source),
+		Flavor: cfg.Flavor,
+		// Ghost and trash tables of online schema changes are never dumped: the sync
+		// replays the migration onto the real table.
+		Tables:      onlineDDL(&cfg.Task).RealTables(p.rules.BA.Match),
+		Dir:         cfg.DataDir,
+		Owner:       p.owner(),
+		Threads:     *full.ExportThreads,
+		Consistency: full.Consistency,
+		TimeZone:    sessionTimeZone(&cfg.Task),
+		Logger:      p.log,
+		FileSize:    p.dumpFileSize(),
+		OnFile:      onFile,
+	}
+}
+
+func (u *dumpUnit) Run(ctx context.Context) error {
+	p := u.p
 	var l *loader.Loader
 	var files chan string
 	loadDone := make(chan error, 1)
@@ -296,26 +324,15 @@ func (u *dumpUnit) Run(ctx context.Context) error {
 		files = make(chan string, 256)
 		go func() { loadDone <- l.Run(ctx, files) }()
 	}
-	d, err := dumper.New(dumper.Config{
-		Source:      sourceDBConfig(&cfg.Source),
-		Flavor:      cfg.Flavor,
-		Tables:      func(schema, table string) bool { return p.rules.BA.Match(schema, table) },
-		Dir:         cfg.DataDir,
-		Owner:       p.owner(),
-		Threads:     *full.ExportThreads,
-		Consistency: full.Consistency,
-		Logger:      p.log,
-		FileSize:    p.dumpFileSize(),
-		OnFile: func(path string) {
-			if files == nil {
-				return
-			}
-			select {
-			case files <- path:
-			case <-ctx.Done():
-			}
-		},
-	})
+	d, err := dumper.New(p.dumperConfig(func(path string) {
+		if files == nil {
+			return
+		}
+		select {
+		case files <- path:
+		case <-ctx.Done():
+		}
+	}))
 	if err != nil {
 		if files != nil {
 			close(files)

@@ -57,6 +57,21 @@ func (u *syncUnit) syncer() (*syncer.Syncer, error) {
 
 // newSyncer builds a syncer from the subtask's current state.
 func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
+	sc, err := u.syncerConfig()
+	if err != nil {
+		return nil, err
+	}
+	s, err := syncer.New(sc)
+	if err != nil {
+		return nil, fmt.Errorf("set up the sync of task %s: %w", u.cfg.Task.Name, err)
+	}
+	u.noStart = sc.Start.IsZero() && sc.StartTime == ""
+	return s, nil
+}
+
+// syncerConfig is the syncer's configuration, from the task and the subtask's state
+// (every task field the sync acts on reaches it here; see TestUnitConfigsCarryTaskFields).
+func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 	cfg := u.cfg
 	t := &cfg.Task
 	incr := t.SourceConfig.IncrMigrateConf
@@ -78,16 +93,18 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 		WholeSchema:      u.p.scope.wholeSchema,
 		Shared:           u.p.scope.shared,
 		Events:           u.rules.Events,
+		OnlineDDL:        onlineDDL(t),
 		CaseSensitive:    cfg.CaseSensitive,
 		SchemaOverrides:  cfg.SchemaOverrides,
 		OverridesSaved:   cfg.ForgetSchemaOverrides,
 		ForeignKeyChecks: t.TargetConfig.Session != nil && t.TargetConfig.Session.ForeignKeyChecks == "1",
+		TimeZone:         sessionTimeZone(t),
 		Logger:           cfg.Logger,
 	}
 	if cfg.SafeModeDuration != "" {
 		d, err := time.ParseDuration(cfg.SafeModeDuration)
 		if err != nil {
-			return nil, fmt.Errorf("safe_mode_time_duration %q: %w", cfg.SafeModeDuration, err)
+			return sc, fmt.Errorf("safe_mode_time_duration %q: %w", cfg.SafeModeDuration, err)
 		}
 		sc.SafeModeDuration = d
 	}
@@ -100,7 +117,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 			sc.SafeModeUntil = m.After
 			schemas, err := dumpSchemas(cfg.DataDir)
 			if err != nil {
-				return nil, err
+				return sc, err
 			}
 			sc.InitialSchemas = schemas
 		}
@@ -112,12 +129,7 @@ func (u *syncUnit) newSyncer() (*syncer.Syncer, error) {
 			}
 		}
 	}
-	s, err := syncer.New(sc)
-	if err != nil {
-		return nil, fmt.Errorf("set up the sync of task %s: %w", t.Name, err)
-	}
-	u.noStart = sc.Start.IsZero() && sc.StartTime == ""
-	return s, nil
+	return sc, nil
 }
 
 // dumpSchemas reads the CREATE TABLE of every table in a dump directory.
@@ -222,6 +234,20 @@ func (u *syncUnit) afterFirstCheckpoint(ctx context.Context, s *syncer.Syncer) {
 	}
 }
 
+// stopAtTransactionEnd asks the syncer to stop at the end of the source transaction in
+// progress (see syncer.StopAtTransactionEnd); closed at once when no syncer runs.
+func (u *syncUnit) stopAtTransactionEnd() <-chan struct{} {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s == nil {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	return s.StopAtTransactionEnd()
+}
+
 // trackedTable is the schema the syncer tracks for a source table, if it has one.
 func (u *syncUnit) trackedTable(schema, table string) (string, bool) {
 	u.mu.Lock()
@@ -251,6 +277,7 @@ func (u *syncUnit) Status() any {
 	st := s.Status()
 	return &SyncStatus{
 		TotalEvents: st.TotalEvents, TotalTps: st.TotalTPS, RecentTps: st.RecentTPS,
+		TotalRows: st.TotalEvents, TotalRps: st.TotalTPS, RecentRps: st.RecentTPS,
 		MasterBinlog: st.MasterBinlog, MasterBinlogGTID: st.MasterBinlogGTID,
 		SyncerBinlog: st.SyncerBinlog, SyncerBinlogGTID: st.SyncerBinlogGTID,
 		BlockingDDLs: st.BlockingDDLs, Synced: st.Synced, BinlogType: st.BinlogType,

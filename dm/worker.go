@@ -78,7 +78,11 @@ func (w *worker) reconcile(ctx context.Context, source string, desired map[strin
 			expected = StageStopped
 		}
 		if expected != StageRunning {
-			r.stop()
+			if w.suspended[st.Source] {
+				r.stop()
+			} else {
+				r.stopGraceful(stopWait(st.StopTimeout))
+			}
 			continue
 		}
 		r.mu.Lock()
@@ -135,6 +139,7 @@ func (w *worker) start(ctx context.Context, r *subtaskRun, st *subtaskRecord) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	r.cancel, r.done = cancel, done
+	r.stopAsked = false
 	r.stage, r.errMsg = StageRunning, ""
 	log := w.log.With("task", st.Task, "source", st.Source)
 	log.Info("subtask starting")

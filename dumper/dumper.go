@@ -63,6 +63,10 @@ type Config struct {
 	// StatementSize is the maximum size of one INSERT statement in bytes; default
 	// 1 MiB. A statement always holds at least one row.
 	StatementSize int
+	// TimeZone is the session time zone TIMESTAMP values are exported in, a fixed offset
+	// such as +08:00 (DM's task timezone); default +00:00. A data file dumped in another
+	// zone than +00:00 says so in a SET TIME_ZONE line, which the loader executes.
+	TimeZone string
 	// OnFile, if set, is called with the path of each file once it is complete and in
 	// place, possibly from several goroutines at once. A database's -schema-create.sql
 	// comes before its tables' files, and a table's -schema.sql before its data files.
@@ -141,6 +145,11 @@ func New(cfg Config) (*Dumper, error) {
 	if cfg.Tables == nil {
 		cfg.Tables = func(string, string) bool { return true }
 	}
+	tz, _, err := dbconn.TimeZone(cfg.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("dumper: TimeZone: %w", err)
+	}
+	cfg.TimeZone = tz
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -417,8 +426,9 @@ func (d *Dumper) planTable(ctx context.Context, ctl *sql.Conn, t *tableInfo) ([]
 // user's settings. Worker connections read values as raw bytes (NAMES binary).
 func (d *Dumper) setupSession(ctx context.Context, c *sql.Conn, worker bool) error {
 	stmts := []string{
-		// Timestamps are exported in UTC; the loader must use +00:00 as well.
-		"SET SESSION time_zone = '+00:00'",
+		// Timestamps are exported in TimeZone (UTC by default); data files dumped in
+		// another zone carry a SET TIME_ZONE line (dataHeader) for the loader.
+		"SET SESSION time_zone = '" + d.cfg.TimeZone + "'",
 		// No PAD_CHAR_TO_FULL_LENGTH, ANSI_QUOTES, ORACLE…: canonical SHOW CREATE and values.
 		"SET SESSION sql_mode = ''",
 		"SET SESSION net_write_timeout = 3600",

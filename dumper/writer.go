@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dmkit/dmkit/internal/dbconn"
 	"github.com/dmkit/dmkit/internal/dumpfile"
 	"github.com/dmkit/dmkit/internal/sqlq"
 )
@@ -213,7 +214,16 @@ func (w *dataWriter) openFile() error {
 	}
 	w.f, w.fileBytes, w.hasStmt = f, 0, false
 	w.bw.Reset(f)
-	return w.write([]byte(fileHeader), true)
+	return w.write([]byte(w.d.dataHeader()), true)
+}
+
+// dataHeader starts every data file: fileHeader, plus the time zone its TIMESTAMP values
+// are written in when that is not +00:00 (the loader's default).
+func (d *Dumper) dataHeader() string {
+	if d.cfg.TimeZone == dbconn.UTCOffset {
+		return fileHeader
+	}
+	return fileHeader + "/*!40103 SET TIME_ZONE='" + d.cfg.TimeZone + "'*/;\n"
 }
 
 // closeFile ends the open statement, renames the file into place and reports it. Files

@@ -14,8 +14,10 @@ import (
 // A pattern is either a DM wildcard or, when prefixed with `~`, a Go regular
 // expression (unanchored, like DM). Wildcards: `*` matches any run of
 // characters (including none) and must be the last character; `?` matches
-// exactly one character; `[abc]`, `[a-z]` and `[!0-9]` are character classes
-// (a `[` without a closing `]` is literal). Everything else is literal.
+// exactly one character; `[abc]`, `[a-z]` and `[!0-9]` are character classes.
+// A `[` without a closing `]` or an empty class `[]` is an error (DM reads the
+// first as a literal `[`, which hides typos; write `[[]` for a literal `[`).
+// Everything else is literal.
 type Pattern struct {
 	raw    string
 	fold   bool
@@ -89,8 +91,10 @@ func CompilePattern(p string, caseSensitive bool) (*Pattern, error) {
 		case '[':
 			tok, n := parseClass(rs[i:])
 			if n == 0 {
-				pat.tokens = append(pat.tokens, token{kind: tokLiteral, lit: '['})
-				continue
+				return nil, fmt.Errorf("pattern %q: `[` opens a character class that is never closed; close it with `]`, or write `[[]` to match a literal `[`", pat.raw)
+			}
+			if n == 2 {
+				return nil, fmt.Errorf("pattern %q: `[]` is an empty character class and matches nothing; list the characters to match inside the brackets", pat.raw)
 			}
 			pat.tokens = append(pat.tokens, tok)
 			i += n - 1
@@ -103,7 +107,7 @@ func CompilePattern(p string, caseSensitive bool) (*Pattern, error) {
 
 // parseClass parses a character class starting at rs[0] == '['. It returns
 // the class and the number of runes consumed, or 0 when there is no closing
-// bracket (the `[` is then literal).
+// bracket.
 func parseClass(rs []rune) (token, int) {
 	end := -1
 	for j := 1; j < len(rs); j++ {

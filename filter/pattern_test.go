@@ -35,7 +35,7 @@ func TestPatternMatch(t *testing.T) {
 		{"t_[abc]x", true, "t_dx", false},
 		{"t_[a-]", true, "t_-", true},
 		{"t_[!]", true, "t_!", true},
-		{"t_[", true, "t_[", true}, // unclosed `[` is literal
+		{"t_[[]", true, "t_[", true}, // a literal `[` is a class
 		{"[A-Z]*", false, "abc", true},
 		{"~^order_\\d+$", true, "order_12", true},
 		{"~^order_\\d+$", true, "order_x", false},
@@ -55,7 +55,7 @@ func TestPatternMatch(t *testing.T) {
 }
 
 func TestCompilePatternErrors(t *testing.T) {
-	for _, p := range []string{"a*b", "**", "*x", "~(unclosed"} {
+	for _, p := range []string{"a*b", "**", "*x", "~(unclosed", "[", "t_[", "t_[0-9", "[]"} {
 		if _, err := CompilePattern(p, false); err == nil {
 			t.Errorf("CompilePattern(%q) succeeded, want an error", p)
 		}

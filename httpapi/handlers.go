@@ -169,17 +169,17 @@ func (s *server) handlers() map[string]handler {
 			return nil, c.StopTask(x.ctx, x.param("task-name"), req)
 		},
 
-		"DMAPIVerifyTask": func(x *call) (any, error) {
+		"DMKitVerifyTask": func(x *call) (any, error) {
 			var req dm.VerifyTaskRequest
 			if err := x.decode(&req); err != nil {
 				return nil, err
 			}
 			return nil, c.VerifyTask(x.ctx, x.param("task-name"), req)
 		},
-		"DMAPIGetTaskVerify": func(x *call) (any, error) {
+		"DMKitGetTaskVerify": func(x *call) (any, error) {
 			return c.TaskVerify(x.ctx, x.param("task-name"))
 		},
-		"DMAPIGetTaskCutover": func(x *call) (any, error) {
+		"DMKitGetTaskCutover": func(x *call) (any, error) {
 			var age time.Duration
 			if s := x.query("max_verify_age"); s != "" {
 				d, err := time.ParseDuration(s)
@@ -190,24 +190,24 @@ func (s *server) handlers() map[string]handler {
 			}
 			return c.CutoverStatus(x.ctx, x.param("task-name"), age)
 		},
-		"DMAPIStartValidation": func(x *call) (any, error) {
+		"DMKitStartValidation": func(x *call) (any, error) {
 			var req dm.ValidationRequest
 			if err := x.decode(&req); err != nil {
 				return nil, err
 			}
 			return nil, c.StartValidation(x.ctx, x.param("task-name"), req)
 		},
-		"DMAPIStopValidation": func(x *call) (any, error) {
+		"DMKitStopValidation": func(x *call) (any, error) {
 			var req dm.ValidationRequest
 			if err := x.decode(&req); err != nil {
 				return nil, err
 			}
 			return nil, c.StopValidation(x.ctx, x.param("task-name"), req)
 		},
-		"DMAPIGetValidationStatus": func(x *call) (any, error) {
+		"DMKitGetValidationStatus": func(x *call) (any, error) {
 			return c.ValidationStatus(x.ctx, x.param("task-name"))
 		},
-		"DMAPIGetValidationErrors": func(x *call) (any, error) {
+		"DMKitGetValidationErrors": func(x *call) (any, error) {
 			return c.ValidationErrors(x.ctx, x.param("task-name"))
 		},
 
@@ -231,6 +231,13 @@ func (s *server) handlers() map[string]handler {
 		},
 
 		// templates and converters
+		"DMKitCheckTask": func(x *call) (any, error) {
+			var req dm.CreateTaskRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return c.CheckTask(x.ctx, req)
+		},
 		"DMAPIConvertTask": func(x *call) (any, error) {
 			var req dm.ConverterTaskRequest
 			if err := x.decode(&req); err != nil {

@@ -110,6 +110,9 @@ func (x *call) decode(v any) error {
 // answer.
 func (s *server) serve(w http.ResponseWriter, r *http.Request, rt *route, params map[string]string) {
 	x := &call{ctx: r.Context(), r: r, params: params}
+	if rec, ok := w.(*recorder); ok {
+		rec.op = rt.op.OperationID
+	}
 	if err := s.validateParams(r, rt, params); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -288,12 +291,24 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.ErrorMsg = "internal error: " + body.ErrorMsg
 	}
 	if status >= http.StatusInternalServerError {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", body.ErrorMsg)
-	} else {
-		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status,
-			"error_code", body.ErrorCode, "error", body.ErrorMsg)
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", logText(body.ErrorMsg))
+	} else if rec, ok := w.(*recorder); ok {
+		// A refusal's reason goes on the request's own log line (ServeHTTP), at INFO.
+		rec.errCode, rec.errMsg = body.ErrorCode, body.ErrorMsg
 	}
 	s.writeJSON(w, r, status, body)
+}
+
+// maxLogText bounds an error message in the log: messages may quote request content.
+const maxLogText = 512
+
+// logText is s cut to maxLogText bytes, on one line.
+func logText(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > maxLogText {
+		s = s[:maxLogText] + "…"
+	}
+	return s
 }
 
 // writeJSON writes v pretty-printed with a 4-space indent, as DM does.

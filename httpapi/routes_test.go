@@ -37,11 +37,19 @@ func concretePath(p string) (string, map[string]string) {
 func TestDocumentAndRouterAgree(t *testing.T) {
 	s, got := newRecordingServer(t, Options{}, nil)
 	ops := s.spec.operations()
-	if len(ops) != 51 {
-		t.Errorf("document has %d operations, want 51 (DM's 43, the POST alias of the table-schema PUT, dmkit's verify POST and GET, 4 validation routes, cutover)", len(ops))
+	dmOps := 0
+	for _, so := range ops {
+		id := so.op.OperationID
+		switch {
+		case strings.HasPrefix(id, "DMAPI"), strings.HasPrefix(id, "GetDoc"):
+			dmOps++
+		case strings.HasPrefix(id, "DMKit"):
+		default:
+			t.Errorf("operation %s: DM's operations keep DM's DMAPI* ids, dmkit's extensions are named DMKit*", id)
+		}
 	}
-	if n := len(s.spec.doc.Paths.Map()); n != 37 {
-		t.Errorf("document has %d paths, want 37", n)
+	if dmOps != 44 {
+		t.Errorf("document has %d DM operations, want 44 (DM's 43 plus the POST alias of the table-schema PUT)", dmOps)
 	}
 	if len(s.routes) != len(ops) {
 		t.Errorf("mounted %d routes for %d operations", len(s.routes), len(ops))

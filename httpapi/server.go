@@ -27,6 +27,10 @@ type Options struct {
 	// MaxBodyBytes caps request bodies; a larger body gets 413 with code 49103.
 	// 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Observe, when set, is called after every request with the OpenAPI operationId ("" for
+	// a path outside the document), the status and the duration: the seam for metrics, so
+	// this package does not depend on a metrics library.
+	Observe func(operation string, status int, d time.Duration)
 }
 
 // New returns the HTTP handler of DM's OpenAPI (/api/v1/...) served by c.
@@ -52,6 +56,7 @@ type server struct {
 	log     *slog.Logger
 	maxBody int64
 	spec    *spec
+	observe func(operation string, status int, d time.Duration)
 
 	router *httprouter.Router
 	routes []*route  // every mounted route, in document order
@@ -85,7 +90,7 @@ func newServer(c *dm.Cluster, opts Options) (*server, error) {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	s := &server{cluster: c, log: log, maxBody: maxBody, spec: sp}
+	s := &server{cluster: c, log: log, maxBody: maxBody, spec: sp, observe: opts.Observe}
 	s.router = &httprouter.Router{
 		// No redirects: an API client gets a 404 body rather than a redirect it may not
 		// follow. OPTIONS is not served (it answers 405 like any other method).
@@ -195,8 +200,17 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rec.status < 300 && r.Method == http.MethodGet {
 			level = slog.LevelDebug
 		}
-		s.log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration", time.Since(start))
+		d := time.Since(start)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d}
+		if rec.status >= 400 && rec.status < 500 {
+			// Every refusal is one INFO line with its reason; bodies are never logged.
+			level = slog.LevelInfo
+			attrs = append(attrs, "error_code", rec.errCode, "error", logText(rec.errMsg))
+		}
+		s.log.Log(r.Context(), level, "http request", attrs...)
+		if s.observe != nil {
+			s.observe(rec.op, rec.status, d)
+		}
 	}()
 	s.router.ServeHTTP(rec, r)
 }
@@ -247,6 +261,10 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	op     string // the operationId served, once routed
+
+	errCode int // the refusal's code and message, for the request's log line
+	errMsg  string
 }
 
 func (r *recorder) WriteHeader(status int) {

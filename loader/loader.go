@@ -87,6 +87,10 @@ type Config struct {
 	// SQLMode is the session sql_mode for loading; empty means DefaultSQLMode. Add
 	// NO_BACKSLASH_ESCAPES when the dump was written without backslash escapes.
 	SQLMode string
+	// TimeZone is the session time zone of the load, a fixed offset such as +08:00 (DM's
+	// task timezone): TIMESTAMP values of files without a SET TIME_ZONE of their own are
+	// read in it. Default +00:00.
+	TimeZone string
 }
 
 // Progress reports how far a load is, in bytes of data files.
@@ -176,6 +180,11 @@ func (cfg Config) withDefaults() (_ Config, verb string, _ error) {
 	if cfg.MetaSchema == "" {
 		cfg.MetaSchema = DefaultMetaSchema
 	}
+	tz, _, err := dbconn.TimeZone(cfg.TimeZone)
+	if err != nil {
+		return cfg, "", fmt.Errorf("loader: TimeZone: %w", err)
+	}
+	cfg.TimeZone = tz
 	if t := CheckpointTableName(cfg.Task); len(t) > 64 {
 		return cfg, "", fmt.Errorf("loader: checkpoint table name %q is longer than 64 characters; use a shorter task name", t)
 	}
@@ -228,7 +237,7 @@ func openTarget(cfg Config) (*sql.DB, error) {
 	target.Params["character_set_client"] = "binary" // SET NAMES binary, as the files say
 	target.Params["character_set_connection"] = "binary"
 	target.Params["character_set_results"] = "binary"
-	target.Params["time_zone"] = "'+00:00'"
+	target.Params["time_zone"] = quoteString(cfg.TimeZone)
 	target.Params["foreign_key_checks"] = "0"
 	target.Params["sql_mode"] = quoteString(cfg.SQLMode)
 	dsn, err := target.DSN("")

@@ -35,7 +35,7 @@ func (l *Loader) applySchemaFile(ctx context.Context, path, name string, info du
 			kw := leadingKeywords(stmt, 3)
 			switch {
 			case len(kw) > 0 && kw[0] == "SET":
-				if isBaselineSet(stmt) {
+				if isBaselineSet(stmt, l.cfg.TimeZone) {
 					continue
 				}
 				tainted = true

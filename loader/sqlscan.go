@@ -361,14 +361,16 @@ func normalizeSet(stmt []byte) string {
 var baselineSets = map[string]bool{
 	"set names binary":                     true,
 	"set foreign_key_checks = 0":           true,
-	"set time_zone = '+00:00'":             true,
-	"set session time_zone = '+00:00'":     true,
 	"set session foreign_key_checks = 0":   true,
 	"set @@session.foreign_key_checks = 0": true,
 }
 
-// isBaselineSet reports whether stmt is a SET the loader's session already has.
-func isBaselineSet(stmt []byte) bool { return baselineSets[normalizeSet(stmt)] }
+// isBaselineSet reports whether stmt is a SET the loader's session already has; tz is
+// the session's time zone (a `SET time_zone` to another zone is executed).
+func isBaselineSet(stmt []byte, tz string) bool {
+	n := normalizeSet(stmt)
+	return baselineSets[n] || n == "set time_zone = '"+tz+"'" || n == "set session time_zone = '"+tz+"'"
+}
 
 // splitStatements splits SQL text at semicolons outside quotes and comments and returns
 // the statements without their terminator, skipping empty and comment-only ones.

@@ -112,17 +112,24 @@ func TestSplitStatements(t *testing.T) {
 }
 
 func TestIsBaselineSet(t *testing.T) {
-	tests := map[string]bool{
-		"/*!40101 SET NAMES binary*/":            true,
-		"/*!40014 SET FOREIGN_KEY_CHECKS=0*/":    true,
-		"/*!40103 SET TIME_ZONE='+00:00' */":     true,
-		"SET NAMES utf8mb4":                      false,
-		"SET time_zone = 'SYSTEM'":               false,
-		"SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS": false,
+	tests := []struct {
+		stmt, tz string
+		want     bool
+	}{
+		{"/*!40101 SET NAMES binary*/", "+00:00", true},
+		{"/*!40014 SET FOREIGN_KEY_CHECKS=0*/", "+00:00", true},
+		{"/*!40103 SET TIME_ZONE='+00:00' */", "+00:00", true},
+		// A file in another zone than the session's must switch the session (issue 11).
+		{"/*!40103 SET TIME_ZONE='+00:00' */", "+08:00", false},
+		{"/*!40103 SET TIME_ZONE='+08:00'*/", "+08:00", true},
+		{"/*!40103 SET TIME_ZONE='+08:00'*/", "+00:00", false},
+		{"SET NAMES utf8mb4", "+00:00", false},
+		{"SET time_zone = 'SYSTEM'", "+00:00", false},
+		{"SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS", "+00:00", false},
 	}
-	for stmt, want := range tests {
-		if got := isBaselineSet([]byte(stmt)); got != want {
-			t.Errorf("isBaselineSet(%q) = %v, want %v (normalized %q)", stmt, got, want, normalizeSet([]byte(stmt)))
+	for _, tt := range tests {
+		if got := isBaselineSet([]byte(tt.stmt), tt.tz); got != tt.want {
+			t.Errorf("isBaselineSet(%q, %s) = %v, want %v (normalized %q)", tt.stmt, tt.tz, got, tt.want, normalizeSet([]byte(tt.stmt)))
 		}
 	}
 }

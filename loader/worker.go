@@ -107,7 +107,7 @@ func (l *Loader) applyPrelude(ctx context.Context, conn *sql.Conn, f *os.File, j
 		if kw := leadingKeywords(p.sql, 1); len(kw) == 0 || kw[0] != "SET" {
 			return 0, tainted, fmt.Errorf("unsupported statement at byte %d: %.60q; a data file holds SET and INSERT statements", p.start, p.sql)
 		}
-		if isBaselineSet(p.sql) {
+		if isBaselineSet(p.sql, l.cfg.TimeZone) {
 			continue
 		}
 		tainted = true

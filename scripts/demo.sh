@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dmkit demo: starts a throwaway source and target MariaDB and dm-server, then walks the
 # main OpenAPI operations with curl, printing each request and answer. Everything lives in
-# a temp dir and is removed on exit. Usage: scripts/demo.sh [--keep]
+# a temp dir and is removed on exit (the server log is copied out). Usage: scripts/demo.sh [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -133,5 +133,8 @@ call GET '/tasks?with_status=true'
 call POST /tasks/task-1/stop
 call DELETE '/tasks/task-1?force=true'
 call DELETE /sources/mysql-01
+# The work dir is removed on exit: keep the server log where the last line says it is.
+LOG_KEPT="${TMPDIR:-/tmp}/dmkit-demo-server.log"
+cp "$WORK/dm-server.log" "$LOG_KEPT"
 echo
-echo "==> done (dm-server log: $WORK/dm-server.log)"
+echo "==> done (dm-server log: $LOG_KEPT)"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what dmkit's tests need: Go (checked only) and MariaDB server and
-# client (installed with apt-get on Debian/Ubuntu if missing). Idempotent: it
+# Installs what dmkit's tests need: Go (checked only), MariaDB server and
+# client, percona-toolkit (pt-online-schema-change, for the online DDL tests) and
+# Chromium (the console test), installed with apt-get on Debian/Ubuntu if missing.
+# Idempotent: it
 # does nothing when everything is present. It never starts the system MariaDB
 # service; tests start their own throwaway servers.
 set -euo pipefail
@@ -23,13 +25,20 @@ fi
 if ! have mariadb; then
 	packages+=(mariadb-client)
 fi
+# The web console's test drives headless Chromium.
+if ! have chromium; then
+	packages+=(chromium)
+fi
+if ! have pt-online-schema-change; then
+	packages+=(percona-toolkit)
+fi
 if [ ${#packages[@]} -eq 0 ]; then
-	echo "install-deps: MariaDB present ($(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version))"
+	echo "install-deps: MariaDB, percona-toolkit and Chromium present ($(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version))"
 	exit 0
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-	echo "install-deps: need ${packages[*]} but apt-get is not available; install MariaDB server and client (mariadbd, mariadb-install-db, mariadb) with your package manager" >&2
+	echo "install-deps: need ${packages[*]} but apt-get is not available; install MariaDB server and client (mariadbd, mariadb-install-db, mariadb) and percona-toolkit (pt-online-schema-change) with your package manager" >&2
 	exit 1
 fi
 sudo=()

@@ -12,3 +12,7 @@ go vet ./...
 
 echo "==> go test ./..."
 go test -count=1 -p 2 -timeout 25m "$@" ./...
+
+# The API fuzz test runs its seeds above; here it also explores for a bounded time.
+echo "==> go test -fuzz FuzzAPI (20s)"
+go test -count=1 -run '^$' -fuzz '^FuzzAPI$' -fuzztime 20s ./httpapi

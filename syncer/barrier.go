@@ -188,8 +188,8 @@ func (r *run) atBarrier(ctx context.Context) error {
 		b.mu.Lock()
 		q := b.req
 		b.mu.Unlock()
-		if q == nil || r.inTxn {
-			return nil
+		if q == nil || r.inTxn || r.stopRequested() {
+			return nil // a graceful stop goes first: never hold it up
 		}
 		pub := r.published.Load().loc
 		if q.until != nil && posOf(pub).compare(*q.until) < 0 {
@@ -213,6 +213,8 @@ func (r *run) atBarrier(ctx context.Context) error {
 			return ctx.Err()
 		case <-r.errc:
 			return r.werr
+		case <-r.stopReq:
+			return nil // the run is stopping; its end releases the holder (ErrNotRunning)
 		}
 	}
 }

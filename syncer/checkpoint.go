@@ -57,14 +57,16 @@ func ensureCheckpointTable(ctx context.Context, db *sql.DB, metaSchema, task str
 	return nil
 }
 
-// DropCheckpoints removes a task's syncer checkpoints (all sources) from the target, so
-// the next run starts fresh.
+// DropCheckpoints removes a task's syncer checkpoints (all sources) and its online DDL
+// records from the target, so the next run starts fresh.
 func DropCheckpoints(ctx context.Context, db *sql.DB, metaSchema, task string) error {
 	if metaSchema == "" {
 		metaSchema = DefaultMetaSchema
 	}
-	if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+checkpointTable(metaSchema, task)); err != nil {
-		return fmt.Errorf("drop syncer checkpoints of task %s: %w", task, err)
+	for _, tbl := range []string{checkpointTable(metaSchema, task), onlineDDLTable(metaSchema, task)} {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl); err != nil {
+			return fmt.Errorf("drop syncer checkpoints of task %s: %w", task, err)
+		}
 	}
 	return nil
 }

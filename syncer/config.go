@@ -101,8 +101,19 @@ type Config struct {
 	// they apply once, as in DM, and later upstream DDL is not reverted by a restart.
 	OverridesSaved func()
 
+	// OnlineDDL, when set, handles online schema change tools (gh-ost, pt-osc; DM's
+	// online-ddl / enhance_online_schema_change): their ghost and trash tables follow the
+	// real table's rule, their rows are never replicated, and the ALTERs run on the ghost
+	// table reach the real target table at the cut-over RENAME (see onlineddl.go). Nil:
+	// those tables are ordinary tables.
+	OnlineDDL *filter.OnlineDDL
+
 	// ForeignKeyChecks sets the target sessions' foreign_key_checks (default off).
 	ForeignKeyChecks bool
+	// TimeZone is the target sessions' time zone, a fixed offset such as +08:00 (DM's
+	// task timezone): binlog TIMESTAMP values (UTC instants) are rendered in it, so the
+	// target stores the same instants whatever the zone. Default +00:00.
+	TimeZone string
 
 	// Logger receives progress and warnings (default slog.Default()).
 	Logger *slog.Logger
@@ -113,6 +124,8 @@ type Config struct {
 	retryBudget        time.Duration
 	// crashHook, when set, is called at named points (tests crash the process there).
 	crashHook func(point string)
+	// tzLoc is TimeZone as a location (set by withDefaults).
+	tzLoc *time.Location
 	// validateInterval is the validator's check interval and settle time (default 1 s).
 	validateInterval time.Duration
 }
@@ -131,6 +144,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MetaSchema == "" {
 		c.MetaSchema = DefaultMetaSchema
 	}
+	tz, loc, err := dbconn.TimeZone(c.TimeZone)
+	if err != nil {
+		return c, fmt.Errorf("syncer: TimeZone: %w", err)
+	}
+	c.TimeZone, c.tzLoc = tz, loc
 	switch c.Flavor {
 	case "":
 		c.Flavor = mysql.MySQLFlavor

@@ -34,6 +34,7 @@ type childConfig struct {
 	CrashPoint       string // crash hook point to die at ("" for none)
 	CrashAfter       int    // die at this occurrence of CrashPoint
 	CheckpointMillis int
+	OnlineDDL        bool // handle gh-ost / pt-osc tables
 }
 
 // crashChild runs the syncer of the child process until it is killed or fails.
@@ -55,6 +56,9 @@ func crashChild() int {
 		Logger:             slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		checkpointInterval: time.Duration(cc.CheckpointMillis) * time.Millisecond,
 		retryBudget:        20 * time.Second,
+	}
+	if cc.OnlineDDL {
+		cfg.OnlineDDL = filter.DefaultOnlineDDL()
 	}
 	if cc.CrashPoint != "" {
 		cfg.crashHook = func(point string) {

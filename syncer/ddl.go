@@ -70,10 +70,20 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 		isDDL = true
 		split := splitDDL(st)
 		parts += len(split)
+		split, rewritten, oerr := r.onlineDDL(ctx, split, defSchema, q, position{r.curFile, h.LogPos})
+		if oerr != nil {
+			return true, oerr
+		}
+		if rewritten {
+			parts++ // the original text no longer says what runs
+		}
 		for _, one := range split {
 			qualify(one, defSchema)
 			d := &ddlStmt{node: one}
 			d.schema, d.table = ddlTarget(one)
+			if err := r.checkRename(one, q, position{r.curFile, h.LogPos}); err != nil {
+				return true, err
+			}
 			if !r.replicated(d.schema, d.table) {
 				continue
 			}
@@ -108,11 +118,14 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 		r.log.Debug("skipping non-DDL statement", "query", truncate(q, 200))
 	}
 	if len(ddls) == 0 {
-		return isDDL, nil
+		return isDDL, r.finishOnline(ctx)
 	}
 	// The original text may run as is only when it is exactly the one statement kept:
 	// a multi-table DROP or RENAME names tables outside the rules too.
-	return true, r.applyDDL(ctx, h, e, q, defSchema, ddls, len(stmts) == 1 && parts == 1 && len(ddls) == 1)
+	if err := r.applyDDL(ctx, h, e, q, defSchema, ddls, len(stmts) == 1 && parts == 1 && len(ddls) == 1); err != nil {
+		return true, err
+	}
+	return true, r.finishOnline(ctx)
 }
 
 // applyDDL drains the workers, checkpoints the point before the DDL, updates the tracker,
@@ -303,7 +316,7 @@ func (r *run) execDDLOnce(ctx context.Context, d *ddlStmt, defSchema string, ts 
 	_, err = conn.ExecContext(ctx, text)
 	// Leave the pooled connection as the DSN set it up.
 	_, _ = conn.ExecContext(context.Background(), "SET TIMESTAMP = DEFAULT")
-	_, _ = conn.ExecContext(context.Background(), "SET SESSION time_zone = '+00:00'")
+	_, _ = conn.ExecContext(context.Background(), "SET SESSION time_zone = '"+r.cfg.TimeZone+"'")
 	r.s.ioBytes.Add(uint64(len(text)))
 	return err
 }

@@ -36,6 +36,9 @@ func (r *run) readLoop(ctx context.Context) error {
 				failingSince, backoff = time.Time{}, 500*time.Millisecond
 			}
 		}
+		if errors.Is(err, errQuiesced) {
+			return err
+		}
 		if ctx.Err() != nil {
 			if r.werr != nil {
 				return r.werr
@@ -75,18 +78,32 @@ func (r *run) readLoop(ctx context.Context) error {
 
 // consume handles events until the stream fails or ctx ends. progressed reports whether
 // any event arrived.
+// After StopAtTransactionEnd it returns errQuiesced at the next transaction boundary.
 func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (progressed bool, err error) {
+	rctx, cancel := r.readContext(ctx)
+	defer cancel()
 	for {
+		if r.stopRequested() {
+			// A boundary: no open transaction, and none half-dispatched before a reconnect
+			// (resumeSkip is cleared at the end of the transaction being re-read).
+			if !r.inTxn && r.resumeSkip == nil {
+				return progressed, errQuiesced
+			}
+			rctx = ctx // finish the open transaction first
+		}
 		if err := r.atBarrier(ctx); err != nil {
 			if ctx.Err() != nil {
 				return progressed, ctx.Err()
 			}
 			return progressed, &processError{err}
 		}
-		ev, err := st.GetEvent(r.s.hold.waitCtx(ctx))
+		ev, err := st.GetEvent(r.s.hold.waitCtx(rctx))
 		if err != nil {
-			if woken(ctx, err) {
-				r.s.hold.rearm(ctx)
+			if ctx.Err() == nil && r.stopRequested() {
+				continue // woken by the request; decide at the top
+			}
+			if woken(rctx, err) {
+				r.s.hold.rearm(rctx)
 				continue // a hold request: check it at the top
 			}
 			return progressed, err
@@ -219,9 +236,10 @@ func (r *run) decodeRows(e *replication.RowsEvent, data []byte) error {
 	return e.DecodeData(pos, data)
 }
 
-// replicated applies the system-schema rule and the Tables selection.
+// replicated applies the system-schema rule and the Tables selection. Ghost and trash
+// tables of online schema changes are never replicated themselves (onlineddl.go).
 func (r *run) replicated(schema, table string) bool {
-	if filter.IsSystemSchema(schema) || schema == r.cfg.MetaSchema {
+	if filter.IsSystemSchema(schema) || schema == r.cfg.MetaSchema || !r.cfg.OnlineDDL.IsReal(table) {
 		return false
 	}
 	return r.cfg.Tables(schema, table)

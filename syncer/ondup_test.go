@@ -51,3 +51,35 @@ func TestOnDuplicateAndSafeMode(t *testing.T) {
 		})
 	}
 }
+
+// ForeignKeyChecks is the target sessions' foreign_key_checks (DM's
+// target_config.session): off, a row whose parent the target lacks is written as the
+// source wrote it; on, the target refuses it and the syncer stops with its error.
+func TestForeignKeyChecksSession(t *testing.T) {
+	const db = "s_fkc"
+	for _, on := range []bool{false, true} {
+		setupSchema(t, db, "CREATE TABLE parent (id INT PRIMARY KEY)",
+			"CREATE TABLE child (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES parent (id))")
+		cfg := newTask(t, "fkc", db)
+		cfg.ForeignKeyChecks = on
+		r, stop := startSyncer(t, cfg)
+		src.Exec(t, "SET foreign_key_checks = 0; INSERT INTO "+db+".child VALUES (1, 99); SET foreign_key_checks = 1")
+		if !on {
+			waitSynced(t, r, db)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		select {
+		case err := <-r.done:
+			r.done <- err
+			if err == nil || !strings.Contains(err.Error(), "foreign key constraint") {
+				t.Fatalf("with foreign_key_checks on, Run = %v; want the target's foreign key error", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("with foreign_key_checks on, the orphan row did not stop the syncer")
+		}
+		_ = stop()
+	}
+}

@@ -47,7 +47,7 @@ func streamConfig(cfg Config, serverID uint32, decode func(*replication.RowsEven
 		Password:                cfg.SourceDB.Password,
 		TLSConfig:               tlsCfg,
 		ParseTime:               false,
-		TimestampStringLocation: time.UTC,
+		TimestampStringLocation: cfg.tzLoc,
 		UseDecimal:              false, // DECIMAL as exact strings
 		HeartbeatPeriod:         heartbeatPeriod,
 		ReadTimeout:             streamTimeout,

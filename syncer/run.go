@@ -83,10 +83,17 @@ type run struct {
 
 	blockingDDL atomic.Pointer[string]
 
+	// Online schema changes (nil when Config.OnlineDDL is): the captured records, and the
+	// ghost tables whose cut-over the DDL being handled runs (event loop only).
+	online     *onlineStore
+	onlineDone [][2]string
+
 	failOnce sync.Once
 	werr     error
 	errc     chan struct{} // closed when a worker fails
 	cancel   context.CancelFunc
+	// stopReq is closed when StopAtTransactionEnd asks this run to stop at a transaction end.
+	stopReq <-chan struct{}
 }
 
 // Run replicates until ctx is cancelled (returning ctx.Err()) or a permanent error. An
@@ -97,10 +104,13 @@ func (s *Syncer) Run(ctx context.Context) error {
 		return errors.New("syncer: Run is already running for this syncer")
 	}
 	defer s.runMu.Unlock()
+	s.stop.begin()
+	defer s.stop.end()
 	r, err := s.prepare(ctx)
 	if err != nil {
 		return err
 	}
+	r.stopReq = s.stop.requested()
 	defer r.close()
 	s.cur.Store(r)
 	s.hold.beginRun()
@@ -135,6 +145,9 @@ func (s *Syncer) prepare(ctx context.Context) (r *run, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err = r.openOnline(ctx, st); err != nil {
+		return nil, err
+	}
 	facts, err := r.startFacts(ctx, st)
 	if err != nil {
 		return nil, err
@@ -160,7 +173,7 @@ func (r *run) connect(ctx context.Context) (err error) {
 	if tcfg.Params == nil {
 		tcfg.Params = map[string]string{}
 	}
-	tcfg.Params["time_zone"] = "'+00:00'"
+	tcfg.Params["time_zone"] = "'" + r.cfg.TimeZone + "'"
 	tcfg.Params["sql_mode"] = targetSQLMode
 	tcfg.Params["foreign_key_checks"] = "0"
 	if r.cfg.ForeignKeyChecks {
@@ -437,6 +450,8 @@ func (r *run) loop(ctx context.Context) error {
 		return r.werr
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(readErr, errQuiesced):
+		return r.waitAfterQuiesce(ctx)
 	case readErr != nil:
 		return readErr
 	}
@@ -511,7 +526,11 @@ func (r *run) checkpointLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := r.flushGlobal(ctx, false); err != nil && ctx.Err() == nil && time.Since(lastWarn) > 10*time.Second {
+			err := r.flushGlobal(ctx, false)
+			if err == nil {
+				err = r.finishOnlineCutovers(ctx, nil) // the checkpoint may have passed a cut-over
+			}
+			if err != nil && ctx.Err() == nil && time.Since(lastWarn) > 10*time.Second {
 				lastWarn = time.Now()
 				r.log.Warn("global checkpoint write failed; will retry", "error", err)
 			}

@@ -29,6 +29,8 @@ type Syncer struct {
 	// overridesSaved is set once a checkpoint holds Config.SchemaOverrides: later runs of
 	// this Syncer (auto-resume) restore them from the checkpoint instead of re-applying.
 	overridesSaved atomic.Bool
+	// stop is the stop-at-transaction-end request of the current Run (StopAtTransactionEnd).
+	stop gracefulStop
 
 	// Counters for Status, kept across runs.
 	totalEvents atomic.Int64

@@ -40,7 +40,7 @@ func isStringType(tp byte) bool {
 // appendLiteral appends v, a value decoded by go-mysql from a rows event, as a SQL literal
 // for column c. Values are rendered exactly: integers with their signedness fixed from the
 // schema, strings in their own character set (hex with an introducer when not UTF-8),
-// TIMESTAMPs in UTC (the target session runs with time_zone '+00:00').
+// TIMESTAMPs in Config.TimeZone (go-mysql renders them there; the target session runs in it).
 func appendLiteral(b []byte, v any, c *colInfo) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,7 +27,7 @@ import (
 	"time"
 
 	"github.com/dmkit/dmkit/dm"
-	"github.com/dmkit/dmkit/httpapi"
+	"github.com/dmkit/dmkit/internal/tlsconfig"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; otherwise the module
@@ -55,6 +56,17 @@ type config struct {
 	logLevel              slog.Level
 	logFormat             string
 	showVersion           bool
+
+	tls           tlsconfig.Files // --ssl-ca, --ssl-cert, --ssl-key
+	certAllowedCN []string
+	secretKeyPath string
+	limits        httpLimits
+}
+
+// httpLimits bound what a client can make the server hold.
+type httpLimits struct {
+	readHeader, read, idle time.Duration
+	maxHeaderBytes         int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -80,6 +92,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format` on stderr: text or json")
 	fs.BoolVar(&cfg.showVersion, "version", false, "print the version and exit")
+	fs.StringVar(&cfg.tls.CA, "ssl-ca", "", "PEM `file` of the CA that client certificates must chain to (with it, clients must present one)")
+	fs.StringVar(&cfg.tls.Cert, "ssl-cert", "", "PEM `file` of the API's TLS certificate (serves HTTPS)")
+	fs.StringVar(&cfg.tls.Key, "ssl-key", "", "PEM `file` of the API's TLS key")
+	fs.Func("cert-allowed-cn", "client certificate common `names` allowed (comma separated, repeatable); needs --ssl-ca",
+		func(v string) error {
+			for _, cn := range strings.Split(v, ",") {
+				if cn = strings.TrimSpace(cn); cn != "" {
+					cfg.certAllowedCN = append(cfg.certAllowedCN, cn)
+				}
+			}
+			return nil
+		})
+	fs.StringVar(&cfg.secretKeyPath, "secret-key-path", "", "`file` with the 64-hex-digit key that encrypts stored passwords (default: <data-dir>/secret.key, created on first start)")
+	fs.DurationVar(&cfg.limits.readHeader, "read-header-timeout", 10*time.Second, "how long a client may take to send the request headers")
+	fs.DurationVar(&cfg.limits.read, "read-timeout", time.Minute, "how long a client may take to send a whole request (headers and body)")
+	fs.DurationVar(&cfg.limits.idle, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&cfg.limits.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request line plus headers, in `bytes`")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -95,6 +124,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, fmt.Errorf("--log-format %q: use text or json", cfg.logFormat)
+	}
+	for name, d := range map[string]time.Duration{"--read-header-timeout": cfg.limits.readHeader, "--read-timeout": cfg.limits.read, "--idle-timeout": cfg.limits.idle} {
+		if d <= 0 {
+			return cfg, fmt.Errorf("%s %s: give a positive duration such as 30s", name, d)
+		}
+	}
+	if cfg.limits.maxHeaderBytes < 4096 {
+		return cfg, fmt.Errorf("--max-header-bytes %d: give at least 4096", cfg.limits.maxHeaderBytes)
 	}
 	return cfg, nil
 }
@@ -152,19 +189,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(handler)
 
+	tlsCfg, err := tlsconfig.Server(cfg.tls, cfg.certAllowedCN)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w; choose another --listen address", cfg.listen, err)
 	}
 	defer ln.Close()
+	scheme := "http"
+	var apiLn net.Listener = ln
+	if tlsCfg != nil {
+		apiLn, scheme = tls.NewListener(ln, tlsCfg), "https"
+	}
+	// Outside TLS' wrapper, so the plain-text answers net/http writes itself are seen
+	// before encryption.
+	apiLn = jsonErrorListener{apiLn}
 
-	store, err := dm.OpenFileStore(filepath.Join(cfg.dataDir, "store"))
+	storeDir := filepath.Join(cfg.dataDir, "store")
+	fileStore, err := dm.OpenFileStore(storeDir)
 	if err != nil {
 		return err
 	}
+	key, err := dm.LoadSecretKey(cfg.secretKeyPath, storeDir)
+	if err != nil {
+		_ = fileStore.Close()
+		return err
+	}
+	store, err := dm.EncryptStore(fileStore, key)
+	if err != nil {
+		_ = fileStore.Close()
+		return err
+	}
+	reg := newRegistry()
 	cluster, err := dm.Open(ctx, dm.Config{
 		Store: store, Workers: cfg.workers, Name: cfg.name, Addr: ln.Addr().String(),
-		DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots, Logger: log,
+		DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots, Logger: log, Metrics: reg,
 	})
 	if err != nil {
 		_ = store.Close()
@@ -176,17 +237,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 
+	h, err := newHandler(cluster, reg, log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           httpapi.New(cluster, httpapi.Options{Logger: log}),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           h,
+		ReadHeaderTimeout: cfg.limits.readHeader,
+		ReadTimeout:       cfg.limits.read,
+		IdleTimeout:       cfg.limits.idle,
+		MaxHeaderBytes:    cfg.limits.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(handler, slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(apiLn) }()
 	log.Info("dm-server started", "version", versionString(), "listen", ln.Addr().String(),
 		"data_dir", cfg.dataDir, "name", cfg.name, "workers", strings.Join(cfg.workers, ","))
-	fmt.Fprintf(stdout, "dm-server listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "dm-server listening on %s://%s\n", scheme, ln.Addr())
 
 	select {
 	case err := <-serveErr:
@@ -194,6 +261,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	h.stopping.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

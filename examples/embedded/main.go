@@ -5,33 +5,52 @@
 //	    go run ./examples/embedded
 //
 // Without DM_SOURCE_HOST it skips creating the source. It then serves the API on
-// 127.0.0.1:8261 until interrupted.
+// 127.0.0.1:8261 until interrupted; with dm-server's TLS flags (-ssl-ca, -ssl-cert,
+// -ssl-key, -cert-allowed-cn) it serves HTTPS and checks client certificates the same way.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"log"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dmkit/dmkit/dm"
 	"github.com/dmkit/dmkit/httpapi"
+	"github.com/dmkit/dmkit/internal/tlsconfig"
 )
 
 func main() {
+	var tf tlsconfig.Files
+	flag.StringVar(&tf.CA, "ssl-ca", "", "CA `file` client certificates must chain to")
+	flag.StringVar(&tf.Cert, "ssl-cert", "", "TLS certificate `file` (serves HTTPS)")
+	flag.StringVar(&tf.Key, "ssl-key", "", "TLS key `file`")
+	allowedCN := flag.String("cert-allowed-cn", "", "allowed client certificate common `names`, comma separated")
+	flag.Parse()
+	var cns []string
+	if *allowedCN != "" {
+		cns = strings.Split(*allowedCN, ",")
+	}
+	tlsCfg, err := tlsconfig.Server(tf, cns)
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx); err != nil {
+	if err := run(ctx, tlsCfg); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, tlsCfg *tls.Config) error {
 	// A throwaway cluster: state lives in memory; use dm.OpenFileStore(dir) to keep it.
 	cluster, err := dm.Open(ctx, dm.Config{Store: dm.MemoryStore(), Workers: []string{"worker1", "worker2"}})
 	if err != nil {
@@ -69,15 +88,20 @@ func run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", httpapi.New(cluster, httpapi.Options{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	srv := &http.Server{Addr: "127.0.0.1:8261", Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: "127.0.0.1:8261", Handler: mux, TLSConfig: tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
 	}()
-	fmt.Println("serving http://127.0.0.1:8261/api/v1/docs; Ctrl-C to stop")
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	serve, scheme := srv.ListenAndServe, "http"
+	if tlsCfg != nil {
+		serve, scheme = func() error { return srv.ListenAndServeTLS("", "") }, "https"
+	}
+	fmt.Printf("serving %s://127.0.0.1:8261/api/v1/docs; Ctrl-C to stop\n", scheme)
+	if err := serve(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -34,7 +34,7 @@ var guards = map[site]guard{
 		callers: map[site]string{{"dm/ownership.go", "dropTaskMeta"}: "loader.DropCheckpoints(ctx, db, t.MetaSchema, t.Name)"},
 	},
 	{"syncer/checkpoint.go", "DropCheckpoints"}: {
-		why: "drops <meta>.<task>_syncer_checkpoint only", in: "checkpointTable(metaSchema, task)",
+		why: "drops <meta>.<task>_syncer_checkpoint and <meta>.<task>_onlineddl only", in: "[]string{checkpointTable(metaSchema, task), onlineDDLTable(metaSchema, task)}",
 		callers: map[site]string{{"dm/ownership.go", "dropTaskMeta"}: "syncer.DropCheckpoints(ctx, db, t.MetaSchema, t.Name)"},
 	},
 	// Target: truncating the routed tables of a dump being redone.
@@ -69,6 +69,8 @@ var guards = map[site]guard{
 	{"dumper/writer.go", "writeSQLFile"}:           {why: "removes its own temporary file", in: "tmp := path + tmpSuffix"},
 	{"dumper/writer.go", "closeFile"}:              {why: "removes its own temporary file", in: "w.path+tmpSuffix"},
 	{"dumper/writer.go", "abort"}:                  {why: "removes its own temporary file", in: "w.path + tmpSuffix"},
+	{"dm/filestore.go", "Scrub"}:                   {why: "removes its own half-written copy of the store", in: `tmp := s.path + ".scrub"`},
+	{"examples/migrate/main.go", "run"}:            {why: "removes the temp dump dir it created", in: `os.MkdirTemp("", "dmkit-migrate-")`},
 	// Test and benchmark tooling, never reached by a task.
 	{"internal/mysqltest/server.go", "Stop"}: {why: "removes the throwaway server's own temp dir", in: "s.Dir"},
 	{"scripts/bench/phases/main.go", "load"}: {why: "benchmark drops its own bench schemas", in: "o.schema"},

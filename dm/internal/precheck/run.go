@@ -43,7 +43,7 @@ func itemsToRun(ignore []string) map[string]bool {
 		itemDumpPrivilege, itemReplicationPrivilege, itemVersion, itemServerID,
 		itemBinlogEnable, itemBinlogFormat, itemBinlogRowImage, itemBinlogDB,
 		itemTableSchema, itemShardTableSchema, itemShardAutoIncrement,
-		itemMetaPosition, itemConnNumber, itemTargetPrivilege,
+		itemMetaPosition, itemConnNumber, itemTargetPrivilege, itemOnlineDDL,
 	} {
 		items[it] = true
 	}
@@ -67,6 +67,7 @@ type runner struct {
 type source struct {
 	*Source
 	tables  []table              // migrated tables, sorted
+	ghosts  []table              // online DDL ghost tables of migrated tables, sorted
 	targets map[table]table      // migrated table -> routed target table
 	meta    map[table]*tableMeta // filled when a table check runs
 }
@@ -192,6 +193,9 @@ func (r *runner) sourceChecks(s *source) []check {
 	}
 	if items[itemReplicationPrivilege] {
 		checks = append(checks, s.replicationPrivilegeCheck)
+	}
+	if items[itemOnlineDDL] && s.OnlineDDL != nil {
+		checks = append(checks, s.onlineDDLCheck)
 	}
 	if items[itemBinlogDB] {
 		checks = append(checks, s.binlogDBCheck)

@@ -53,6 +53,12 @@ func (s *source) listTables(ctx context.Context) error {
 		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
 			return fmt.Errorf("list tables: %w", err)
 		}
+		if kind, real := s.OnlineDDL.Classify(t.Name); kind != filter.RealTable {
+			if kind == filter.GhostTable && s.migrates(table{t.Schema, real}) {
+				s.ghosts = append(s.ghosts, t)
+			}
+			continue
+		}
 		if !s.migrates(t) {
 			continue
 		}
@@ -67,6 +73,7 @@ func (s *source) listTables(ctx context.Context) error {
 		return fmt.Errorf("list tables: %w", err)
 	}
 	slices.SortFunc(s.tables, compareTables)
+	slices.SortFunc(s.ghosts, compareTables)
 	return nil
 }
 

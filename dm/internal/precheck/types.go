@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/dmkit/dmkit/filter"
 )
 
 // Item names, as listed in ignore_checking_items (tiflow dm/config/checking_item.go).
@@ -23,6 +25,7 @@ const (
 	itemMetaPosition         = "meta_position"
 	itemConnNumber           = "conn_number"
 	itemTargetPrivilege      = "target_privilege"
+	itemOnlineDDL            = "online_ddl"
 )
 
 // Input is one task's precheck input: what the task runs, its sources with their rules, the
@@ -61,6 +64,10 @@ type Source struct {
 	Match func(schema, table string) bool
 	// Route maps a source table to its target table; nil keeps the names.
 	Route func(schema, table string) (targetSchema, targetTable string, err error)
+	// OnlineDDL classifies gh-ost / pt-osc tables when enhance_online_schema_change is on
+	// (nil: off). Their ghost and trash tables are never migrated themselves; a ghost
+	// table of a migrated table fails online_ddl.
+	OnlineDDL *filter.OnlineDDL
 	// BinlogName, when set on a task that does not dump, is the binlog file the task starts
 	// from: meta_position verifies that it still exists on the source and, with BinlogPos,
 	// that the position lies within it.
