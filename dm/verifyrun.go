@@ -88,8 +88,12 @@ type verifyJob struct {
 	trigger string
 }
 
-// verifyPair is one source table and its target.
-type verifyPair struct{ srcSchema, srcTable, dstSchema, dstTable string }
+// verifyPair is one source table and its target, with its last differing result (what a
+// repair rechecks).
+type verifyPair struct {
+	srcSchema, srcTable, dstSchema, dstTable string
+	last                                     *verify.TableResult
+}
 
 func (pr verifyPair) names() (string, string) {
 	return pr.srcSchema + "." + pr.srcTable, pr.dstSchema + "." + pr.dstTable
@@ -167,6 +171,7 @@ func (j *verifyJob) verify(ctx context.Context) error {
 		}
 		j.record(pr, res)
 		if !res.Equal {
+			pr.last = res
 			bad = append(bad, pr)
 		}
 	}
@@ -291,7 +296,7 @@ func (j *verifyJob) tables(ctx context.Context) ([]verifyPair, error) {
 	}
 	var out []verifyPair
 	for _, t := range targets {
-		pr := verifyPair{t.SourceSchema, t.SourceTable, t.TargetSchema, t.TargetTable}
+		pr := verifyPair{srcSchema: t.SourceSchema, srcTable: t.SourceTable, dstSchema: t.TargetSchema, dstTable: t.TargetTable}
 		switch {
 		case p.scope.shared(t.SourceSchema, t.SourceTable):
 			j.skip(pr, "the target table also receives rows from other source tables (a merge): it cannot equal one source table")
@@ -398,8 +403,8 @@ func (j *verifyJob) repairTables(ctx context.Context, v *verify.Verifier, bad []
 	return bad, nil
 }
 
-// repairRound compares each table at pt (target read live: held or quiescent), repairs
-// what differs and compares again.
+// repairRound rechecks each table's differing rows at pt (target read live: held or
+// quiescent), repairs what still differs and rechecks.
 func (j *verifyJob) repairRound(ctx context.Context, v *verify.Verifier, pt verify.Point, bad []verifyPair) ([]verifyPair, error) {
 	var still []verifyPair
 	if j.since != nil {
@@ -409,7 +414,9 @@ func (j *verifyJob) repairRound(ctx context.Context, v *verify.Verifier, pt veri
 		}
 	}
 	for _, pr := range bad {
-		res, err := v.TableAt(ctx, pt, pr.srcSchema, pr.srcTable, pr.dstSchema, pr.dstTable)
+		// Only the rows found differing are read again (RecheckAt), so the apply is held
+		// for a few row reads, not a table scan (a truncated list rechecks the table).
+		res, err := v.RecheckAt(ctx, pt, pr.last)
 		if err != nil {
 			return nil, err
 		}
@@ -421,11 +428,12 @@ func (j *verifyJob) repairRound(ctx context.Context, v *verify.Verifier, pt veri
 			return nil, err
 		}
 		j.st.update(func(st *VerifyStatus) { st.RepairedRows += n })
-		again, err := v.TableAt(ctx, pt, pr.srcSchema, pr.srcTable, pr.dstSchema, pr.dstTable)
+		again, err := v.RecheckAt(ctx, pt, res)
 		if err != nil {
 			return nil, err
 		}
 		if !again.Equal {
+			pr.last = again
 			still = append(still, pr)
 		}
 	}

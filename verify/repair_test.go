@@ -25,7 +25,15 @@ func TestRepair(t *testing.T) {
 				if res.Equal {
 					t.Fatal("mutation not found")
 				}
-				n, err := v.Repair(t.Context(), res)
+				// RecheckAt finds the same rows (row by row for a chunked table).
+				re, err := v.RecheckAt(t.Context(), Point{}, res)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if re.Equal || len(re.Diffs) != len(res.Diffs) || (ks.chunked && re.Chunks > len(res.Diffs)) {
+					t.Fatalf("recheck: equal=%v %d diffs in %d chunks, want the %d diffs\n%s", re.Equal, len(re.Diffs), re.Chunks, len(res.Diffs), describe(re))
+				}
+				n, err := v.Repair(t.Context(), re)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -38,6 +46,9 @@ func TestRepair(t *testing.T) {
 				}
 				if !again.Equal {
 					t.Fatalf("after repair still differs:\n%s", describe(again))
+				}
+				if after, err := v.RecheckAt(t.Context(), Point{}, re); err != nil || !after.Equal {
+					t.Fatalf("recheck after repair: %v %+v", err, after)
 				}
 				if err := mysqltest.CompareTables(t.Context(), src.DB(t), schema, "t", tgt.DB(t), schema, "t"); err != nil {
 					t.Fatal(err)

@@ -132,9 +132,11 @@ type TableResult struct {
 	// Note explains a Truncated result.
 	Note string
 
-	// What Repair needs: the target side (columns as the target defines them) and the key.
-	dst *side
-	key tableKey
+	// What Repair and RecheckAt need: the target side (columns as the target defines
+	// them), the key, the tables compared.
+	dst   *side
+	key   tableKey
+	names tableNames
 }
 
 // DiffKind says how a row differs.
