@@ -26,9 +26,11 @@ const (
 const (
 	// validationRounds is how many consecutive checks a row must fail to be an error.
 	validationRounds = 3
-	// maxPendingRows bounds the rows waiting to be checked; changes beyond it are counted
-	// as not validated (Status.DroppedRows) rather than held in memory.
-	maxPendingRows = 200000
+	// maxPendingRows and maxPendingBytes bound the rows waiting to be checked (their
+	// images are held); changes beyond them are counted as not validated
+	// (Status.DroppedRows) rather than held in memory.
+	maxPendingRows  = 200000
+	maxPendingBytes = 256 << 20
 	// maxValidationErrors bounds the errors kept.
 	maxValidationErrors = 1000
 	// validationBatch is how many rows one check pass reads at most.
@@ -71,7 +73,21 @@ type pendingRow struct {
 	seen    time.Time
 	seq     uint64 // changes of this key so far; a check result for an older seq is void
 	fails   int
-	lastErr string
+	size    int64 // approximate bytes held (images)
+}
+
+// imageSize approximates the memory an image holds.
+func imageSize(img []any) int64 {
+	n := int64(16 * len(img))
+	for _, v := range img {
+		switch v := v.(type) {
+		case string:
+			n += int64(len(v))
+		case []byte:
+			n += int64(len(v))
+		}
+	}
+	return n
 }
 
 // validator is the Syncer's validation state.
@@ -85,6 +101,7 @@ type validator struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	seq     uint64
+	bytes   int64 // sum of the pending rows' size
 	stopErr string
 	shared  func(schema, table string) bool
 
@@ -146,6 +163,7 @@ func (s *Syncer) StopValidation() {
 	<-done
 	v.mu.Lock()
 	clear(v.keys)
+	v.bytes = 0
 	v.mu.Unlock()
 }
 
@@ -221,14 +239,28 @@ func (v *validator) expect(t *tableInfo, img, want []any, now time.Time, buf []b
 	}
 	k := t.target + "\x00" + string(buf)
 	v.seq++
+	size := imageSize(img)
+	if len(want) > 0 && len(img) > 0 && &want[0] != &img[0] { // an update holds two images
+		size += imageSize(want)
+	}
 	if p := v.keys[k]; p != nil {
-		p.table, p.img, p.row, p.seen, p.seq, p.fails = t, img, want, now, v.seq, 0
+		v.bytes += size - p.size
+		p.table, p.img, p.row, p.seen, p.seq, p.fails, p.size = t, img, want, now, v.seq, 0, size
 		return buf
 	}
-	if len(v.keys) >= maxPendingRows {
+	if len(v.keys) >= maxPendingRows || v.bytes+size > maxPendingBytes {
 		v.dropped.Add(1)
 		return buf
 	}
-	v.keys[k] = &pendingRow{table: t, img: img, row: want, seen: now, seq: v.seq}
+	v.bytes += size
+	v.keys[k] = &pendingRow{table: t, img: img, row: want, seen: now, seq: v.seq, size: size}
 	return buf
+}
+
+// forget removes a pending row; v.mu is held.
+func (v *validator) forget(k string) {
+	if p := v.keys[k]; p != nil {
+		v.bytes -= p.size
+		delete(v.keys, k)
+	}
 }

@@ -83,7 +83,7 @@ func (s *Syncer) checkPass(ctx context.Context, db *sql.DB, settle time.Duration
 			// change wrote it can no longer be read, so it is not validated.
 			v.mu.Lock()
 			if p := v.keys[it.key]; p != nil && p.seq == it.p.seq {
-				delete(v.keys, it.key)
+				v.forget(it.key)
 				v.dropped.Add(1)
 			}
 			v.mu.Unlock()
@@ -100,10 +100,10 @@ func (s *Syncer) checkPass(ctx context.Context, db *sql.DB, settle time.Duration
 		}
 		switch {
 		case kind == "":
-			delete(v.keys, it.key)
+			v.forget(it.key)
 			v.checked.Add(1)
 		case p.fails+1 >= validationRounds:
-			delete(v.keys, it.key)
+			v.forget(it.key)
 			v.errors.Add(1)
 			if len(v.errs) < maxValidationErrors {
 				v.errs = append(v.errs, validationError(&it.p, kind, p.fails+1))
