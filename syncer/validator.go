@@ -67,13 +67,13 @@ type ValidationError struct {
 
 // pendingRow is one row the target must hold.
 type pendingRow struct {
-	table   *tableInfo
-	img     []any // an image holding the row's handle
-	row     []any // expected image; nil: the row must not exist
-	seen    time.Time
-	seq     uint64 // changes of this key so far; a check result for an older seq is void
-	fails   int
-	size    int64 // approximate bytes held (images)
+	table *tableInfo
+	img   []any // an image holding the row's handle
+	row   []any // expected image; nil: the row must not exist
+	seen  time.Time
+	seq   uint64 // changes of this key so far; a check result for an older seq is void
+	fails int
+	size  int64 // approximate bytes held (images)
 }
 
 // imageSize approximates the memory an image holds.
