@@ -455,9 +455,13 @@ func (j *verifyJob) mismatch(bad []verifyPair) error {
 		}
 		keys = append(keys, fmt.Sprintf("%s %s [%s]", m.TargetTable, m.Kind, k))
 	}
-	return &mismatchError{msg: fmt.Sprintf("verification at %s found %d differing row(s) in %d table(s): %s; "+
+	caveat := ""
+	if j.syncer == nil && j.since == nil {
+		caveat = " (the source has no binary log, so rows it wrote after the dump show as differences too; stop writes during a full copy)"
+	}
+	return &mismatchError{msg: fmt.Sprintf("verification at %s found %d differing row(s) in %d table(s): %s%s; "+
 		"see verify_status in the task status (GET /api/v1/tasks/%s/verify); fix the target or set verify: checksum+repair and start the task again",
-		st.Position, st.MismatchedRows, len(bad), strings.Join(keys, "; "), j.p.cfg.Task.Name)}
+		st.Position, st.MismatchedRows, len(bad), strings.Join(keys, "; "), caveat, j.p.cfg.Task.Name)}
 }
 
 // showRow renders a row image for JSON: values that are not UTF-8 as 0x-hex.
