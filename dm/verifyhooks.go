@@ -66,10 +66,10 @@ func (u *syncUnit) runSync(ctx context.Context, s *syncer.Syncer) error {
 	u.startValidation(rctx, s)
 	defer func() {
 		fail(nil)
-		u.vwg.Wait()
 		u.mu.Lock()
-		u.runCtx = nil
+		u.runCtx = nil // no verification starts after this (startVerify checks it under u.mu)
 		u.mu.Unlock()
+		u.vwg.Wait()
 	}()
 	if u.cfg.Task.TaskMode == ModeAll && u.p.verifyAfterLoad() {
 		fresh, err := s.Fresh(ctx)
@@ -109,8 +109,8 @@ func (u *syncUnit) runSync(ctx context.Context, s *syncer.Syncer) error {
 // only reported (verify_status), it never stops replication.
 func (u *syncUnit) startVerify(repair bool) error {
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	ctx, s := u.runCtx, u.s
-	u.mu.Unlock()
 	if ctx == nil || s == nil {
 		return NewError(CodeVerifyNotRunning, "task %s is not replicating from source %s; on-demand verification holds replication at a point, so start the task first",
 			u.cfg.Task.Name, u.cfg.Source.SourceName)
@@ -119,7 +119,7 @@ func (u *syncUnit) startVerify(repair bool) error {
 	if err := j.start(); err != nil {
 		return err
 	}
-	u.vwg.Add(1)
+	u.vwg.Add(1) // under u.mu with runCtx set: runSync has not begun waiting
 	go func() {
 		defer u.vwg.Done()
 		if err := j.finish(ctx); err != nil && ctx.Err() == nil {
