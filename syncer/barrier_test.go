@@ -81,3 +81,28 @@ func TestHoldAndAdvance(t *testing.T) {
 		t.Error("Hold on a stopped syncer succeeded")
 	}
 }
+
+// TestHoldGivesWayToGracefulStop: a graceful stop is never held up by a hold.
+func TestHoldGivesWayToGracefulStop(t *testing.T) {
+	const db = "s_hold_stop"
+	setupSchema(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", "CREATE TABLE n (v INT)")
+	r, stop := startSyncer(t, newTask(t, "hold_stop", db))
+	writeLoad(t, db, 0, 50)
+	waitSynced(t, r, db)
+	h, err := r.s.Hold(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	select {
+	case <-r.s.StopAtTransactionEnd():
+	case <-time.After(30 * time.Second):
+		t.Fatal("graceful stop waited for the hold")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Advance(t.Context(), Location{File: "mysql-bin.999999", Pos: 4}); err == nil {
+		t.Error("Advance on a stopped syncer succeeded")
+	}
+}
