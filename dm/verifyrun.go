@@ -267,8 +267,25 @@ func (j *verifyJob) point(ctx context.Context, v *verify.Verifier, hold bool) (v
 	return pt, func() { sp.Close(); tp.Close() }, nil
 }
 
-// hold holds the syncer, waiting for its run to start (it may be connecting).
+// catchUpWait bounds how long a verification waits for replication to catch up before
+// it takes its point anyway.
+const catchUpWait = 5 * time.Minute
+
+// hold holds the syncer, waiting for its run to start (it may be connecting) and, for up
+// to catchUpWait, for it to be within throttleLag of the source: the source snapshot then
+// stays open only while the apply covers a few seconds of binlog, not a long backlog.
 func (j *verifyJob) hold(ctx context.Context) (*syncer.Hold, error) {
+	deadline := time.Now().Add(catchUpWait)
+	for j.syncer.Status().SyncerBinlog == "" || j.syncer.Status().SecondsBehindMaster > throttleLag {
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	for {
 		h, err := j.syncer.Hold(ctx)
 		if !errors.Is(err, syncer.ErrNotRunning) {
