@@ -2,6 +2,7 @@ package dm
 
 import (
 	"testing"
+	"time"
 
 	"github.com/dmkit/dmkit/filter"
 )
@@ -22,8 +23,9 @@ func TestUnitConfigsCarryTaskFields(t *testing.T) {
 		}},
 		SourceConfig: TaskSourceConfig{
 			FullMigrateConf: &TaskFullMigrateConf{ExportThreads: intPtr(3), ImportThreads: intPtr(5), DataDir: "d", Consistency: "lock", OnDuplicateLogical: "error"},
-			IncrMigrateConf: &TaskIncrMigrateConf{ReplThreads: intPtr(7), ReplBatch: intPtr(33), SafeMode: boolPtr(true)},
-			SourceConf:      []TaskSourceConf{{SourceName: "s1", BinlogName: strPtr("mysql-bin.000007"), BinlogPos: int64Ptr(1234), BinlogGTID: strPtr("0-1-9")}},
+			IncrMigrateConf: &TaskIncrMigrateConf{ReplThreads: intPtr(7), ReplBatch: intPtr(33), SafeMode: boolPtr(true),
+				Throttle: &TaskThrottle{Query: "SELECT 1", Threshold: float64Ptr(5), Interval: "2s"}},
+			SourceConf: []TaskSourceConf{{SourceName: "s1", BinlogName: strPtr("mysql-bin.000007"), BinlogPos: int64Ptr(1234), BinlogGTID: strPtr("0-1-9")}},
 		},
 	}
 	src := Source{SourceName: "s1", Host: "src", Port: 3307, User: "su", Password: strPtr("spw"), EnableGTID: true,
@@ -78,6 +80,7 @@ func TestUnitConfigsCarryTaskFields(t *testing.T) {
 	check("full_migrate_conf.data_dir (effective dir)", d.Dir == "/dump/dir" && l.Dir == "/dump/dir")
 	check("incr_migrate_conf.repl_threads", s.Workers == 7)
 	check("incr_migrate_conf.repl_batch", s.Batch == 33)
+	check("incr_migrate_conf.throttle", s.Throttle != nil && s.Throttle.Query == "SELECT 1" && s.Throttle.Threshold == 5 && s.Throttle.Interval == 2*time.Second)
 	check("incr_migrate_conf.safe_mode", s.SafeMode)
 	// Table rules and filters.
 	check("table_migrate_rule.source (dump)", d.Tables("db", "t1") && !d.Tables("db", "x") && !d.Tables("other", "t1"))

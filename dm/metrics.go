@@ -42,7 +42,7 @@ func newStatusCollector(c *Cluster, log *slog.Logger) *statusCollector {
 		binlogFile:     desc("dm_syncer_binlog_file", "Binlog file index of the source's end (node=master) and of the sync unit (node=syncer).", append(subtaskLabels, "node")...),
 		shardLock:      desc("dm_syncer_shard_lock_resolving", "1 while the subtask waits on an unresolved shard DDL lock.", subtaskLabels...),
 		events:         desc("dmkit_syncer_events_total", "Binlog events the sync unit handled (status total_events).", subtaskLabels...),
-		ioBytes:        desc("dmkit_syncer_binlog_bytes_total", "Binlog bytes the sync unit read (status io_total_bytes).", subtaskLabels...),
+		ioBytes:        desc("dmkit_syncer_binlog_bytes_total", "Binlog bytes the sync unit read (status dump_io_total_bytes).", subtaskLabels...),
 		dumpRows:       desc("dm_dumpling_finished_rows", "Rows dumped.", subtaskLabels...),
 		dumpTotalRows:  desc("dm_dumpling_estimate_total_rows", "Rows the dump expects, from table statistics.", subtaskLabels...),
 		dumpBytes:      desc("dm_dumpling_finished_bytes", "Bytes of data dumped.", subtaskLabels...),
@@ -158,7 +158,7 @@ func (m *statusCollector) subtask(ch chan<- prometheus.Metric, task string, st S
 			gauge(m.binlogFile, n, "syncer")
 		}
 		counter(m.events, float64(s.TotalEvents))
-		counter(m.ioBytes, float64(s.IOTotalBytes))
+		counter(m.ioBytes, float64(s.DumpIOTotalBytes))
 	}
 }
 

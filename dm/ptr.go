@@ -21,3 +21,4 @@ func derefStr(p *string) string {
 	}
 	return *p
 }
+func float64Ptr(v float64) *float64 { return &v }

@@ -29,6 +29,7 @@ type subtaskRun struct {
 	// validation is the desired continuous-validation mode ("" off), applied to every new
 	// set of units (validation.go).
 	validation string
+	progress   progressMeter
 }
 
 // defaultStopWait is how long a stop lets the source transaction in progress finish when

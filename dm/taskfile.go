@@ -214,10 +214,18 @@ type taskFileLoader struct {
 }
 
 // taskFileSyncer is a syncers entry.
+type taskFileThrottle struct {
+	Query     string   `yaml:"query"`
+	Threshold *float64 `yaml:"threshold"`
+	Interval  string   `yaml:"interval,omitempty"`
+}
+
 type taskFileSyncer struct {
 	WorkerCount *int `yaml:"worker-count,omitempty"`
 	Batch       *int `yaml:"batch,omitempty"`
 	SafeMode    bool `yaml:"safe-mode"`
+	// Throttle is dmkit's extension (incr_migrate_conf.throttle).
+	Throttle *taskFileThrottle `yaml:"throttle,omitempty"`
 
 	// Ignored.
 	MetaFile                any `yaml:"meta-file,omitempty"`

@@ -352,6 +352,9 @@ func (r *taskFileReader) migrateConf(t *Task, inst *taskFileInstance) error {
 		ReplBatch:   convPtr(convPositiveOr(syncer.Batch, defaultReplBatch)),
 		SafeMode:    convPtr(syncer.SafeMode),
 	}
+	if th := syncer.Throttle; th != nil {
+		incr.Throttle = &TaskThrottle{Query: th.Query, Threshold: th.Threshold, Interval: th.Interval}
+	}
 	if inst.SyncerThread > 0 {
 		incr.ReplThreads = convPtr(inst.SyncerThread)
 	}

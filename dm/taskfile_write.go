@@ -216,6 +216,9 @@ func migrateConfToFile(t *Task) (*taskFileDumper, *taskFileLoader, *taskFileSync
 		Batch:       convPtr(convPositiveOr(incr.ReplBatch, defaultReplBatch)),
 		SafeMode:    incr.SafeMode != nil && *incr.SafeMode,
 	}
+	if th := incr.Throttle; th != nil {
+		syncer.Throttle = &taskFileThrottle{Query: th.Query, Threshold: th.Threshold, Interval: th.Interval}
+	}
 	return dumper, loader, syncer
 }
 

@@ -259,7 +259,7 @@ func validateSourceConfig(t *Task) error {
 	if in.SafeMode == nil {
 		in.SafeMode = boolPtr(false)
 	}
-	return nil
+	return validateThrottle(t.Name, in.Throttle)
 }
 
 // physicalOnly lists the physical-import settings f sets (the logical import has no use

@@ -219,6 +219,17 @@ type TaskIncrMigrateConf struct {
 	ReplThreads *int  `json:"repl_threads,omitempty"`
 	ReplBatch   *int  `json:"repl_batch,omitempty"`
 	SafeMode    *bool `json:"safe_mode,omitempty"`
+	// Throttle is dmkit's addition (gh-ost's throttle query): applying pauses while the
+	// query, run on the target, is above the threshold.
+	Throttle *TaskThrottle `json:"throttle,omitempty"`
+}
+
+// TaskThrottle pauses binlog apply while Query (a SELECT run on the target, first column
+// numeric) returns more than Threshold; it is checked every Interval (default 1s).
+type TaskThrottle struct {
+	Query     string   `json:"query"`
+	Threshold *float64 `json:"threshold"`
+	Interval  string   `json:"interval,omitempty"`
 }
 
 // CreateTaskRequest is the body of task create and update.
@@ -302,6 +313,8 @@ type SubTaskStatus struct {
 	VerifyStatus *VerifyStatus `json:"verify_status,omitempty"`
 	// ValidationStatus is the subtask's continuous validator, once started.
 	ValidationStatus *ValidationStatus `json:"validation_status,omitempty"`
+	// Progress is dmkit's addition: the current unit's progress with rate and ETA.
+	Progress *UnitProgress `json:"progress,omitempty"`
 }
 
 // LoadStatus is the progress of the load unit.
@@ -349,6 +362,13 @@ type SyncStatus struct {
 	SecondsBehindMaster int64           `json:"seconds_behind_master"`
 	IOTotalBytes        uint64          `json:"io_total_bytes"`
 	DumpIOTotalBytes    uint64          `json:"dump_io_total_bytes"`
+	// Throttled and ThrottleReason are dmkit's: incr_migrate_conf.throttle holds the apply.
+	Throttled      bool   `json:"throttled,omitempty"`
+	ThrottleReason string `json:"throttle_reason,omitempty"`
+	// DuplicateKeyConflicts (dmkit) counts replicated rows that met an existing key on the
+	// target and were replaced or ignored as on_duplicate says — in a shard merge, rows
+	// of two shards with the same key.
+	DuplicateKeyConflicts int64 `json:"duplicate_key_conflicts"`
 }
 
 // ShardingGroup is an unresolved shard-DDL group.

@@ -99,7 +99,9 @@ func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 		OverridesSaved:   cfg.ForgetSchemaOverrides,
 		ForeignKeyChecks: t.TargetConfig.Session != nil && t.TargetConfig.Session.ForeignKeyChecks == "1",
 		TimeZone:         sessionTimeZone(t),
+		Throttle:         syncerThrottle(incr.Throttle),
 		Logger:           cfg.Logger,
+		Shard:            cfg.Shard,
 	}
 	if cfg.SafeModeDuration != "" {
 		d, err := time.ParseDuration(cfg.SafeModeDuration)
@@ -282,5 +284,6 @@ func (u *syncUnit) Status() any {
 		SyncerBinlog: st.SyncerBinlog, SyncerBinlogGTID: st.SyncerBinlogGTID,
 		BlockingDDLs: st.BlockingDDLs, Synced: st.Synced, BinlogType: st.BinlogType,
 		SecondsBehindMaster: st.SecondsBehindMaster, IOTotalBytes: st.IOTotalBytes, DumpIOTotalBytes: st.DumpIOTotalBytes,
+		Throttled: st.Throttled, ThrottleReason: st.ThrottleReason, DuplicateKeyConflicts: st.DuplicateConflicts,
 	}
 }

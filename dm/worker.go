@@ -196,6 +196,7 @@ func (w *worker) status(task string) (SubTaskStatus, bool) {
 	}
 	s.VerifyStatus = unitVerifyStatus(r.units)
 	s.ValidationStatus = r.validationStatusLocked()
+	s.Progress = r.progress.sample(time.Now(), s)
 	return s, true
 }
 

@@ -210,6 +210,16 @@ func (s *server) handlers() map[string]handler {
 		"DMKitGetValidationErrors": func(x *call) (any, error) {
 			return c.ValidationErrors(x.ctx, x.param("task-name"))
 		},
+		"DMKitGetShardDDLLocks": func(x *call) (any, error) {
+			return c.ListShardDDLLocks(x.ctx, x.param("task-name"))
+		},
+		"DMKitUnlockShardDDLLock": func(x *call) (any, error) {
+			var req dm.UnlockShardDDLLockRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return nil, c.UnlockShardDDLLock(x.ctx, x.param("task-name"), req)
+		},
 
 		// task schemas
 		"DMAPIGetTaskMigrateTargets": func(x *call) (any, error) {

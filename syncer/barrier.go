@@ -30,6 +30,7 @@ type holdReq struct {
 	ctx     context.Context
 	until   *position
 	loc     Location      // where the event loop holds; written before held is closed
+	err     error         // set instead of holding when the loop cannot hold (see atBarrier)
 	held    chan struct{} // closed by the event loop once it holds
 	release chan struct{} // closed to let the event loop go on
 	once    sync.Once
@@ -47,6 +48,10 @@ type barrier struct {
 	wcan   context.CancelFunc
 	parent context.Context
 }
+
+// ErrShardDDLPending is returned by Hold and Advance while a shard DDL lock defers some
+// tables' changes: the target then matches no single source position.
+var ErrShardDDLPending = errors.New("syncer: a shard DDL lock is unresolved, so some tables' changes are deferred and the target matches no single source position; resolve the lock, then hold again")
 
 // ErrNotRunning is returned by Hold and Advance when no Run is replicating (yet, or any more).
 var ErrNotRunning = errors.New("syncer: not running; start the task (or resume it) before holding replication")
@@ -107,6 +112,10 @@ func (h *Hold) request(ctx context.Context, until *position) error {
 	b.wake()
 	select {
 	case <-q.held:
+		if q.err != nil {
+			h.Release()
+			return q.err
+		}
 		return nil
 	case <-ended:
 		h.Release()
@@ -193,6 +202,19 @@ func (r *run) atBarrier(ctx context.Context) error {
 		}
 		pub := r.published.Load().loc
 		if q.until != nil && posOf(pub).compare(*q.until) < 0 {
+			return nil
+		}
+		if len(r.sh.blocked) > 0 || r.sh.resync != nil {
+			// Shard DDL coordination defers some tables' changes past this point (they are
+			// re-read after the lock resolves): the target is not the source at any one
+			// position, so there is nothing exact to hold at.
+			q.err = ErrShardDDLPending
+			close(q.held)
+			b.mu.Lock()
+			if b.req == q {
+				b.req = nil
+			}
+			b.mu.Unlock()
 			return nil
 		}
 		if err := r.drain(ctx); err != nil {

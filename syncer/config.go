@@ -89,6 +89,10 @@ type Config struct {
 	// TRUNCATE TABLE never run on a shared target (nil: nothing is shared).
 	Shared func(schema, table string) bool
 
+	// Shard coordinates the DDL of tables whose target is Shared (shard mode, pessimistic
+	// or optimistic; see shard.go): nil applies every shard's DDL directly.
+	Shard ShardCoordinator
+
 	// InitialSchemas seeds the schema tracker on a fresh start: (schema, table) → CREATE
 	// TABLE, usually from the dump's -schema.sql files.
 	InitialSchemas map[[2]string]string
@@ -107,6 +111,10 @@ type Config struct {
 	// table reach the real target table at the cut-over RENAME (see onlineddl.go). Nil:
 	// those tables are ordinary tables.
 	OnlineDDL *filter.OnlineDDL
+
+	// Throttle, when set, pauses applying while its query on the target is above its
+	// threshold (see throttle.go).
+	Throttle *Throttle
 
 	// ForeignKeyChecks sets the target sessions' foreign_key_checks (default off).
 	ForeignKeyChecks bool
@@ -132,6 +140,9 @@ type Config struct {
 
 // withDefaults fills defaults and validates c.
 func (c Config) withDefaults() (Config, error) {
+	if c.Throttle != nil && c.Throttle.Query == "" {
+		return c, errors.New("syncer: Throttle needs a Query")
+	}
 	if c.Task == "" {
 		return c, errors.New("syncer: Task is required; set it to the task name")
 	}

@@ -39,6 +39,12 @@ func (r *run) readLoop(ctx context.Context) error {
 		if errors.Is(err, errQuiesced) {
 			return err
 		}
+		if errors.Is(err, errRewind) {
+			if err := r.rewind(ctx); err != nil {
+				return r.stopErr(err)
+			}
+			continue
+		}
 		if ctx.Err() != nil {
 			if r.werr != nil {
 				return r.werr
@@ -97,7 +103,7 @@ func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (prog
 			}
 			return progressed, &processError{err}
 		}
-		ev, err := st.GetEvent(r.s.hold.waitCtx(rctx))
+		ev, err := r.nextEvent(r.s.hold.waitCtx(rctx), st)
 		if err != nil {
 			if ctx.Err() == nil && r.stopRequested() {
 				continue // woken by the request; decide at the top
@@ -109,6 +115,12 @@ func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (prog
 			return progressed, err
 		}
 		progressed = true
+		if !r.inTxn && r.resumeSkip == nil && r.cfg.Throttle != nil {
+			// Held between transactions, with the next event in hand.
+			if err := r.waitThrottle(rctx); err != nil && ctx.Err() != nil {
+				return progressed, err
+			}
+		}
 		if err := r.handle(ctx, ev); err != nil {
 			if ctx.Err() != nil {
 				return progressed, ctx.Err()
@@ -122,6 +134,7 @@ func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (prog
 func (r *run) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 	h := ev.Header
 	r.s.dumpBytes.Add(uint64(h.EventSize))
+	r.shardProgress(h)
 	if h.Timestamp != 0 && r.firstTS == 0 {
 		r.firstTS = h.Timestamp
 		if d := r.cfg.SafeModeDuration; d > 0 {
@@ -256,6 +269,9 @@ func (r *run) handleRows(ctx context.Context, h *replication.EventHeader, e *rep
 		return nil
 	}
 	evPos := position{r.curFile, h.LogPos}
+	if r.shardSkipped(schema, table, evPos) {
+		return nil
+	}
 	if r.resumeSkip != nil && evPos.compare(*r.resumeSkip) <= 0 {
 		return nil
 	}
@@ -327,6 +343,7 @@ func (r *run) safeAt(p changePos, ts uint32) bool {
 			return true
 		}
 		r.safeUntil = nil
+		clear(r.tables) // table views built for the replay (shardReplayColumns) are done
 		r.log.Info("leaving safe mode", "location", fmt.Sprintf("(%s, %d)", p.File, p.Pos))
 	}
 	return r.safeUntilTS != 0 && ts < r.safeUntilTS

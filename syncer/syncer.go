@@ -31,12 +31,16 @@ type Syncer struct {
 	overridesSaved atomic.Bool
 	// stop is the stop-at-transaction-end request of the current Run (StopAtTransactionEnd).
 	stop gracefulStop
+	// throttle is Config.Throttle's last verdict.
+	throttle *throttleState
 
 	// Counters for Status, kept across runs.
 	totalEvents atomic.Int64
 	ioBytes     atomic.Uint64
-	dumpBytes   atomic.Uint64
-	started     time.Time
+	// dupConflicts counts rows that met an existing key and were settled by OnDuplicate.
+	dupConflicts atomic.Int64
+	dumpBytes    atomic.Uint64
+	started      time.Time
 
 	statusMu    sync.Mutex
 	lastStatus  time.Time
@@ -52,7 +56,7 @@ func New(cfg Config) (*Syncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Syncer{cfg: cfg, started: time.Now()}
+	s := &Syncer{cfg: cfg, started: time.Now(), throttle: newThrottleState()}
 	s.tr.Store(tracker.New(cfg.CaseSensitive))
 	return s, nil
 }
@@ -99,16 +103,27 @@ type Status struct {
 	SecondsBehindMaster int64
 	// IOTotalBytes counts SQL bytes sent to the target; DumpIOTotalBytes binlog bytes read.
 	IOTotalBytes, DumpIOTotalBytes uint64
+	// Throttled is true while Config.Throttle holds the apply; ThrottleReason says why
+	// (the last check's result).
+	Throttled      bool
+	ThrottleReason string
+	// DuplicateConflicts counts rows that met an existing key on the target outside safe
+	// mode and were replaced or ignored as OnDuplicate says (with "error" they stop the
+	// run instead).
+	DuplicateConflicts int64
 }
 
 // Status returns the current progress. It is safe to call concurrently with Run.
 func (s *Syncer) Status() Status {
 	now := time.Now()
 	st := Status{
-		TotalEvents:      s.totalEvents.Load(),
-		BinlogType:       "remote",
-		IOTotalBytes:     s.ioBytes.Load(),
-		DumpIOTotalBytes: s.dumpBytes.Load(),
+		TotalEvents:        s.totalEvents.Load(),
+		BinlogType:         "remote",
+		IOTotalBytes:       s.ioBytes.Load(),
+		DuplicateConflicts: s.dupConflicts.Load(),
+		DumpIOTotalBytes:   s.dumpBytes.Load(),
+		Throttled:          s.throttle.on.Load(),
+		ThrottleReason:     s.throttle.Reason(),
 	}
 	if secs := int64(now.Sub(s.started).Seconds()); secs > 0 {
 		st.TotalTPS = st.TotalEvents / secs

@@ -141,16 +141,8 @@ routes:
 	waitText(t, ctx, `#tasks tr[data-task="con"] td.progress`, "synced")
 
 	e2eSrc.Exec(t, "UPDATE condb.t SET v = 'changed' WHERE id <= 10")
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := mysqltest.CompareTables(t.Context(), e2eSrc.DB(t), "condb", "t", e2eDst.DB(t), "condb", "t")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := mysqltest.WaitEqual(t.Context(), e2eSrc.DB(t), "condb", "t", e2eDst.DB(t), "condb", "t", time.Minute); err != nil {
+		t.Fatal(err)
 	}
 
 	// The failing task: its error and the suggested fix are on the page.

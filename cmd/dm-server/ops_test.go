@@ -171,16 +171,8 @@ func TestOperatorEndpoints(t *testing.T) {
 	if lag, ok := value(fams, "dm_syncer_replication_lag_gauge", labels); !ok || lag < 0 {
 		t.Errorf("dm_syncer_replication_lag_gauge = %v (%v)", lag, ok)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := mysqltest.CompareTables(t.Context(), e2eSrc.DB(t), "opsdb", "t", e2eDst.DB(t), "opsdb", "t")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := mysqltest.WaitEqual(t.Context(), e2eSrc.DB(t), "opsdb", "t", e2eDst.DB(t), "opsdb", "t", time.Minute); err != nil {
+		t.Fatal(err)
 	}
 	c.expect(t, "POST", "/tasks/ops/stop", "", 200, nil)
 	waitMetric("the paused stage", func() bool {

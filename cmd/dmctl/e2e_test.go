@@ -232,17 +232,8 @@ func waitStatus(t *testing.T, addr, task, stage string) {
 // waitSame waits until the target table equals the source table (counts and checksums).
 func waitSame(t *testing.T, schema, table string) {
 	t.Helper()
-	src, dst := e2eSrc.DB(t), e2eDst.DB(t)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := mysqltest.CompareTables(context.Background(), src, schema, table, dst, schema, table)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := mysqltest.WaitEqual(context.Background(), e2eSrc.DB(t), schema, table, e2eDst.DB(t), schema, table, time.Minute); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -67,7 +67,18 @@ function progress(st) {
   return { label: "-", share: null };
 }
 
-function eta(key, p) {
+function fmtSecs(secs) {
+  if (secs < 90) return `${secs}s`;
+  if (secs < 5400) return `${Math.round(secs / 60)}m`;
+  return `${(secs / 3600).toFixed(1)}h`;
+}
+
+// eta prefers the server's (status.progress, a dmkit addition); without it, it estimates
+// from this page's own samples.
+function eta(key, p, st) {
+  if (st.progress && st.progress.eta_seconds !== undefined) {
+    return st.progress.eta_seconds === 0 ? "done" : fmtSecs(st.progress.eta_seconds);
+  }
   if (p.total === undefined || !(p.total > 0)) return "-";
   const now = Date.now() / 1000;
   const hist = (samples.get(key) || []).filter((s) => now - s.t < 60 && s.label === p.label.split(" ")[0]);
@@ -77,10 +88,7 @@ function eta(key, p) {
   const first = hist[0];
   const rate = (p.done - first.done) / (now - first.t);
   if (!(rate > 0)) return "…";
-  const secs = Math.round((p.total - p.done) / rate);
-  if (secs < 90) return `${secs}s`;
-  if (secs < 5400) return `${Math.round(secs / 60)}m`;
-  return `${(secs / 3600).toFixed(1)}h`;
+  return fmtSecs(Math.round((p.total - p.done) / rate));
 }
 
 function errorCell(msg) {
@@ -134,7 +142,7 @@ function renderTasks(list) {
         el("td", {}, i === 0 ? t.name : ""), el("td", {}, i === 0 ? t.task_mode : ""),
         el("td", {}, st.source_name), el("td", { class: "stage stage-" + st.stage }, st.stage),
         el("td", { class: "unit" }, st.unit || "-"), el("td", { class: "progress" }, bar, p.label),
-        el("td", { class: "eta" }, eta(key, p)), el("td", { class: "lag" }, lag), errorCell(st.error_msg), buttons));
+        el("td", { class: "eta" }, eta(key, p, st)), el("td", { class: "lag" }, lag), errorCell(st.error_msg), buttons));
     });
   }
   fill(document.querySelector("#tasks tbody"), rows, 10, "no tasks yet: paste a task file below");

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dmkit/dmkit/internal/sqlq"
 )
@@ -195,4 +196,22 @@ func nullString(n sql.NullInt64) string {
 		return "NULL"
 	}
 	return fmt.Sprint(n.Int64)
+}
+
+// WaitEqual polls CompareTables until the tables are equal, and returns the last
+// difference if they are not within timeout: replication tests wait for the target to
+// catch up this way.
+func WaitEqual(ctx context.Context, src *sql.DB, srcSchema, srcTable string, dst *sql.DB, dstSchema, dstTable string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := CompareTables(ctx, src, srcSchema, srcTable, dst, dstSchema, dstTable)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
