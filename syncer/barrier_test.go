@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -104,5 +105,37 @@ func TestHoldGivesWayToGracefulStop(t *testing.T) {
 	}
 	if err := h.Advance(t.Context(), Location{File: "mysql-bin.999999", Pos: 4}); err == nil {
 		t.Error("Advance on a stopped syncer succeeded")
+	}
+}
+
+// TestHoldRefusedWhileShardDDLPending: a blocked shard table defers changes past any point,
+// so a hold is refused instead of holding at a position the target does not match.
+func TestHoldRefusedWhileShardDDLPending(t *testing.T) {
+	s := &Syncer{}
+	r := &run{s: s}
+	r.published.Store(&pubLoc{loc: Location{File: "bin.000001", Pos: 4}})
+	r.sh.blocked = map[[2]string]*blockedTable{{"db", "t"}: {}}
+	s.hold.beginRun()
+	defer s.hold.endRun()
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.Hold(t.Context())
+		got <- err
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		if err := r.atBarrier(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-got:
+			if !errors.Is(err, ErrShardDDLPending) {
+				t.Fatalf("Hold = %v, want ErrShardDDLPending", err)
+			}
+			return
+		case <-deadline:
+			t.Fatal("Hold did not return")
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
