@@ -26,7 +26,10 @@ type subtaskRun struct {
 	retries   int
 	retryAt   time.Time // zero: no automatic resume pending
 	stopAsked bool      // a graceful stop of the current run is under way
-	progress  progressMeter
+	// validation is the desired continuous-validation mode ("" off), applied to every new
+	// set of units (validation.go).
+	validation string
+	progress   progressMeter
 }
 
 // defaultStopWait is how long a stop lets the source transaction in progress finish when
@@ -72,7 +75,11 @@ func (r *subtaskRun) execute(ctx context.Context, factory UnitFactory, cfg *Subt
 		units = us
 		r.mu.Lock()
 		r.units = units
+		mode := r.validation
 		r.mu.Unlock()
+		if err := applyValidation(units, mode); err != nil {
+			return err
+		}
 	}
 	start := 0
 	for i := len(units) - 1; i > 0; i-- {

@@ -47,6 +47,7 @@ type taskFile struct {
 	ShardMode                 string                     `yaml:"shard-mode,omitempty"`
 	StrictOptimisticShardMode bool                       `yaml:"strict-optimistic-shard-mode,omitempty"`
 	MetaSchema                string                     `yaml:"meta-schema,omitempty"`
+	Verify                    string                     `yaml:"verify,omitempty"` // dmkit extension
 	Timezone                  string                     `yaml:"timezone,omitempty"`
 	OnlineDDL                 *bool                      `yaml:"online-ddl,omitempty"`
 	IgnoreCheckingItems       []string                   `yaml:"ignore-checking-items,omitempty,flow"`

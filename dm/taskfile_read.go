@@ -62,6 +62,7 @@ func (r *taskFileReader) task() (*Task, error) {
 		ShardMode:                 shardMode,
 		StrictOptimisticShardMode: convPtr(f.StrictOptimisticShardMode),
 		MetaSchema:                cmp.Or(f.MetaSchema, defaultMetaSchema),
+		Verify:                    f.Verify,
 		Timezone:                  f.Timezone,
 		EnhanceOnlineSchemaChange: convPtr(online),
 		TableMigrateRule:          []TaskTableMigrateRule{},

@@ -126,12 +126,17 @@ func TestTaskToYAMLMapping(t *testing.T) {
 			want: []string{"meta-schema: dm_meta\n", "online-ddl: true\n", "threads: 4\n", "pool-size: 16\n",
 				"dir: ./dumped_data\n", "import-mode: logical\n", "on-duplicate-logical: replace\n",
 				"worker-count: 16\n", "batch: 100\n", "safe-mode: false\n"},
-			reject: []string{"block-allow-list", "routes:", "filters:", "meta:", "shard-mode", "extra-args", "security"},
+			reject: []string{"verify:", "block-allow-list", "routes:", "filters:", "meta:", "shard-mode", "extra-args", "security"},
 		},
 		{
 			name: "overwrite is replace",
 			edit: func(t *Task) { t.OnDuplicate = "overwrite" },
 			want: []string{"on-duplicate-logical: replace\n"},
+		},
+		{
+			name: "verify (dmkit extension)",
+			edit: func(t *Task) { t.Verify = VerifyRepair },
+			want: []string{"verify: checksum+repair\n"},
 		},
 		{
 			// Issue 11: on_duplicate_logical is the load's knob (DM's); it was ignored.
@@ -370,6 +375,15 @@ func TestTaskFromYAMLMapping(t *testing.T) {
 				}
 				if diff := gocmp.Diff(want, task); diff != "" {
 					t.Errorf("(-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "verify (dmkit extension)",
+			doc:  minimalYAML + "verify: \"off\"\n",
+			check: func(t *testing.T, task *Task) {
+				if task.Verify != VerifyOff {
+					t.Errorf("verify = %q, want off", task.Verify)
 				}
 			},
 		},

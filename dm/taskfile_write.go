@@ -45,6 +45,7 @@ func taskToFile(t *Task) (*taskFile, error) {
 		ShardMode:                 t.ShardMode,
 		StrictOptimisticShardMode: t.StrictOptimisticShardMode != nil && *t.StrictOptimisticShardMode,
 		MetaSchema:                cmp.Or(t.MetaSchema, defaultMetaSchema),
+		Verify:                    t.Verify,
 		Timezone:                  t.Timezone,
 		OnlineDDL:                 convPtr(t.EnhanceOnlineSchemaChange == nil || *t.EnhanceOnlineSchemaChange),
 		IgnoreCheckingItems:       slices.Clone(t.IgnoreCheckingItems),

@@ -80,6 +80,8 @@ func normalizeTask(in *Task) (*Task, error) {
 		return nil, invalidf("task %s: shard_mode %q is not one of pessimistic, optimistic (or omit it)", t.Name, t.ShardMode)
 	case !slices.Contains(onDuplicates, t.OnDuplicate):
 		return nil, invalidf("task %s: on_duplicate %q is not one of replace, error, ignore", t.Name, t.OnDuplicate)
+	case !slices.Contains(verifyModes, t.Verify):
+		return nil, invalidf("task %s: verify %q is not one of off, checksum, checksum+repair (or omit it: checksum)", t.Name, t.Verify)
 	}
 	if t.StrictOptimisticShardMode != nil && *t.StrictOptimisticShardMode && t.ShardMode != "optimistic" {
 		return nil, NewError(CodeStrictOptimistic, "cannot enable `strict-optimistic-shard-mode` while `shard-mode` is not `optimistic`")

@@ -132,6 +132,10 @@ type Task struct {
 	SourceConfig              TaskSourceConfig                `json:"source_config"`
 	StatusList                *[]SubTaskStatus                `json:"status_list,omitempty"`
 	IgnoreCheckingItems       []string                        `json:"ignore_checking_items,omitempty"`
+	// Verify is a dmkit extension (DM has none): whether and how the task verifies the
+	// target after a full copy (modes full and all): off, checksum (omitted: the default)
+	// or checksum+repair. See verifyrun.go.
+	Verify string `json:"verify,omitempty"`
 }
 
 // TaskTargetDataBase is the downstream database of a task.
@@ -305,6 +309,10 @@ type SubTaskStatus struct {
 	SyncStatus          *SyncStatus `json:"sync_status,omitempty"`
 	DumpStatus          *DumpStatus `json:"dump_status,omitempty"`
 	ErrorMsg            string      `json:"error_msg,omitempty"`
+	// VerifyStatus (dmkit extension) is the subtask's current or last verification.
+	VerifyStatus *VerifyStatus `json:"verify_status,omitempty"`
+	// ValidationStatus is the subtask's continuous validator, once started.
+	ValidationStatus *ValidationStatus `json:"validation_status,omitempty"`
 	// Progress is dmkit's addition: the current unit's progress with rate and ETA.
 	Progress *UnitProgress `json:"progress,omitempty"`
 }

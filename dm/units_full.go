@@ -63,6 +63,8 @@ type fullPipeline struct {
 	dumper *dumper.Dumper
 	loader *loader.Loader
 	bgLoad chan error // the loader running alongside the dump; nil when none
+
+	vs verifyState // the subtask's verification (verifyrun.go)
 }
 
 // Sizes tuned for the pipelined full migration (see BENCHMARKS.md).
@@ -428,6 +430,9 @@ func (u *loadUnit) Run(ctx context.Context) error {
 		return err
 	}
 	if err := l.LoadDir(ctx); err != nil {
+		return err
+	}
+	if err := u.verifyLoad(ctx); err != nil {
 		return err
 	}
 	u.snapshotPos() // before cleanDumpDir removes the metadata

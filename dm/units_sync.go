@@ -25,6 +25,10 @@ type syncUnit struct {
 	mu      sync.Mutex
 	s       *syncer.Syncer
 	noStart bool // the syncer has no start location of its own (only a checkpoint can give one)
+
+	runCtx  context.Context // the current Run's context, nil between runs (verifyhooks.go)
+	valMode string          // the validator's mode, "" when off (validation.go)
+	vwg     sync.WaitGroup  // verifications running alongside Run
 }
 
 func newSyncUnit(cfg *SubtaskConfig, rules *subtaskRules, p *fullPipeline) (Unit, error) {
@@ -201,7 +205,7 @@ func (u *syncUnit) Run(ctx context.Context) error {
 			u.afterFirstCheckpoint(cctx, s)
 		}()
 	}
-	return s.Run(ctx)
+	return u.runSync(ctx, s)
 }
 
 // afterFirstCheckpoint waits until the syncer has started from its own checkpoint, then

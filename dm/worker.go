@@ -201,6 +201,8 @@ func (w *worker) status(task string) (SubTaskStatus, bool) {
 			s.SyncStatus = v
 		}
 	}
+	s.VerifyStatus = unitVerifyStatus(r.units)
+	s.ValidationStatus = r.validationStatusLocked()
 	s.Progress = r.progress.sample(time.Now(), s)
 	return s, true
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/dmkit/dmkit/syncer"
 )
 
 // The worker seam. A worker depends on workerHost only — the desired state it converges
@@ -51,6 +53,12 @@ type workerHandle interface {
 	// relayStatus and purgeRelay serve the relay API for source.
 	relayStatus(source string) (*RelayStatus, string)
 	purgeRelay(ctx context.Context, source, name, dir string) error
+	// verifyTask starts an on-demand verification of a running subtask (verifyhooks.go).
+	verifyTask(task string, repair bool) error
+	// validate sets a subtask's continuous validation ("" stops it); validationOf reads it
+	// (validation.go).
+	validate(task, mode string) error
+	validationOf(task string) (*syncer.ValidationStatus, []syncer.ValidationError)
 	// stopAll stops every run and closes its units (Close).
 	stopAll()
 }

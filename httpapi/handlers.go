@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/dmkit/dmkit/dm"
 )
@@ -168,6 +169,47 @@ func (s *server) handlers() map[string]handler {
 			return nil, c.StopTask(x.ctx, x.param("task-name"), req)
 		},
 
+		"DMKitVerifyTask": func(x *call) (any, error) {
+			var req dm.VerifyTaskRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return nil, c.VerifyTask(x.ctx, x.param("task-name"), req)
+		},
+		"DMKitGetTaskVerify": func(x *call) (any, error) {
+			return c.TaskVerify(x.ctx, x.param("task-name"))
+		},
+		"DMKitGetTaskCutover": func(x *call) (any, error) {
+			var age time.Duration
+			if s := x.query("max_verify_age"); s != "" {
+				d, err := time.ParseDuration(s)
+				if err != nil || d <= 0 {
+					return nil, dm.NewError(dm.CodeInvalidRequest, "max_verify_age %q is not a positive duration such as 30m or 2h", s)
+				}
+				age = d
+			}
+			return c.CutoverStatus(x.ctx, x.param("task-name"), age)
+		},
+		"DMKitStartValidation": func(x *call) (any, error) {
+			var req dm.ValidationRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return nil, c.StartValidation(x.ctx, x.param("task-name"), req)
+		},
+		"DMKitStopValidation": func(x *call) (any, error) {
+			var req dm.ValidationRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return nil, c.StopValidation(x.ctx, x.param("task-name"), req)
+		},
+		"DMKitGetValidationStatus": func(x *call) (any, error) {
+			return c.ValidationStatus(x.ctx, x.param("task-name"))
+		},
+		"DMKitGetValidationErrors": func(x *call) (any, error) {
+			return c.ValidationErrors(x.ctx, x.param("task-name"))
+		},
 		"DMKitGetShardDDLLocks": func(x *call) (any, error) {
 			return c.ListShardDDLLocks(x.ctx, x.param("task-name"))
 		},

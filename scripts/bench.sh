@@ -4,6 +4,9 @@
 #   scripts/bench.sh full   # mydumper+myloader vs dmkit task_mode=full
 #   scripts/bench.sh incr   # native replication (serial, parallel) vs dmkit incremental
 #   scripts/bench.sh all    # both
+#   scripts/bench.sh verify # dmkit task_mode=full, then dmkit's verification of the same rows
+#   scripts/bench.sh validate  # no false positives: continuous validation and an on-demand
+#                           # verification of a task_mode=all task under a sysbench write load
 #
 # Everything (MariaDB servers, dm-server, dumps) lives in a temp dir on 127.0.0.1 and is
 # removed on exit. Installs mariadb-server, mariadb-client, mydumper, sysbench, curl,
@@ -16,6 +19,7 @@
 #   BUFFER_POOL [1G]                 innodb_buffer_pool_size of every server
 #   CHARSET [utf8mb4]                character_set_server of every server (sysbench tables use it)
 #   DURATION [60] BACKLOG_THREADS [8] incr: seconds and threads of the oltp_write_only backlog
+#                                    (validate: of the write load, at LAG_RATE tps)
 #   PAR_THREADS [4] PAR_MODE [optimistic]  incr: the parallel native replica
 #   REPL_THREADS [] REPL_BATCH []    incr: dmkit incr_migrate_conf (empty = dmkit's default)
 #   RELAY [1]                        incr: also time a task reading the relay log (relay pulled
@@ -27,6 +31,9 @@
 #   PHASE_VARIANTS [replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16]
 #   PHASE_RUNS [2]                   loads per variant
 #   ON_DUPLICATE [replace]           full: the dmkit task's on_duplicate (error = plain INSERT)
+#   VERIFY [off]                     full, verify: the dmkit task's verify setting (off: the copy
+#                                    alone, comparable with mydumper+myloader, which verify nothing)
+#   VERIFY_RUNS [3]                  verify: timed comparisons (scripts/bench/verifytime); median
 #   TARGET_LOG_BIN [1]               0 starts the full benchmark's target without a binlog
 #   MYLOADER_BINLOG [0]              1 runs myloader with -e (its loads go to the binlog too)
 #   STEP_TIMEOUT [1800]              seconds any one step may take
@@ -40,9 +47,9 @@ ROOT=$(pwd)
 
 MODE=${1:-}
 case "$MODE" in
-full | incr | all) ;;
+full | incr | all | verify | validate) ;;
 *)
-	echo "usage: scripts/bench.sh full|incr|all   (environment knobs: see the header of this script)" >&2
+	echo "usage: scripts/bench.sh full|incr|all|verify|validate   (environment knobs: see the header of this script)" >&2
 	exit 2
 	;;
 esac
@@ -64,6 +71,8 @@ RELAY=${RELAY:-1}
 LAG_SECONDS=${LAG_SECONDS:-30}
 LAG_RATE=${LAG_RATE:-500}
 ON_DUPLICATE=${ON_DUPLICATE:-replace}
+VERIFY=${VERIFY:-off}
+VERIFY_RUNS=${VERIFY_RUNS:-3}
 PHASES=${PHASES:-0}
 PHASE_VARIANTS=${PHASE_VARIANTS:-replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16}
 PHASE_RUNS=${PHASE_RUNS:-2}
@@ -366,18 +375,18 @@ full_anchor() {
 	rm -rf "$dir"
 }
 
-# full_dmkit REP: a fresh dm-server runs task_mode=full into dst; verified, then the target
-# schema and dmkit's meta schema are dropped. Sets D_* globals.
+# full_dmkit REP [keep]: a fresh dm-server runs task_mode=full into dst; verified, then the
+# target schema and dmkit's meta schema are dropped (unless keep). Sets D_* globals.
 full_dmkit() {
 	start_dm "full$1"
 	create_dm_source
 	api POST /tasks "{\"task\":{\"name\":\"bench-full\",\"task_mode\":\"full\",\"on_duplicate\":\"$ON_DUPLICATE\",
-		\"meta_schema\":\"dm_meta\",
+		\"meta_schema\":\"dm_meta\",\"verify\":\"$VERIFY\",
 		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dst]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
 		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
 		\"source_config\":{\"full_migrate_conf\":{\"export_threads\":$THREADS,\"import_threads\":$THREADS,
 		\"data_dir\":\"dump\"},\"source_conf\":[{\"source_name\":\"src\"}]}}}"
-	log "dmkit #$1: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE"
+	log "dmkit #$1: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE, verify=$VERIFY"
 	local dm_cpu0 src_cpu0 dst_cpu0 t0 load_seen="" deadline
 	dm_cpu0=$(cpu "$DMPID")
 	src_cpu0=$(cpu "${MPID[src]}")
@@ -405,8 +414,40 @@ full_dmkit() {
 	log "dmkit #$1: finished in $D_S s (dump done after $D_DUMP s), dm-server CPU $D_CPU s, peak RSS $D_RSS MiB"
 	stop_dm
 	verify dst
-	sql dst "DROP DATABASE $DB; DROP DATABASE IF EXISTS dm_meta"
 	rm -rf "$WORK/dm-data-full$1"
+	[ "${2:-}" = keep ] && return 0
+	sql dst "DROP DATABASE $DB; DROP DATABASE IF EXISTS dm_meta"
+}
+
+# bench_verify: dmkit's full copy of the sysbench rows (verify off), then dmkit's
+# verification of the same rows (scripts/bench/verifytime: both sides snapshotted, chunk
+# checksums with THREADS connections per side), VERIFY_RUNS times.
+bench_verify() {
+	start_mariadb src 1
+	start_mariadb dst 2
+	prepare_source
+	build_dm
+	VERIFY=off full_dmkit 1 keep
+	go build -o "$WORK/verifytime" ./scripts/bench/verifytime || die "go build ./scripts/bench/verifytime failed"
+	log "verify: $VERIFY_RUNS comparison(s) of $ROWS rows, threads $THREADS"
+	local src_cpu0 dst_cpu0
+	src_cpu0=$(cpu "${MPID[src]}")
+	dst_cpu0=$(cpu "${MPID[dst]}")
+	timeout "$STEP_TIMEOUT" /usr/bin/time -f '%e %U %S %M' -o "$WORK/verifytime.time" \
+		"$WORK/verifytime" -src "127.0.0.1:${PORT[src]}" -dst "127.0.0.1:${PORT[dst]}" -user $USER_NAME \
+		-password $USER_PASS -schema $DB -threads "$THREADS" -runs "$VERIFY_RUNS" >"$WORK/verifytime.out" 2>&1 ||
+		{ cat "$WORK/verifytime.out" >&2; die "scripts/bench/verifytime failed"; }
+	cat "$WORK/verifytime.out" >&2
+	local vm v_u v_s v_rss src_cpu dst_cpu
+	vm=$(awk '/^verify:/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "s,") print $i }' "$WORK/verifytime.out" | median)
+	read -r _ v_u v_s v_rss <"$WORK/verifytime.time"
+	src_cpu=$(cpu_secs "$src_cpu0" "$(cpu "${MPID[src]}")")
+	dst_cpu=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
+	sum_line "== verify: $TABLES tables x $TABLE_SIZE rows = $ROWS rows, data_length $DATA_MB MiB, threads $THREADS"
+	sum_line "dmkit full copy (verify off): $D_S s ($(calc "$ROWS / $D_S" | cut -d. -f1) rows/s)"
+	while IFS= read -r line; do sum_line "  $line"; done < <(grep '^verify:' "$WORK/verifytime.out")
+	sum_line "verification median $vm s ($(calc "$ROWS / $vm" | cut -d. -f1) rows/s); ratio verify/copy: $(calc "$vm / $D_S") (goal <= 0.50)"
+	sum_line "CPU s over all $VERIFY_RUNS runs: verifytime $(calc "$v_u + $v_s") | src mariadbd $src_cpu | dst mariadbd $dst_cpu; peak RSS $((v_rss / 1024)) MiB"
 }
 
 bench_full() {
@@ -448,6 +489,93 @@ bench_full() {
 		verify dst
 		rm -rf "$WORK/phases-dump"
 	fi
+}
+
+# json_get URL EXPR: GETs URL and prints the Python expression EXPR over its JSON (as d).
+json_get() {
+	curl -sS "$1" | python3 -c "import json, sys; d = json.load(sys.stdin); print($2)"
+}
+
+# wait_until SECONDS WHAT CMD...: runs CMD every 0.5 s until it succeeds.
+wait_until() {
+	local secs=$1 what=$2 deadline
+	shift 2
+	deadline=$(($(date +%s) + secs))
+	until "$@"; do
+		[ "$(date +%s)" -lt "$deadline" ] || die "timed out after $secs s waiting for $what"
+		sleep 0.5
+	done
+}
+
+verify_done() {
+	local st
+	task_status bench-val
+	[ "$ST_STAGE" = Paused ] && die "the task paused: $ST_ERR (log: $WORK/dm-validate.log)"
+	st=$(json_get "$API/tasks/bench-val/verify" "(d['data'][0].get('verify_status') or {}).get('stage', '')")
+	[ -n "$st" ] && [ "$st" != running ]
+}
+validation_idle() {
+	[ "$(json_get "$API/tasks/bench-val/validation/status" "d['data'][0]['pending_rows']")" = 0 ]
+}
+synced() {
+	task_status bench-val
+	[ "$ST_SYNCED" = true ] || [ "$ST_SYNCED" = True ]
+}
+
+# bench_validate: a dmkit task_mode=all task (verify: checksum) copies the sysbench tables;
+# then continuous validation (full) runs while sysbench oltp_write_only writes DURATION s at
+# LAG_RATE tps, with an on-demand verification half-way through. When replication has caught
+# up and every replicated row was checked, nothing may have been reported.
+bench_validate() {
+	start_mariadb src 1
+	start_mariadb dst 2
+	prepare_source
+	build_dm
+	start_dm validate
+	create_dm_source
+	api POST /tasks "{\"task\":{\"name\":\"bench-val\",\"task_mode\":\"all\",\"on_duplicate\":\"replace\",
+		\"meta_schema\":\"dm_meta\",\"verify\":\"checksum\",
+		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dst]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
+		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
+		\"source_config\":{\"full_migrate_conf\":{\"export_threads\":$THREADS,\"import_threads\":$THREADS,
+		\"data_dir\":\"dump\"},\"source_conf\":[{\"source_name\":\"src\"}]}}}"
+	api POST /tasks/bench-val/start
+	wait_until "$STEP_TIMEOUT" "the copy's verification" verify_done
+	local after_load
+	after_load=$(json_get "$API/tasks/bench-val/verify" "d['data'][0]['verify_status']['stage']")
+	[ "$after_load" = clean ] || die "the verification after the load says $after_load (see $API/tasks/bench-val/verify)"
+	log "copy verified: $after_load; starting validation (full) and $DURATION s of oltp_write_only at $LAG_RATE tps"
+	api POST /tasks/bench-val/validation/start '{"mode":"full"}'
+	timeout "$STEP_TIMEOUT" sysbench oltp_write_only --db-driver=mysql --mysql-host=127.0.0.1 \
+		--mysql-port="${PORT[src]}" --mysql-user=$USER_NAME --mysql-password=$USER_PASS \
+		--mysql-db=$DB --tables="$TABLES" --table-size="$TABLE_SIZE" --threads="$BACKLOG_THREADS" \
+		--rate="$LAG_RATE" --time="$DURATION" --report-interval=10 run >"$WORK/validate-load.log" 2>&1 &
+	local sb=$!
+	PIDS+=("$sb")
+	sleep $((DURATION / 2))
+	api POST /tasks/bench-val/verify '{}'
+	wait_until "$STEP_TIMEOUT" "the on-demand verification" verify_done
+	local ondemand ondemand_rows
+	ondemand=$(json_get "$API/tasks/bench-val/verify" "d['data'][0]['verify_status']['stage']")
+	ondemand_rows=$(json_get "$API/tasks/bench-val/verify" "d['data'][0]['verify_status']['mismatched_rows']")
+	wait "$sb" || die "sysbench (validate load) failed, see $WORK/validate-load.log"
+	local txns
+	txns=$(awk '/transactions:/ { print $2 }' "$WORK/validate-load.log")
+	wait_until "$STEP_TIMEOUT" "replication to catch up" synced
+	wait_until "$STEP_TIMEOUT" "validation to check every row" validation_idle
+	local checked errors dropped errlist
+	checked=$(json_get "$API/tasks/bench-val/validation/status" "d['data'][0]['checked_rows']")
+	errors=$(json_get "$API/tasks/bench-val/validation/status" "d['data'][0]['error_rows']")
+	dropped=$(json_get "$API/tasks/bench-val/validation/status" "d['data'][0]['dropped_rows']")
+	errlist=$(json_get "$API/tasks/bench-val/validation/errors" "d['total']")
+	stop_dm
+	verify dst
+	sum_line "== validate: $TABLES tables x $TABLE_SIZE rows; oltp_write_only $DURATION s x $BACKLOG_THREADS threads at $LAG_RATE tps: $txns transactions"
+	sum_line "verification after the load: $after_load; on-demand verification under the load: $ondemand ($ondemand_rows differing rows)"
+	sum_line "continuous validation (full): $checked rows checked, $errors errors ($errlist listed), $dropped not validated"
+	[ "$errors" = 0 ] && [ "$errlist" = 0 ] || die "validation reported $errors error(s) with nothing wrong (false positives)"
+	[ "$ondemand" = clean ] || die "the on-demand verification under load says $ondemand"
+	sum_line "no false positives; target verified identical to the source (row counts + CHECKSUM TABLE)"
 }
 
 # ---------------------------------------------------------------------------- incr
@@ -744,6 +872,8 @@ log "work dir $WORK"
 case "$MODE" in
 full) bench_full ;;
 incr) bench_incr ;;
+verify) bench_verify ;;
+validate) bench_validate ;;
 all)
 	bench_full
 	stop_all

@@ -138,6 +138,8 @@ type Config struct {
 	crashHook func(point string)
 	// tzLoc is TimeZone as a location (set by withDefaults).
 	tzLoc *time.Location
+	// validateInterval is the validator's check interval and settle time (default 1 s).
+	validateInterval time.Duration
 }
 
 // withDefaults fills defaults and validates c.

@@ -132,10 +132,20 @@ func (r *run) consume(ctx, waitCtx context.Context, st Stream) (progressed bool,
 			}
 			rctx = waitCtx // finish the open transaction first
 		}
-		ev, err := r.nextEvent(rctx, st)
+		if err := r.atBarrier(ctx); err != nil {
+			if ctx.Err() != nil {
+				return progressed, ctx.Err()
+			}
+			return progressed, &processError{err}
+		}
+		ev, err := r.nextEvent(r.s.hold.waitCtx(rctx), st)
 		if err != nil {
 			if ctx.Err() == nil && r.stopRequested() {
 				continue // woken by the request; decide at the top
+			}
+			if woken(rctx, err) {
+				r.s.hold.rearm(rctx)
+				continue // a hold request: check it at the top
 			}
 			return progressed, err
 		}

@@ -116,6 +116,8 @@ func (s *Syncer) Run(ctx context.Context) error {
 	r.stopReq = s.stop.requested()
 	defer r.close()
 	s.cur.Store(r)
+	s.hold.beginRun()
+	defer s.hold.endRun()
 	err = r.loop(ctx)
 	if err != nil && ctx.Err() == nil {
 		r.log.Error("syncer stopped", "error", err)

@@ -19,6 +19,10 @@ type Syncer struct {
 
 	runMu sync.Mutex // one Run at a time
 	cur   atomic.Pointer[run]
+	// hold is the apply barrier (Hold); see barrier.go.
+	hold barrier
+	// val is the continuous validator; see validator.go.
+	val validator
 	// startTimeUsed is set once a Run has started from Config.StartTime: later runs of
 	// this Syncer resume from the checkpoint instead of searching again.
 	startTimeUsed atomic.Bool

@@ -131,6 +131,7 @@ func (w *worker) apply(ctx context.Context, batch []*change) error {
 	if err := w.exec(ctx, cp, last.pos, batchID); err != nil {
 		return err
 	}
+	r.s.val.observe(batch) // before the batch counts as applied: see validator.go
 	if r.cfg.crashHook != nil {
 		r.cfg.crashHook("worker-committed")
 	}

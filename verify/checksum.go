@@ -25,7 +25,7 @@ func valueExpr(c column) string {
 	switch {
 	case c.dataType == "float":
 		e += "*1E0"
-	case c.charset != "" && c.charset != "binary":
+	case isText(c):
 		e = "CONVERT(" + e + " USING utf8mb4)"
 	}
 	return "CAST(" + e + " AS BINARY)"
@@ -33,35 +33,48 @@ func valueExpr(c column) string {
 
 // rowExpr is one row's image as one byte string:
 //
-//	CONCAT_WS('#', ISNULL(v1), …, ISNULL(vn), LENGTH(v1), …, LENGTH(vn), v1, …, vn)
+//	CONCAT_WS('#', ISNULL(c1), …, ISNULL(cn), len1, …, lenn, v1, …, vn)
 //
-// CONCAT_WS skips NULLs, so the ISNULL flags tell NULL from the empty string and say which lengths and
-// values follow; the lengths make the split between values unambiguous ('a#','b' vs
-// 'a','#b'). The encoding is therefore injective: equal images mean equal rows.
+// CONCAT_WS skips NULLs, so the ISNULL flags tell NULL from the empty string and say which
+// lengths and values follow; the lengths make the split between values unambiguous ('a#','b'
+// vs 'a','#b'). The encoding is therefore injective: equal images mean equal rows. Flags
+// and lengths are taken from the column itself where that is the same on both sides, so
+// each vi is computed once per row: a text column's length is CHAR_LENGTH (characters do
+// not depend on the charset, and utf8mb4 bytes split unambiguously by a character count), a
+// FLOAT's the length of its widened value, anything else's LENGTH of the column (its
+// string form is what CAST(… AS BINARY) gives).
 func rowExpr(cols []column) string {
-	vals := make([]string, len(cols))
-	for i, c := range cols {
-		vals[i] = valueExpr(c)
-	}
 	parts := make([]string, 0, 3*len(cols))
-	for _, v := range vals {
-		parts = append(parts, "ISNULL("+v+")")
+	for _, c := range cols {
+		parts = append(parts, "ISNULL("+sqlq.QuoteName(c.name)+")")
 	}
-	for _, v := range vals {
-		parts = append(parts, "LENGTH("+v+")")
+	for _, c := range cols {
+		parts = append(parts, lengthExpr(c))
 	}
-	parts = append(parts, vals...)
+	for _, c := range cols {
+		parts = append(parts, valueExpr(c))
+	}
 	return "CONCAT_WS('#', " + strings.Join(parts, ", ") + ")"
 }
 
+func lengthExpr(c column) string {
+	switch {
+	case c.dataType == "float":
+		return "LENGTH(" + valueExpr(c) + ")"
+	case isText(c):
+		return "CHAR_LENGTH(" + sqlq.QuoteName(c.name) + ")"
+	}
+	return "LENGTH(" + sqlq.QuoteName(c.name) + ")"
+}
+
+func isText(c column) bool { return c.charset != "" && c.charset != "binary" }
+
 // checksumQuery is the order-independent checksum of the rows of table matching where
-// (which may be empty): the row count, the XOR of the rows' 64-bit MD5 prefixes and the
-// sum of their CRC32s. XOR alone cancels a pair of duplicate rows (possible in a keyless
-// table); the sum does not.
+// (which may be empty): the row count and the exact (DECIMAL) sum of the rows' 64-bit MD5
+// prefixes. A sum, not an XOR: a pair of duplicate rows (possible in a keyless table)
+// would cancel out of an XOR. One hash per row, so the row image is built once.
 func checksumQuery(table string, cols []column, where string) string {
-	r := rowExpr(cols)
-	q := "SELECT COUNT(*), COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(" + r + "), 16), 16, 10) AS UNSIGNED)), 0), " +
-		"COALESCE(SUM(CRC32(" + r + ")), 0) FROM " + table
+	q := "SELECT COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(MD5(" + rowExpr(cols) + "), 16), 16, 10) AS UNSIGNED)), 0) FROM " + table
 	if where != "" {
 		q += " WHERE " + where
 	}
@@ -70,13 +83,13 @@ func checksumQuery(table string, cols []column, where string) string {
 
 // checksum is one side's checksum of a set of rows.
 type checksum struct {
-	count    int64
-	xor, sum string
+	count int64
+	sum   string
 }
 
 func (s *side) checksum(ctx context.Context, where string) (checksum, error) {
 	var c checksum
-	if err := s.db.QueryRowContext(ctx, checksumQuery(s.table, s.cols, where)).Scan(&c.count, &c.xor, &c.sum); err != nil {
+	if err := s.queryRow(ctx, checksumQuery(s.table, s.cols, where), &c.count, &c.sum); err != nil {
 		return c, fmt.Errorf("checksum of %s: %w", s.table, err)
 	}
 	return c, nil

@@ -25,9 +25,11 @@ func TestValueExpr(t *testing.T) {
 }
 
 func TestRowExpr(t *testing.T) {
-	got := rowExpr([]column{{name: "a", dataType: "int"}, {name: "b", dataType: "blob"}})
-	want := "CONCAT_WS('#', ISNULL(CAST(`a` AS BINARY)), ISNULL(CAST(`b` AS BINARY)), " +
-		"LENGTH(CAST(`a` AS BINARY)), LENGTH(CAST(`b` AS BINARY)), CAST(`a` AS BINARY), CAST(`b` AS BINARY))"
+	got := rowExpr([]column{{name: "a", dataType: "int"}, {name: "b", dataType: "blob"},
+		{name: "s", dataType: "varchar", charset: "latin1"}, {name: "f", dataType: "float"}})
+	want := "CONCAT_WS('#', ISNULL(`a`), ISNULL(`b`), ISNULL(`s`), ISNULL(`f`), " +
+		"LENGTH(`a`), LENGTH(`b`), CHAR_LENGTH(`s`), LENGTH(CAST(`f`*1E0 AS BINARY)), " +
+		"CAST(`a` AS BINARY), CAST(`b` AS BINARY), CAST(CONVERT(`s` USING utf8mb4) AS BINARY), CAST(`f`*1E0 AS BINARY))"
 	if got != want {
 		t.Errorf("rowExpr = %s\nwant %s", got, want)
 	}

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	var err error
-	src, err = mysqltest.Start(mysqltest.Options{Name: "verify-src", SkipLogBin: true})
+	src, err = mysqltest.Start(mysqltest.Options{Name: "verify-src"}) // binlog on: snapshots report their position
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -20,8 +20,9 @@ type column struct {
 
 // side is one table on one server, with its columns in source column order.
 type side struct {
-	db    *sql.DB
-	table string // quoted `schema`.`table`
+	db    *sql.DB   // metadata and estimates
+	snap  *Snapshot // rows, when comparing at a point; nil reads db live
+	table string    // quoted `schema`.`table`
 	cols  []column
 }
 
@@ -139,4 +140,35 @@ func findKey(ctx context.Context, db *sql.DB, schema, table string, cols []colum
 		return tableKey{}, nil
 	}
 	return tableKey{cols: first.cols}, nil
+}
+
+// queryRow runs a one-row query over the side's rows (its snapshot, if any) and scans it.
+func (s *side) queryRow(ctx context.Context, q string, dest ...any) error {
+	if s.snap == nil {
+		return s.db.QueryRowContext(ctx, q).Scan(dest...)
+	}
+	c, err := s.snap.get(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.snap.put(c)
+	return c.QueryRowContext(ctx, q).Scan(dest...)
+}
+
+// query runs q over the side's rows (its snapshot, if any); release must be called
+// after rows are closed.
+func (s *side) query(ctx context.Context, q string) (rows *sql.Rows, release func(), err error) {
+	if s.snap == nil {
+		rows, err = s.db.QueryContext(ctx, q)
+		return rows, func() {}, err
+	}
+	c, err := s.snap.get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rows, err = c.QueryContext(ctx, q); err != nil {
+		s.snap.put(c)
+		return nil, nil, err
+	}
+	return rows, func() { s.snap.put(c) }, nil
 }

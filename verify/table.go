@@ -25,27 +25,53 @@ type comparison struct {
 }
 
 // Table compares srcSchema.srcTable on the source with dstSchema.dstTable on the target,
-// as they are now (callers pause writes or replication first). An error means the
-// comparison could not be made; differences are reported in the result.
+// as they are now (callers pause writes or replication first, or use TableAt). An error
+// means the comparison could not be made; differences are reported in the result.
 func (v *Verifier) Table(ctx context.Context, srcSchema, srcTable, dstSchema, dstTable string) (*TableResult, error) {
+	return v.TableAt(ctx, Point{}, srcSchema, srcTable, dstSchema, dstTable)
+}
+
+// TableAt is Table reading each side's rows through its snapshot in pt (live where nil),
+// so writes after the snapshots do not disturb the comparison.
+func (v *Verifier) TableAt(ctx context.Context, pt Point, srcSchema, srcTable, dstSchema, dstTable string) (*TableResult, error) {
+	c, err := v.prepare(ctx, pt, tableNames{srcSchema, srcTable, dstSchema, dstTable})
+	if err != nil {
+		return nil, err
+	}
+	if c.key.integer {
+		err = c.compareChunked(ctx)
+	} else {
+		err = c.compareWhole(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify %s against %s: %w", c.src.table, c.dst.table, err)
+	}
+	return c.finish(), nil
+}
+
+// tableNames are the source and target table a comparison is about.
+type tableNames struct{ srcSchema, srcTable, dstSchema, dstTable string }
+
+// prepare reads both tables' columns and the source's key and sets up a comparison.
+func (v *Verifier) prepare(ctx context.Context, pt Point, n tableNames) (*comparison, error) {
 	c := &comparison{
 		v:   v,
-		src: side{db: v.src, table: sqlq.QuoteTable(srcSchema, srcTable)},
-		dst: side{db: v.dst, table: sqlq.QuoteTable(dstSchema, dstTable)},
+		src: side{db: v.src, snap: pt.Source, table: sqlq.QuoteTable(n.srcSchema, n.srcTable)},
+		dst: side{db: v.dst, snap: pt.Target, table: sqlq.QuoteTable(n.dstSchema, n.dstTable)},
 	}
-	c.res = &TableResult{Source: c.src.table, Target: c.dst.table}
+	c.res = &TableResult{Source: c.src.table, Target: c.dst.table, names: n}
 	var err error
-	if c.src.cols, err = loadColumns(ctx, v.src, srcSchema, srcTable); err != nil {
+	if c.src.cols, err = loadColumns(ctx, v.src, n.srcSchema, n.srcTable); err != nil {
 		return nil, fmt.Errorf("verify: source: %w", err)
 	}
-	dstCols, err := loadColumns(ctx, v.dst, dstSchema, dstTable)
+	dstCols, err := loadColumns(ctx, v.dst, n.dstSchema, n.dstTable)
 	if err != nil {
 		return nil, fmt.Errorf("verify: target: %w", err)
 	}
 	if c.dst.cols, err = matchColumns(c.src.cols, dstCols, c.dst.table); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	if c.key, err = findKey(ctx, v.src, srcSchema, srcTable, c.src.cols); err != nil {
+	if c.key, err = findKey(ctx, v.src, n.srcSchema, n.srcTable, c.src.cols); err != nil {
 		return nil, fmt.Errorf("verify: source: %w", err)
 	}
 	for _, col := range c.src.cols {
@@ -57,16 +83,16 @@ func (v *Verifier) Table(ctx context.Context, srcSchema, srcTable, dstSchema, ds
 	if c.key.integer {
 		c.res.Chunked = true
 		c.keyCol = sqlq.QuoteName(c.src.cols[c.key.cols[0]].name)
-		err = c.compareChunked(ctx)
-	} else {
-		err = c.compareWhole(ctx)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("verify %s against %s: %w", c.src.table, c.dst.table, err)
-	}
+	return c, nil
+}
+
+// finish completes the result: equality, what Repair needs, diffs in order.
+func (c *comparison) finish() *TableResult {
 	c.res.Equal = c.res.MismatchedChunks == 0
+	c.res.dst, c.res.key = &side{db: c.v.dst, table: c.dst.table, cols: c.dst.cols}, c.key
 	c.sortDiffs()
-	return c.res, nil
+	return c.res
 }
 
 // throttle calls Config.Throttle, if any, and checks ctx.
@@ -161,7 +187,7 @@ func (c *comparison) bounds(ctx context.Context, r keyRange) (lo, hi *big.Int, e
 			q += " WHERE " + w
 		}
 		var a, b sql.NullString
-		if err := s.db.QueryRowContext(ctx, q).Scan(&a, &b); err != nil {
+		if err := s.queryRow(ctx, q, &a, &b); err != nil {
 			return mm{}, fmt.Errorf("key range of %s: %w", s.table, err)
 		}
 		if !a.Valid || !b.Valid {
@@ -346,10 +372,11 @@ func (s *side) fetch(ctx context.Context, where, orderBy string, f func(Row) err
 	if orderBy != "" {
 		q += " ORDER BY " + orderBy
 	}
-	rows, err := s.db.QueryContext(ctx, q)
+	rows, release, err := s.query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("rows of %s: %w", s.table, err)
 	}
+	defer release()
 	defer rows.Close()
 	vals := make([]sql.NullString, len(s.cols))
 	dest := make([]any, len(s.cols))

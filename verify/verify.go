@@ -131,6 +131,12 @@ type TableResult struct {
 	Truncated bool
 	// Note explains a Truncated result.
 	Note string
+
+	// What Repair and RecheckAt need: the target side (columns as the target defines
+	// them), the key, the tables compared.
+	dst   *side
+	key   tableKey
+	names tableNames
 }
 
 // DiffKind says how a row differs.
