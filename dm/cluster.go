@@ -56,6 +56,7 @@ type Cluster struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	workers map[string]workerHandle // online workers, in process today
+	locks   *lockKeeper             // shard DDL locks (shardlock.go)
 
 	closeOnce sync.Once
 }
@@ -100,6 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("open cluster: %w", err)
 	}
 	c := &Cluster{cfg: cfg, store: cfg.Store, db: db, log: log, units: cfg.Units, workers: map[string]workerHandle{}}
+	c.locks = newLockKeeper(c)
 	if c.units == nil {
 		c.units = builtinUnits
 	}

@@ -132,6 +132,9 @@ const (
 	CodeNotImplemented    = 49104
 	CodeInternal          = 49105
 	CodeSourceCheckFailed = 49106
+	// Shard DDL coordination (DM offers these only in dmctl, without codes of its own).
+	CodeShardDDLConflict  = 49107
+	CodeShardLockNotFound = 49108
 )
 
 var errorKinds = map[int]errorKind{
@@ -189,6 +192,8 @@ var errorKinds = map[int]errorKind{
 	CodeNotImplemented:          {class: "openapi", scope: "internal", level: "medium"},
 	CodeInternal:                {class: "openapi", scope: "internal", level: "high"},
 	CodeSourceCheckFailed:       {class: "task-check", scope: "upstream", level: "high"},
+	CodeShardDDLConflict:        {class: "sync-unit", scope: "internal", level: "high"},
+	CodeShardLockNotFound:       {class: "dm-master", scope: "internal", level: "medium", workaround: "Please list the task's locks (GET /api/v1/tasks/{task-name}/shard-ddl-locks) for their ids."},
 }
 
 // NewError builds an *Error of a known code with a formatted message.

@@ -121,13 +121,14 @@ func (r *schemaRecord) key() string { return schemaKey(r.Task, r.Source, r.Schem
 
 // kinds maps each store kind to a constructor of its record type.
 var kinds = map[string]func() record{
-	kindSource:   func() record { return &sourceRecord{} },
-	kindTask:     func() record { return &taskRecord{} },
-	kindSubtask:  func() record { return &subtaskRecord{} },
-	kindWorker:   func() record { return &workerRecord{} },
-	kindTemplate: func() record { return &templateRecord{} },
-	kindMeta:     func() record { return &metaRecord{} },
-	kindSchema:   func() record { return &schemaRecord{} },
+	kindSource:    func() record { return &sourceRecord{} },
+	kindTask:      func() record { return &taskRecord{} },
+	kindSubtask:   func() record { return &subtaskRecord{} },
+	kindWorker:    func() record { return &workerRecord{} },
+	kindTemplate:  func() record { return &templateRecord{} },
+	kindMeta:      func() record { return &metaRecord{} },
+	kindSchema:    func() record { return &schemaRecord{} },
+	kindShardLock: func() record { return &shardLockRecord{} },
 }
 
 type keyIndexer struct{}

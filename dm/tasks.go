@@ -317,6 +317,11 @@ func (c *Cluster) taskUpdateAllowed(txn txnReader, old, t *Task) error {
 			return NewError(CodeTaskUpdateBlocked, "subtask with name %s source name %s can only update when no running tasks for now: this source: %s have not bound to worker", old.Name, st.Source, st.Source)
 		}
 	}
+	for _, l := range listRecords[*shardLockRecord](txn, kindShardLock, "") {
+		if l.Task == old.Name && l.Open != nil {
+			return NewError(CodeTaskUpdateBlocked, "subtask with name %s can not update because the shard DDL lock %s is unresolved; let it resolve or unlock it first", old.Name, l.ID)
+		}
+	}
 	return nil
 }
 
@@ -351,6 +356,11 @@ func (c *Cluster) DeleteTask(ctx context.Context, name string, opts DeleteTaskOp
 			deleteSubtask(w, st)
 		}
 		w.del(kindTask, r)
+		for _, l := range listRecords[*shardLockRecord](w.txn, kindShardLock, "") {
+			if l.Task == name {
+				w.del(kindShardLock, l)
+			}
+		}
 		return nil
 	})
 	if err != nil {

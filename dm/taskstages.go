@@ -42,6 +42,7 @@ func (c *Cluster) subtaskStatus(txn txnReader, st *subtaskRecord) SubTaskStatus 
 			ErrorMsg: fmt.Sprintf("dm-worker %s is offline\n", bw.Name)}
 	}
 	if s, ok := w.status(st.Task); ok {
+		c.decorateShardStatus(txn, &s)
 		return s
 	}
 	// The worker has not picked the subtask up yet.

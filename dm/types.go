@@ -357,6 +357,10 @@ type SyncStatus struct {
 	// Throttled and ThrottleReason are dmkit's: incr_migrate_conf.throttle holds the apply.
 	Throttled      bool   `json:"throttled,omitempty"`
 	ThrottleReason string `json:"throttle_reason,omitempty"`
+	// DuplicateKeyConflicts (dmkit) counts replicated rows that met an existing key on the
+	// target and were replaced or ignored as on_duplicate says — in a shard merge, rows
+	// of two shards with the same key.
+	DuplicateKeyConflicts int64 `json:"duplicate_key_conflicts"`
 }
 
 // ShardingGroup is an unresolved shard-DDL group.

@@ -3,6 +3,8 @@ package dm
 import (
 	"context"
 	"log/slog"
+
+	"github.com/dmkit/dmkit/syncer"
 )
 
 // Unit is one stage of a subtask's pipeline: dump, load or sync. The worker runs a
@@ -51,6 +53,8 @@ type SubtaskConfig struct {
 	ClearStartArgs func()
 	// ForgetSchemaOverrides forgets SchemaOverrides once a checkpoint holds them.
 	ForgetSchemaOverrides func()
+	// Shard coordinates the DDL of merged tables (shard_mode set); nil otherwise.
+	Shard syncer.ShardCoordinator
 	// Logger is the subtask's logger.
 	Logger *slog.Logger
 }

@@ -97,6 +97,7 @@ func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 		TimeZone:         sessionTimeZone(t),
 		Throttle:         syncerThrottle(incr.Throttle),
 		Logger:           cfg.Logger,
+		Shard:            cfg.Shard,
 	}
 	if cfg.SafeModeDuration != "" {
 		d, err := time.ParseDuration(cfg.SafeModeDuration)
@@ -279,6 +280,6 @@ func (u *syncUnit) Status() any {
 		SyncerBinlog: st.SyncerBinlog, SyncerBinlogGTID: st.SyncerBinlogGTID,
 		BlockingDDLs: st.BlockingDDLs, Synced: st.Synced, BinlogType: st.BinlogType,
 		SecondsBehindMaster: st.SecondsBehindMaster, IOTotalBytes: st.IOTotalBytes, DumpIOTotalBytes: st.DumpIOTotalBytes,
-		Throttled: st.Throttled, ThrottleReason: st.ThrottleReason,
+		Throttled: st.Throttled, ThrottleReason: st.ThrottleReason, DuplicateKeyConflicts: st.DuplicateConflicts,
 	}
 }

@@ -99,6 +99,9 @@ func (c *Cluster) subtaskConfig(st *subtaskRecord, worker string, log *slog.Logg
 	cfg.ClearStartArgs = func() { c.clearStartArgs(task, id, source, seq) }
 	applied := cfg.SchemaOverrides
 	cfg.ForgetSchemaOverrides = func() { c.forgetSchemaOverrides(task, id, source, applied) }
+	if tr.Task.ShardMode != "" {
+		cfg.Shard = c.locks.coordinator(&tr.Task, tr.ID)
+	}
 	return cfg, nil
 }
 

@@ -127,6 +127,10 @@ func TestEveryRoute(t *testing.T) {
 		{"update task unknown", "PUT", "/api/v1/tasks/nope", `{"task": ` + bareTask + `}`, wantErr(400, 0)},
 		{"delete task unknown", "DELETE", "/api/v1/tasks/nope?force=true&keep_meta=true", "", wantErr(400, dm.CodeTaskNotFound)},
 		{"task status unknown", "GET", "/api/v1/tasks/" + utf8Escaped + "/status?source_name_list=s1", "", wantErr(400, dm.CodeTaskNotFound, utf8Name)},
+		{"shard locks of unknown task", "GET", "/api/v1/tasks/nope/shard-ddl-locks", "", wantErr(400, dm.CodeTaskNotFound, "nope")},
+		{"unlock in unknown task", "POST", "/api/v1/tasks/nope/shard-ddl-locks/unlock", `{"lock_id": "x", "action": "exec"}`, wantErr(400, dm.CodeTaskNotFound, "nope")},
+		{"unlock bad action", "POST", "/api/v1/tasks/nope/shard-ddl-locks/unlock", `{"lock_id": "x", "action": "force"}`, wantErr(400, dm.CodeInvalidRequest, "action")},
+		{"unlock without lock id", "POST", "/api/v1/tasks/nope/shard-ddl-locks/unlock", `{"action": "skip"}`, wantErr(400, dm.CodeInvalidRequest, "lock_id")},
 		{"start task with unknown source", "POST", "/api/v1/tasks/nope/start", `{"source_name_list": ["s1"], "remove_meta": false}`, wantErr(400, 0)},
 		{"stop task with unknown source", "POST", "/api/v1/tasks/nope/stop", `{"source_name_list": ["s1"], "timeout_duration": "10s"}`, wantErr(400, 0)},
 		{"migrate targets unknown", "GET", "/api/v1/tasks/nope/sources/s1/migrate_targets?schema_pattern=db", "", wantErr(400, 0)},
@@ -196,6 +200,7 @@ func TestSuccessStatuses(t *testing.T) {
 		"DMAPIConvertTask":          {200, true}, "DMKitCheckTask": {200, true}, "DMAPIGetTaskTemplateList": {200, true}, "DMAPICreateTaskTemplate": {201, true},
 		"DMAPIImportTaskTemplate": {202, true}, "DMAPIGetTaskTemplate": {200, true}, "DMAPIUpdateTaskTemplate": {200, true},
 		"DMAPIDeleteTaskTemplate": {204, false},
+		"DMKitGetShardDDLLocks":   {200, true}, "DMKitUnlockShardDDLLock": {200, false},
 	}
 	ops := s.spec.operations()
 	if len(ops) != len(want) {

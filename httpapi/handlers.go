@@ -168,6 +168,17 @@ func (s *server) handlers() map[string]handler {
 			return nil, c.StopTask(x.ctx, x.param("task-name"), req)
 		},
 
+		"DMKitGetShardDDLLocks": func(x *call) (any, error) {
+			return c.ListShardDDLLocks(x.ctx, x.param("task-name"))
+		},
+		"DMKitUnlockShardDDLLock": func(x *call) (any, error) {
+			var req dm.UnlockShardDDLLockRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return nil, c.UnlockShardDDLLock(x.ctx, x.param("task-name"), req)
+		},
+
 		// task schemas
 		"DMAPIGetTaskMigrateTargets": func(x *call) (any, error) {
 			return c.TaskMigrateTargets(x.ctx, x.param("task-name"), x.param("source-name"), x.query("schema_pattern"), x.query("table_pattern"))

@@ -16,6 +16,7 @@ var requiredBodies = map[string]string{
 	"DMAPIPurgeRelay":                `{"relay_binlog_name": "mysql-bin.000001"}`,
 	"DMAPIOperateTableStructure":     `{}`,
 	"DMAPIOperateTableStructurePost": `{}`,
+	"DMKitUnlockShardDDLLock":        `{"lock_id": "t-` + "`a`.`b`" + `", "action": "skip"}`,
 }
 
 // concretePath fills each {name} of a document path with "p-name".

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -203,6 +204,9 @@ type stmt struct {
 	sql string
 	op  opKind
 	c   *change
+	// onDup is the row count of a REPLACE / INSERT IGNORE written because of OnDuplicate
+	// (not safe mode): its affected rows tell how many rows hit an existing key.
+	onDup int
 }
 
 func (k opKind) String() string {
@@ -258,7 +262,11 @@ func (b *sqlBuilder) renderInserts(ops []op, stmts []stmt) ([]stmt, error) {
 				return stmts, fmt.Errorf("%s: %w", t.target, err)
 			}
 		}
-		stmts = append(stmts, stmt{sql: string(b.buf), op: ops[0].kind, c: ops[start].c})
+		s := stmt{sql: string(b.buf), op: ops[0].kind, c: ops[start].c}
+		if s.op != opInsert && !slices.ContainsFunc(ops[start:i], func(o op) bool { return o.c.safe || o.c.replace }) {
+			s.onDup = i - start
+		}
+		stmts = append(stmts, s)
 		start = i
 	}
 	return stmts, nil

@@ -89,6 +89,10 @@ type Config struct {
 	// TRUNCATE TABLE never run on a shared target (nil: nothing is shared).
 	Shared func(schema, table string) bool
 
+	// Shard coordinates the DDL of tables whose target is Shared (shard mode, pessimistic
+	// or optimistic; see shard.go): nil applies every shard's DDL directly.
+	Shard ShardCoordinator
+
 	// InitialSchemas seeds the schema tracker on a fresh start: (schema, table) → CREATE
 	// TABLE, usually from the dump's -schema.sql files.
 	InitialSchemas map[[2]string]string

@@ -84,7 +84,7 @@ func (r *run) handleStatement(ctx context.Context, h *replication.EventHeader, e
 			if err := r.checkRename(one, q, position{r.curFile, h.LogPos}); err != nil {
 				return true, err
 			}
-			if !r.replicated(d.schema, d.table) {
+			if !r.replicated(d.schema, d.table) || r.shardSkipped(d.schema, d.table, position{r.curFile, h.LogPos}) {
 				continue
 			}
 			a, ferr := r.cfg.Events.Filter(d.schema, d.table, filter.ClassifyDDL(one), q)
@@ -143,6 +143,9 @@ func (r *run) applyDDL(ctx context.Context, h *replication.EventHeader, e *repli
 			return err
 		}
 	}
+	if held, err := r.shardGate(ctx, h, ddls); held || err != nil {
+		return err
+	}
 	if err := r.drain(ctx); err != nil {
 		return err
 	}
@@ -187,6 +190,9 @@ func (r *run) applyDDL(ctx context.Context, h *replication.EventHeader, e *repli
 			return err
 		}
 		r.s.totalEvents.Add(1)
+	}
+	if err := r.shardExecuted(ctx); err != nil {
+		return err
 	}
 	clear(r.tables)
 	if r.cfg.crashHook != nil {
@@ -518,6 +524,9 @@ func (r *run) tableInfo(ctx context.Context, schema, table string) (*tableInfo, 
 		}
 	}
 	ti := newTableInfo(tbl, schema, table, tgtSchema, tgtTable)
+	if err := r.shardReplayColumns(ctx, ti); err != nil {
+		return nil, err
+	}
 	r.tables[key] = ti
 	return ti, nil
 }

@@ -39,6 +39,12 @@ func (r *run) readLoop(ctx context.Context) error {
 		if errors.Is(err, errQuiesced) {
 			return err
 		}
+		if errors.Is(err, errRewind) {
+			if err := r.rewind(ctx); err != nil {
+				return r.stopErr(err)
+			}
+			continue
+		}
 		if ctx.Err() != nil {
 			if r.werr != nil {
 				return r.werr
@@ -91,7 +97,7 @@ func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (prog
 			}
 			rctx = ctx // finish the open transaction first
 		}
-		ev, err := st.GetEvent(rctx)
+		ev, err := r.nextEvent(rctx, st)
 		if err != nil {
 			if ctx.Err() == nil && r.stopRequested() {
 				continue // woken by the request; decide at the top
@@ -118,6 +124,7 @@ func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (prog
 func (r *run) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 	h := ev.Header
 	r.s.dumpBytes.Add(uint64(h.EventSize))
+	r.shardProgress(h)
 	if h.Timestamp != 0 && r.firstTS == 0 {
 		r.firstTS = h.Timestamp
 		if d := r.cfg.SafeModeDuration; d > 0 {
@@ -255,6 +262,9 @@ func (r *run) handleRows(ctx context.Context, h *replication.EventHeader, e *rep
 		return nil
 	}
 	evPos := position{r.curFile, h.LogPos}
+	if r.shardSkipped(schema, table, evPos) {
+		return nil
+	}
 	if r.resumeSkip != nil && evPos.compare(*r.resumeSkip) <= 0 {
 		return nil
 	}
@@ -326,6 +336,7 @@ func (r *run) safeAt(p changePos, ts uint32) bool {
 			return true
 		}
 		r.safeUntil = nil
+		clear(r.tables) // table views built for the replay (shardReplayColumns) are done
 		r.log.Info("leaving safe mode", "location", fmt.Sprintf("(%s, %d)", p.File, p.Pos))
 	}
 	return r.safeUntilTS != 0 && ts < r.safeUntilTS

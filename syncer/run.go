@@ -87,6 +87,9 @@ type run struct {
 	// ghost tables whose cut-over the DDL being handled runs (event loop only).
 	online     *onlineStore
 	onlineDone [][2]string
+	// Shard DDL coordination (shard.go); freeze is guarded by cpMu.
+	sh     shardState
+	freeze *freezePoint
 
 	failOnce sync.Once
 	werr     error
@@ -500,11 +503,15 @@ func (r *run) writeGlobalAt(ctx context.Context, loc Location, force bool) error
 func (r *run) writeGlobalLocked(ctx context.Context, loc Location, force bool) (snapshot bool, err error) {
 	r.cpMu.Lock()
 	defer r.cpMu.Unlock()
+	loc, frozen := r.capGlobal(loc)
 	if !force && !r.snapDirty && posOf(loc).compare(r.lastGlobal) <= 0 {
 		return false, nil
 	}
 	g := globalCheckpoint{loc: loc, exitSafe: r.exitSafe, workers: len(r.workers)}
-	if r.snapDirty || force {
+	if frozen != nil {
+		// Tables wait at a shard DDL: a restart re-reads from before it.
+		g.snapshot = frozen
+	} else if r.snapDirty || force {
 		g.snapshot = r.snapshot
 		if g.snapshot == nil {
 			g.snapshot = []byte{}
@@ -514,8 +521,10 @@ func (r *run) writeGlobalLocked(ctx context.Context, loc Location, force bool) (
 		return false, err
 	}
 	r.lastGlobal = posOf(loc)
-	r.snapDirty = false
-	return g.snapshot != nil, nil
+	if frozen == nil {
+		r.snapDirty = false
+	}
+	return g.snapshot != nil && frozen == nil, nil
 }
 
 // checkpointLoop writes the global row periodically.

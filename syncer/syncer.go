@@ -33,8 +33,10 @@ type Syncer struct {
 	// Counters for Status, kept across runs.
 	totalEvents atomic.Int64
 	ioBytes     atomic.Uint64
-	dumpBytes   atomic.Uint64
-	started     time.Time
+	// dupConflicts counts rows that met an existing key and were settled by OnDuplicate.
+	dupConflicts atomic.Int64
+	dumpBytes    atomic.Uint64
+	started      time.Time
 
 	statusMu    sync.Mutex
 	lastStatus  time.Time
@@ -101,18 +103,23 @@ type Status struct {
 	// (the last check's result).
 	Throttled      bool
 	ThrottleReason string
+	// DuplicateConflicts counts rows that met an existing key on the target outside safe
+	// mode and were replaced or ignored as OnDuplicate says (with "error" they stop the
+	// run instead).
+	DuplicateConflicts int64
 }
 
 // Status returns the current progress. It is safe to call concurrently with Run.
 func (s *Syncer) Status() Status {
 	now := time.Now()
 	st := Status{
-		TotalEvents:      s.totalEvents.Load(),
-		BinlogType:       "remote",
-		IOTotalBytes:     s.ioBytes.Load(),
-		DumpIOTotalBytes: s.dumpBytes.Load(),
-		Throttled:        s.throttle.on.Load(),
-		ThrottleReason:   s.throttle.Reason(),
+		TotalEvents:        s.totalEvents.Load(),
+		BinlogType:         "remote",
+		IOTotalBytes:       s.ioBytes.Load(),
+		DuplicateConflicts: s.dupConflicts.Load(),
+		DumpIOTotalBytes:   s.dumpBytes.Load(),
+		Throttled:          s.throttle.on.Load(),
+		ThrottleReason:     s.throttle.Reason(),
 	}
 	if secs := int64(now.Sub(s.started).Seconds()); secs > 0 {
 		st.TotalTPS = st.TotalEvents / secs

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -26,13 +27,19 @@ type worker struct {
 	// point is the end of the last source transaction whose changes for this worker are
 	// all committed (as persisted in the worker row).
 	point atomic.Pointer[pubLoc]
+	// lastApplied is the last row change committed (a shard re-sync floors on it).
+	lastApplied atomic.Pointer[changePos]
 	// notify receives a token after every commit (capacity 1), for the dispatcher's waits.
 	notify chan struct{}
 
 	builder sqlBuilder
-	stmts   []stmt
-	idx     map[string]int
-	keyBuf  []byte
+	// conflicts counts on-duplicate rows of the batch being written; conflictLog is when
+	// they were last logged (at most every 10 s).
+	conflicts   int64
+	conflictLog time.Time
+	stmts       []stmt
+	idx         map[string]int
+	keyBuf      []byte
 }
 
 func newWorker(r *run, id int, start *pubLoc) *worker {
@@ -134,6 +141,7 @@ func (w *worker) apply(ctx context.Context, batch []*change) error {
 	r.s.ioBytes.Add(uint64(bytes + len(cp)))
 	r.s.totalEvents.Add(int64(n))
 	w.point.Store(point)
+	w.lastApplied.Store(&applied)
 	w.appliedSeq.Store(last.seq)
 	w.pending.Add(-int64(n))
 	select {
@@ -202,11 +210,16 @@ func (w *worker) tryExec(ctx context.Context, cp string) (failed *stmt, err erro
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
+	w.conflicts = 0
 	for i := range w.stmts {
 		s := &w.stmts[i]
-		if _, err := tx.ExecContext(ctx, s.sql); err != nil {
+		res, err := tx.ExecContext(ctx, s.sql)
+		if err != nil {
 			_ = tx.Rollback()
 			return s, err
+		}
+		if s.onDup > 0 {
+			w.conflicts += duplicateRows(s, res)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, cp); err != nil {
@@ -216,7 +229,31 @@ func (w *worker) tryExec(ctx context.Context, cp string) (failed *stmt, err erro
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
+	if w.conflicts > 0 {
+		total := w.r.s.dupConflicts.Add(w.conflicts)
+		if time.Since(w.conflictLog) > 10*time.Second {
+			w.conflictLog = time.Now()
+			w.r.log.Warn("rows hit an existing key on the target and were settled by on_duplicate",
+				"rows", w.conflicts, "total", total, "on_duplicate", w.r.cfg.OnDuplicate, "table", w.stmts[0].c.table.target)
+		}
+	}
 	return nil, nil
+}
+
+// duplicateRows is how many rows of an on-duplicate statement met an existing key:
+// REPLACE counts a replaced row twice in its affected rows, INSERT IGNORE not at all.
+func duplicateRows(s *stmt, res sql.Result) int64 {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0
+	}
+	switch s.op {
+	case opReplace:
+		return max(0, n-int64(s.onDup))
+	case opInsertIgnore:
+		return max(0, int64(s.onDup)-n)
+	}
+	return 0
 }
 
 // committed reports whether the worker row already holds batchID, i.e. the batch

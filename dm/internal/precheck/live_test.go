@@ -86,6 +86,18 @@ func TestRunLive(t *testing.T) {
 	resetSchema(t, src2, "pc_shard", "CREATE TABLE t2 (id INT PRIMARY KEY, a INT)")
 	resetSchema(t, src, "pc_autoinc", "CREATE TABLE t1 (id INT AUTO_INCREMENT PRIMARY KEY, a INT)")
 	resetSchema(t, src2, "pc_autoinc", "CREATE TABLE t2 (id INT AUTO_INCREMENT PRIMARY KEY, a INT)")
+	// Disjoint ranges: only DM's warning.
+	resetSchema(t, src, "pc_autoinc2", "CREATE TABLE t1 (id INT AUTO_INCREMENT PRIMARY KEY, a INT)")
+	resetSchema(t, src2, "pc_autoinc2", "CREATE TABLE t2 (id INT AUTO_INCREMENT PRIMARY KEY, a INT) AUTO_INCREMENT=1000000")
+	src.Exec(t, "INSERT INTO pc_autoinc2.t1 (a) VALUES (1), (2), (3)")
+	// Overlapping used ranges.
+	resetSchema(t, src, "pc_autoinc3", "CREATE TABLE t1 (id INT AUTO_INCREMENT PRIMARY KEY, a INT)")
+	resetSchema(t, src2, "pc_autoinc3", "CREATE TABLE t2 (id INT AUTO_INCREMENT PRIMARY KEY, a INT)")
+	src.Exec(t, "INSERT INTO pc_autoinc3.t1 (a) VALUES (1), (2), (3)")
+	src2.Exec(t, "INSERT INTO pc_autoinc3.t2 (a) VALUES (1)")
+	// The auto-increment column is only part of the key: no collision.
+	resetSchema(t, src, "pc_autoinc4", "CREATE TABLE t1 (id INT AUTO_INCREMENT, s INT, PRIMARY KEY (id, s))")
+	resetSchema(t, src2, "pc_autoinc4", "CREATE TABLE t2 (id INT AUTO_INCREMENT, s INT, PRIMARY KEY (id, s))")
 	// A target table that lacks a column the source has.
 	resetSchema(t, src, "pc_diff", "CREATE TABLE t (id INT PRIMARY KEY, a INT, extra INT)")
 	resetSchema(t, dst, "pc_diff", "CREATE TABLE t (id INT PRIMARY KEY, a INT)")
@@ -122,10 +134,19 @@ func TestRunLive(t *testing.T) {
 		{name: "optimistic shard tolerates a missing column", mode: modeAll,
 			in: Input{ShardMode: "optimistic", Sources: shard("pc_shard")}, want: passed},
 		{name: "shard checks need a shard mode", mode: modeAll, in: Input{Sources: shard("pc_shard")}, want: passed},
-		{name: "auto-increment shard keys warn", mode: modeAll,
-			in: Input{ShardMode: "pessimistic", Sources: shard("pc_autoinc")}, want: warned,
-			contains: []string{"have auto-increment key", "sourceID s1 table `pc_autoinc`.`t1` of sharding `pc_autoinc_dst`.`t`"}},
-		{name: "auto-increment warning can be ignored", mode: modeAll,
+		{name: "auto-increment shard keys starting together fail", mode: modeAll,
+			in: Input{ShardMode: "pessimistic", Sources: shard("pc_autoinc")}, want: failed,
+			contains: []string{"have auto-increment key", "sourceID s1 table `pc_autoinc`.`t1` of sharding `pc_autoinc_dst`.`t`",
+				"auto-increment keys of sharding `pc_autoinc_dst`.`t` collide", "sourceID s2 table `pc_autoinc`.`t2` column id [1, 1]"}},
+		{name: "auto-increment shard keys with overlapping rows fail", mode: modeAll,
+			in: Input{ShardMode: "optimistic", Sources: shard("pc_autoinc3")}, want: failed,
+			contains: []string{"sourceID s1 table `pc_autoinc3`.`t1` column id [1, 4]", "auto_increment_ID"}},
+		{name: "auto-increment shard keys with disjoint ranges only warn", mode: modeAll,
+			in: Input{ShardMode: "pessimistic", Sources: shard("pc_autoinc2")}, want: warned,
+			contains: []string{"have auto-increment key"}},
+		{name: "auto-increment column in a composite key only warns", mode: modeAll,
+			in: Input{ShardMode: "pessimistic", Sources: shard("pc_autoinc4")}, want: warned},
+		{name: "auto-increment failure can be ignored", mode: modeAll,
 			in: Input{ShardMode: "pessimistic", Sources: shard("pc_autoinc"), Ignore: []string{"auto_increment_ID"}}, want: passed},
 	}
 	for _, tt := range tests {

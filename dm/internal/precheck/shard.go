@@ -45,6 +45,9 @@ func (r *runner) shardChecks() []check {
 		} else {
 			checks = append(checks, pessimisticShardCheck(target, members, autoInc))
 		}
+		if autoInc {
+			checks = append(checks, autoIncrementCollisionCheck(target, members))
+		}
 	}
 	return checks
 }
