@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/dmkit/dmkit/syncer"
 )
 
 // subtaskRun is the live state of one subtask on this worker.
@@ -27,6 +29,7 @@ type subtaskRun struct {
 	retryAt   time.Time // zero: no automatic resume pending
 	stopAsked bool      // a graceful stop of the current run is under way
 	progress  progressMeter
+	ddlErr    *syncer.DDLError // the statement the last run paused on, if any
 }
 
 // defaultStopWait is how long a stop lets the source transaction in progress finish when
