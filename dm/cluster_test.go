@@ -83,7 +83,7 @@ func (f *stepUnits) get(task, source string) []*stepUnit {
 func newTestCluster(t *testing.T, workers ...string) (*Cluster, *stepUnits) {
 	t.Helper()
 	su := &stepUnits{}
-	c, err := Open(testCtx(t), Config{Store: MemoryStore(), Workers: workers, Units: su.factory})
+	c, err := Open(testCtx(t), Config{Store: MemoryStore(), Workers: workers, Units: su.factory, DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -228,6 +228,12 @@ func TestCreateSourceValidation(t *testing.T) {
 		{"bad relay binlog", CreateSourceRequest{Source: bad(func(s *Source) {
 			s.RelayConfig = &RelayConfig{RelayBinlogName: strPtr("../../etc/passwd")}
 		})}, CodeBadRelayBinlogName},
+		{"relay dir outside the data dir", CreateSourceRequest{Source: bad(func(s *Source) {
+			s.RelayConfig = &RelayConfig{RelayDir: strPtr("/etc/relay")}
+		})}, CodeInvalidRequest},
+		{"bad relay gtid", CreateSourceRequest{Source: bad(func(s *Source) {
+			s.RelayConfig = &RelayConfig{RelayBinlogGTID: strPtr("not-a-gtid")}
+		})}, CodeInvalidRequest},
 		{"wrong password", CreateSourceRequest{Source: bad(func(s *Source) { s.Password = strPtr("wrong") })}, CodeDBDriver},
 		{"unknown worker", CreateSourceRequest{Source: sourceFor("ok", testSrc), WorkerName: "nope"}, CodeWorkerNotFound},
 	}
@@ -373,7 +379,7 @@ func TestSourceLifecycle(t *testing.T) {
 	if relayOn.Total != 1 {
 		t.Fatalf("enable_relay=true filter after enable = %+v", relayOn)
 	}
-	wantCode(t, c.DeleteSource(ctx, "mysql-01", true), CodeSourceHasRelayWorkers)
+	wantCode(t, c.DeleteSource(ctx, "mysql-01", false), CodeSourceHasRelayWorkers)
 	_, err = c.UpdateSource(ctx, "mysql-01", UpdateSourceRequest{Source: sourceFor("mysql-01", testSrc)})
 	wantCode(t, err, CodeSourceUpdateBlocked)
 	wantCode(t, c.PurgeRelay(ctx, "mysql-01", PurgeRelayRequest{RelayBinlogName: "bad name"}), CodeBadRelayBinlogName)
@@ -920,7 +926,38 @@ func TestRelayBookkeeping(t *testing.T) {
 	if st.Total != 2 || st.Data[0].WorkerName != "w3" || st.Data[0].RelayStatus == nil || st.Data[1].WorkerName != "w1" {
 		t.Fatalf("status of a = %+v", st)
 	}
+	waitFor(t, "relay of a running on w3", func() bool {
+		st, err := c.SourceStatus(ctx, "a")
+		return err == nil && st.Data[0].RelayStatus.Stage == StageRunning && st.Data[0].RelayStatus.RelayDir != ""
+	})
 	mustOK(t, c.PurgeRelay(ctx, "a", PurgeRelayRequest{RelayBinlogName: "mysql-bin.000001"}))
+	wantCode(t, c.PurgeRelay(ctx, "a", PurgeRelayRequest{RelayBinlogName: "mysql-bin.000001", RelayDir: strPtr("nope.000001")}), CodeOpenAPICommon)
+	// Relay on two workers of one source: one entry per worker, each its own relay.
+	mustOK(t, c.EnableRelay(ctx, "a", EnableRelayRequest{WorkerNameList: []string{"w1"}}))
+	waitFor(t, "relay of a running on w1 and w3", func() bool {
+		st, err := c.SourceStatus(ctx, "a")
+		if err != nil || st.Total != 2 {
+			return false
+		}
+		for _, d := range st.Data {
+			if d.RelayStatus == nil || d.RelayStatus.Stage != StageRunning || !d.RelayStatus.RelayCatchUpMaster {
+				return false
+			}
+		}
+		return true
+	})
+	mustOK(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"w1"}}))
+	// A relay error (a binlog the source does not have) pauses relay with the cause.
+	missing := "mysql-bin.999999"
+	mustOK(t, c.EnableRelay(ctx, "b", EnableRelayRequest{RelayBinlogName: &missing}))
+	waitFor(t, "relay of b paused by the missing binlog", func() bool {
+		st, err := c.SourceStatus(ctx, "b")
+		return err == nil && st.Data[0].RelayStatus != nil && st.Data[0].RelayStatus.Stage == StagePaused &&
+			strings.Contains(st.Data[0].ErrorMsg, "mysql-bin.999999")
+	})
+	mustOK(t, c.DisableRelay(ctx, "b", DisableRelayRequest{}))
+	wantCode(t, c.EnableRelay(ctx, "a", EnableRelayRequest{WorkerNameList: []string{"w3"}, RelayDir: strPtr("/etc/relay")}), CodeInvalidRequest)
+	wantCode(t, c.EnableRelay(ctx, "a", EnableRelayRequest{WorkerNameList: []string{"w3"}, RelayBinlogGTID: strPtr("garbage")}), CodeInvalidRequest)
 	mustOK(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"w3"}}))
 	wantCode(t, c.DisableRelay(ctx, "a", DisableRelayRequest{WorkerNameList: []string{"ghost"}}), CodeWorkerNotFound)
 	wantCode(t, c.EnableRelay(ctx, "ghost", EnableRelayRequest{}), CodeSourceNotFound)

@@ -3,6 +3,11 @@ package dm
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/dmkit/dmkit/relay"
 )
 
 // relayWorkers lists the workers running relay for source.
@@ -24,6 +29,11 @@ func (c *Cluster) hasRelayWorkers(txn txnReader, source string) bool {
 func (c *Cluster) EnableRelay(ctx context.Context, name string, req EnableRelayRequest) error {
 	if req.RelayBinlogName != nil && *req.RelayBinlogName != "" && !relayBinlogNameRE.MatchString(*req.RelayBinlogName) {
 		return NewError(CodeBadRelayBinlogName, "relay-binlog-name %s not valid: expected a binlog file name such as mysql-bin.000001", *req.RelayBinlogName)
+	}
+	if sr := c.sourceRecord(name); sr != nil {
+		if err := c.checkRelaySettings(name, sr.Flavor, req.RelayDir, req.RelayBinlogGTID); err != nil {
+			return err
+		}
 	}
 	return c.update(ctx, func(w *writeTxn) error {
 		r, names, err := relayWorkerNames(w, name, req.WorkerNameList)
@@ -158,14 +168,107 @@ func (c *Cluster) PurgeRelay(ctx context.Context, name string, req PurgeRelayReq
 	return nil
 }
 
-// relayStatus reports relay for source on this worker. The relay unit is not part of this
-// build yet, so relay is reported paused with an error saying so.
-func (w *worker) relayStatus(source string) (*RelayStatus, string) {
-	return &RelayStatus{Stage: StagePaused}, fmt.Sprintf("relay log for source %s is not available in this dmkit build; syncers read the source binlog directly\n", source)
+// relaySpec is what a worker's relay unit runs: the source, the relay configuration and
+// the auto-purge policy. A spec with Err set is a relay that cannot run (Paused with it).
+type relaySpec struct {
+	Source   string
+	Disabled bool // the source is disabled: relay is held paused
+	Config   relay.Config
+	Purge    Purge
+	Err      string
 }
 
-// purgeRelay removes relay files of source older than name. Without a relay unit there
-// are no relay files, so there is nothing to remove.
-func (w *worker) purgeRelay(ctx context.Context, source, name, dir string) error {
-	return ctx.Err()
+// key identifies a spec for change detection: a different key restarts the relay.
+func (s *relaySpec) key() string {
+	c := s.Config
+	return fmt.Sprintf("%s|%v|%s|%s|%d|%s|%s|%s|%v|%s|%s", s.Source, s.Disabled, c.Dir, c.SourceDB.Host, c.SourceDB.Port, c.SourceDB.User,
+		c.SourceDB.Password, c.Flavor, c.EnableGTID, c.StartFile, c.StartGTID) + fmt.Sprint(derefInt(s.Purge.Interval), derefInt(s.Purge.Expires), derefInt(s.Purge.RemainSpace)) + s.Err
+}
+
+func derefInt(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// relaySpec implements workerHost: the relay worker runs for the source it was given
+// (relay enable), or for its bound source when that source's config has enable_relay.
+// nil: no relay on this worker.
+func (c *Cluster) relaySpec(worker string) *relaySpec {
+	txn := c.read()
+	wr, _ := getRecord(txn, kindWorker, worker).(*workerRecord)
+	if wr == nil {
+		return nil
+	}
+	source := relaySourceOf(txn, wr)
+	if source == "" {
+		return nil
+	}
+	sr, _ := getRecord(txn, kindSource, source).(*sourceRecord)
+	if sr == nil {
+		return nil
+	}
+	view := c.sourceView(txn, sr, false) // effective purge and relay settings
+	spec := &relaySpec{Source: source, Disabled: !sr.enabled(), Purge: *view.Purge}
+	rc := view.RelayConfig
+	dir, err := c.relayDir(derefStr(rc.RelayDir), source, worker)
+	if err != nil {
+		spec.Err = err.Error()
+	}
+	spec.Config = relay.Config{Dir: dir, SourceDB: sourceDBConfig(&sr.Source), Flavor: sr.Flavor, EnableGTID: sr.Source.EnableGTID,
+		StartFile: derefStr(rc.RelayBinlogName), StartGTID: derefStr(rc.RelayBinlogGTID)}
+	return spec
+}
+
+// relayDir is the relay directory of (source, worker): relay_dir (relative paths inside
+// the server's data directory, confined like a task's data_dir), then one directory per
+// source and worker, since the in-process workers share the data directory.
+func (c *Cluster) relayDir(dir, source, worker string) (string, error) {
+	if dir == "" {
+		dir = defaultRelayDir
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(c.cfg.DataDir, dir)
+	}
+	dir = filepath.Join(dir, source, worker)
+	if err := c.confined(dir); err != nil {
+		return "", fmt.Errorf("relay_dir %q: %v", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("relay_dir %q: %v", dir, err)
+	}
+	return abs, nil
+}
+
+// checkRelaySettings refuses relay settings that could not be acted on: a relay_dir
+// outside the server's data directory (and the allowed roots) and a relay_binlog_gtid
+// that does not parse for the source's flavor.
+func (c *Cluster) checkRelaySettings(source, flavor string, dir, gtid *string) error {
+	if dir != nil {
+		if _, err := c.relayDir(*dir, source, "worker"); err != nil {
+			return invalidf("source %s: %v", source, err)
+		}
+	}
+	if gtid != nil && *gtid != "" {
+		if _, err := mysql.ParseGTIDSet(flavor, *gtid); err != nil {
+			return invalidf("source %s: relay_binlog_gtid %q is not a %s GTID set: %v", source, *gtid, flavor, err)
+		}
+	}
+	return nil
+}
+
+// relaySourceOf is the source a worker runs relay for: the one relay was enabled for on
+// it, else its bound source when that source's config has enable_relay; "" for none.
+func relaySourceOf(txn txnReader, wr *workerRecord) string {
+	if wr.RelaySource != "" {
+		return wr.RelaySource
+	}
+	if wr.Source != "" {
+		if sr, _ := getRecord(txn, kindSource, wr.Source).(*sourceRecord); sr != nil && sr.Source.RelayConfig != nil && sr.Source.RelayConfig.EnableRelay {
+			return wr.Source
+		}
+	}
+	return ""
 }

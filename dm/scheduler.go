@@ -16,9 +16,7 @@ func (c *Cluster) setSourceEnabled(ctx context.Context, name string, enable bool
 		if r.enabled() == enable && (!enable || boundWorker(w.txn, name) != nil) {
 			return nil
 		}
-		if len(relayWorkers(w.txn, name)) > 0 {
-			return NewError(CodeSourceUpdateBlocked, "source %s can only be updated when relay is disabled and no tasks are running for now", name)
-		}
+		// Relay workers of the source hold their relay paused while it is disabled.
 		n := *r
 		n.Source.Enable = boolPtr(enable)
 		w.put(kindSource, &n)
@@ -33,7 +31,7 @@ func (c *Cluster) applyEnable(w *writeTxn, name string, enable bool) error {
 	bw := boundWorker(w.txn, name)
 	if enable {
 		if bw == nil {
-			free := c.freeWorker(w.txn)
+			free := c.freeWorker(w.txn, name)
 			if free == nil {
 				return NewError(CodeNoSourceInWorker, "no mysql source is being handled in the worker: no free worker can serve source %s; add a worker or disable another source", name)
 			}
@@ -153,7 +151,7 @@ func (c *Cluster) bindUnbound(w *writeTxn) {
 		if !s.enabled() || boundWorker(w.txn, s.Source.SourceName) != nil {
 			continue
 		}
-		free := c.freeWorker(w.txn)
+		free := c.freeWorker(w.txn, s.Source.SourceName)
 		if free == nil {
 			return
 		}
@@ -163,14 +161,18 @@ func (c *Cluster) bindUnbound(w *writeTxn) {
 	}
 }
 
-// freeWorker returns an online worker bound to nothing, preferring the first by name.
-func (c *Cluster) freeWorker(txn *memdb.Txn) *workerRecord {
+// freeWorker returns an online worker bound to nothing that may serve source: one
+// already running relay for it first (its subtasks then read that relay), else the
+// first free one by name.
+func (c *Cluster) freeWorker(txn *memdb.Txn, source string) *workerRecord {
 	names := append([]string(nil), c.cfg.Workers...)
 	sort.Strings(names)
-	for _, n := range names {
-		r, _ := getRecord(txn, kindWorker, n).(*workerRecord)
-		if r != nil && r.Source == "" && (r.RelaySource == "") {
-			return r
+	for _, relaying := range []string{source, ""} {
+		for _, n := range names {
+			r, _ := getRecord(txn, kindWorker, n).(*workerRecord)
+			if r != nil && r.Source == "" && r.RelaySource == relaying && (relaying == "" || c.workers[n] != nil) {
+				return r
+			}
 		}
 	}
 	return nil

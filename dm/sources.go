@@ -117,6 +117,11 @@ func (c *Cluster) CreateSource(ctx context.Context, req CreateSourceRequest) (*S
 		return nil, err
 	}
 	s.Flavor = probe.Flavor
+	if rc := s.RelayConfig; rc != nil {
+		if err := c.checkRelaySettings(s.SourceName, probe.Flavor, rc.RelayDir, rc.RelayBinlogGTID); err != nil {
+			return nil, err
+		}
+	}
 	rec := &sourceRecord{Source: s, Flavor: probe.Flavor, CaseSensitive: probe.LowerCaseTableNames == 0, ServerID: dmServerID(s.SourceName)}
 	err = c.update(ctx, func(w *writeTxn) error {
 		if w.get(kindSource, s.SourceName) != nil {
@@ -133,7 +138,7 @@ func (c *Cluster) CreateSource(ctx context.Context, req CreateSourceRequest) (*S
 			}
 			target = wr
 		} else if rec.enabled() {
-			target = c.freeWorker(w.txn)
+			target = c.freeWorker(w.txn, s.SourceName)
 		}
 		w.put(kindSource, rec)
 		if target != nil {
@@ -230,11 +235,11 @@ func (c *Cluster) sourceStatuses(txn txnReader, source string) []SourceStatus {
 	bound := boundWorker(txn, source)
 	for _, wr := range listRecords[*workerRecord](txn, kindWorker, "") {
 		if wr.RelaySource == source && (bound == nil || wr.Name != bound.Name) {
-			out = append(out, c.workerSourceStatus(wr, source))
+			out = append(out, c.workerSourceStatus(txn, wr, source))
 		}
 	}
 	if bound != nil {
-		out = append(out, c.workerSourceStatus(bound, source))
+		out = append(out, c.workerSourceStatus(txn, bound, source))
 	}
 	if len(out) == 0 {
 		out = append(out, SourceStatus{SourceName: source,
@@ -243,14 +248,14 @@ func (c *Cluster) sourceStatuses(txn txnReader, source string) []SourceStatus {
 	return out
 }
 
-func (c *Cluster) workerSourceStatus(wr *workerRecord, source string) SourceStatus {
+func (c *Cluster) workerSourceStatus(txn txnReader, wr *workerRecord, source string) SourceStatus {
 	st := SourceStatus{SourceName: source, WorkerName: wr.Name}
 	w := c.workers[wr.Name]
 	if w == nil {
 		st.ErrorMsg = fmt.Sprintf("dm-worker %s is offline", wr.Name)
 		return st
 	}
-	if wr.RelaySource == source {
+	if relaySourceOf(txn, wr) == source {
 		rs, errMsg := w.relayStatus(source)
 		st.RelayStatus = rs
 		st.ErrorMsg = errMsg
@@ -332,6 +337,11 @@ func (c *Cluster) UpdateSource(ctx context.Context, name string, req UpdateSourc
 		return nil, err
 	}
 	s.Flavor = probe.Flavor
+	if rc := s.RelayConfig; rc != nil {
+		if err := c.checkRelaySettings(s.SourceName, probe.Flavor, rc.RelayDir, rc.RelayBinlogGTID); err != nil {
+			return nil, err
+		}
+	}
 	rec := &sourceRecord{Source: s, Flavor: probe.Flavor, CaseSensitive: probe.LowerCaseTableNames == 0, ServerID: old.ServerID}
 	err = c.update(ctx, func(w *writeTxn) error {
 		cur, _ := w.get(kindSource, name).(*sourceRecord)
@@ -377,7 +387,8 @@ func setSourceSubtasks(w *writeTxn, source, stage string) {
 
 // DeleteSource removes a source and its binding. Without force it is refused while tasks
 // use the source; with force their subtasks on it are removed (a task left with none is
-// removed). It is refused while relay runs for the source.
+// removed) and stops relay for it. Without force it is refused while relay runs for
+// the source.
 func (c *Cluster) DeleteSource(ctx context.Context, name string, force bool) error {
 	return c.update(ctx, func(w *writeTxn) error {
 		r, _ := w.get(kindSource, name).(*sourceRecord)
@@ -389,11 +400,19 @@ func (c *Cluster) DeleteSource(ctx context.Context, name string, force bool) err
 			return NewError(CodeSourceHasTasks, "source with name %s need to operate has existing tasks %v", name, c.sourceTaskNames(w.txn, name))
 		}
 		if rw := relayWorkers(w.txn, name); len(rw) > 0 {
-			var names []string
-			for _, x := range rw {
-				names = append(names, x.Name)
+			if !force {
+				var names []string
+				for _, x := range rw {
+					names = append(names, x.Name)
+				}
+				return NewError(CodeSourceHasRelayWorkers, "source with name %s need to operate has existing relay workers %v", name, names)
 			}
-			return NewError(CodeSourceHasRelayWorkers, "source with name %s need to operate has existing relay workers %v", name, names)
+			// force stops relay too (the relay files stay on disk).
+			for _, x := range rw {
+				nw := *x
+				nw.RelaySource = ""
+				w.put(kindWorker, &nw)
+			}
 		}
 		for _, st := range subs {
 			deleteSubtask(w, st)

@@ -57,6 +57,9 @@ type SubtaskConfig struct {
 	BinlogOps []syncer.BinlogOp
 	// Shard coordinates the DDL of merged tables (shard_mode set); nil otherwise.
 	Shard syncer.ShardCoordinator
+	// Relay opens the source's relay log on this worker for the sync unit (it declines
+	// when no relay runs).
+	Relay syncer.RelayOpener
 	// Logger is the subtask's logger.
 	Logger *slog.Logger
 }

@@ -97,6 +97,7 @@ func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 		TimeZone:         sessionTimeZone(t),
 		Throttle:         syncerThrottle(incr.Throttle),
 		BinlogOps:        cfg.BinlogOps,
+		Relay:            cfg.Relay,
 		Logger:           cfg.Logger,
 		Shard:            cfg.Shard,
 	}
@@ -283,4 +284,37 @@ func (u *syncUnit) Status() any {
 		SecondsBehindMaster: st.SecondsBehindMaster, IOTotalBytes: st.IOTotalBytes, DumpIOTotalBytes: st.DumpIOTotalBytes,
 		Throttled: st.Throttled, ThrottleReason: st.ThrottleReason, DuplicateKeyConflicts: st.DuplicateConflicts,
 	}
+}
+
+// switchStream makes the running syncer reopen its stream through the relay opener.
+func (u *syncUnit) switchStream() {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s != nil {
+		s.SwitchStream()
+	}
+}
+
+// neededLocation is the location the task resumes from (its flushed checkpoint) while
+// the syncer runs.
+func (u *syncUnit) neededLocation() (dumpfile.Location, bool) {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s == nil {
+		return dumpfile.Location{}, false
+	}
+	return s.Checkpoint()
+}
+
+// remoteCheckpoint is the checkpoint of a syncer that reads the source directly.
+func (u *syncUnit) remoteCheckpoint() (dumpfile.Location, bool) {
+	u.mu.Lock()
+	s := u.s
+	u.mu.Unlock()
+	if s == nil || s.BinlogType() != syncer.BinlogRemote {
+		return dumpfile.Location{}, false
+	}
+	return s.Checkpoint()
 }

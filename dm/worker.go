@@ -25,6 +25,9 @@ type worker struct {
 	mu        sync.Mutex
 	runs      map[string]*subtaskRun // by task name
 	suspended map[string]bool        // sources held paused by a transfer
+	relay     *relayRun              // the relay unit, nil when this worker runs no relay
+	// relayStopping is closed once a stopped relay released its directory.
+	relayStopping chan struct{}
 }
 
 func newWorker(host workerHost, units UnitFactory, name string, log *slog.Logger) *worker {
@@ -62,6 +65,7 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) reconcile(ctx context.Context, source string, desired map[string]*subtaskRecord) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.reconcileRelay(ctx)
 	for task, r := range w.runs {
 		if st, ok := desired[task]; !ok || st.Source != r.source || st.TaskID != r.taskID {
 			r.stop()
@@ -124,6 +128,9 @@ func closed(ch chan struct{}) bool {
 // start launches a run of the subtask's remaining units.
 func (w *worker) start(ctx context.Context, r *subtaskRun, st *subtaskRecord) {
 	cfg, err := w.host.subtaskConfig(st, w.name, w.log)
+	if cfg != nil {
+		cfg.Relay = w.relayOpener(st.Source)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.resumeSeq != st.ResumeSeq {
@@ -315,8 +322,17 @@ func (w *worker) stopAll() {
 		runs = append(runs, r)
 	}
 	w.runs = map[string]*subtaskRun{}
+	rr := w.relay
+	w.relay = nil
 	w.mu.Unlock()
 	for _, r := range runs {
 		r.closeUnits()
+	}
+	if rr != nil {
+		rr.cancel()
+		<-rr.done
+		if rr.rel != nil {
+			rr.rel.Close()
+		}
 	}
 }

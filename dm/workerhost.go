@@ -25,6 +25,8 @@ type workerHost interface {
 	subtaskConfig(st *subtaskRecord, worker string, log *slog.Logger) (*SubtaskConfig, error)
 	// taskMode is the mode of a task, "" when it is gone.
 	taskMode(task string) string
+	// relaySpec is the relay this worker runs, nil when none.
+	relaySpec(worker string) *relaySpec
 	// recordFinished persists that the run started for resumeSeq finished all units.
 	recordFinished(task, taskID, source string, resumeSeq int64)
 }
@@ -70,6 +72,14 @@ func (c *Cluster) desiredState(ctx context.Context, name string) (string, map[st
 	source := ""
 	if err == nil && obj != nil {
 		source = obj.(*workerRecord).Source
+		// The relay follows the relay source's (or the bound source's) config too.
+		for _, s := range []string{source, obj.(*workerRecord).RelaySource} {
+			if s != "" {
+				if sch, _, err := txn.FirstWatch(kindSource, "id", s); err == nil {
+					ws.Add(sch)
+				}
+			}
+		}
 	}
 	desired := map[string]*subtaskRecord{}
 	if source != "" {

@@ -18,6 +18,8 @@
 #   DURATION [60] BACKLOG_THREADS [8] incr: seconds and threads of the oltp_write_only backlog
 #   PAR_THREADS [4] PAR_MODE [optimistic]  incr: the parallel native replica
 #   REPL_THREADS [] REPL_BATCH []    incr: dmkit incr_migrate_conf (empty = dmkit's default)
+#   RELAY [1]                        incr: also time a task reading the relay log (relay pulled
+#                                    from the snapshot's file first), beside the direct one
 #   LAG [1] LAG_SECONDS [30] LAG_RATE [500]  incr: steady-state lag under a fixed-rate load
 #                                    (2000 saturates a 2-core machine running source + applier)
 #   PHASES [0]                       full: 1 also times dmkit's dumper alone and its loader alone
@@ -58,6 +60,7 @@ PAR_MODE=${PAR_MODE:-optimistic}
 REPL_THREADS=${REPL_THREADS:-}
 REPL_BATCH=${REPL_BATCH:-}
 LAG=${LAG:-1}
+RELAY=${RELAY:-1}
 LAG_SECONDS=${LAG_SECONDS:-30}
 LAG_RATE=${LAG_RATE:-500}
 ON_DUPLICATE=${ON_DUPLICATE:-replace}
@@ -510,11 +513,77 @@ heartbeat_lag() {
 		      printf "%.0f %.0f %.0f", v[int(n * 0.5)] / 1000, v[int(n * 0.99)] / 1000, v[n - 1] / 1000 }')
 }
 
+# relay_caught_up: true when the source's relay reports relay_catch_up_master.
+relay_caught_up() {
+	curl -s "$API/sources/src/status" | python3 -c 'import json, sys
+d = json.load(sys.stdin).get("data") or []
+print("true" if any((s.get("relay_status") or {}).get("relay_catch_up_master") for s in d) else "false")'
+}
+
+# relay_catchup INCR_CONF DIRECT_S: the relay variant of the incremental benchmark, on the
+# same backlog. The relay is pulled from the snapshot's file (timed on its own), then a
+# task into dmrelay reads it from the snapshot position (timed like the direct task).
+# Appends its summary to relay_lines; relay is disabled again afterwards.
+relay_catchup() {
+	local conf=$1 direct_s=$2 t0 deadline pull_s rl_s rl_cpu0 rl_cpu rss0 rss1 kind relay_mb
+	rss0=$(hwm_mb "$DMPID")
+	# relay_binlog_name is a source setting: DM refuses to change it while a task runs.
+	api POST /tasks/bench-incr/stop
+	log "dmkit relay: pulling the source from ($SNAP_FILE, 4) into the relay"
+	t0=$(now)
+	api POST /sources/src/relay/enable "{\"relay_binlog_name\":\"$SNAP_FILE\"}"
+	deadline=$(($(date +%s) + STEP_TIMEOUT))
+	until [ "$(relay_caught_up)" = true ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || die "the relay did not catch up in $STEP_TIMEOUT s (log: $WORK/dm-incr.log)"
+		sleep 0.1
+	done
+	pull_s=$(calc "$(now) - $t0")
+	relay_mb=$(du -sm "$WORK/dm-data-incr/relay-dir" | cut -f1)
+	log "dmkit relay: caught up in $pull_s s ($relay_mb MiB of relay files)"
+	api POST /tasks "{\"task\":{\"name\":\"bench-relay\",\"task_mode\":\"incremental\",\"on_duplicate\":\"replace\",
+		\"meta_schema\":\"dm_meta\",
+		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dmrelay]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
+		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
+		\"source_config\":{\"incr_migrate_conf\":{$conf},
+		\"source_conf\":[{\"source_name\":\"src\",\"binlog_name\":\"$SNAP_FILE\",\"binlog_pos\":$SNAP_POS}]}}}"
+	rl_cpu0=$(cpu "$DMPID")
+	t0=$(now)
+	api POST /tasks/bench-relay/start
+	deadline=$(($(date +%s) + STEP_TIMEOUT))
+	while :; do
+		task_status bench-relay
+		if [ "$ST_SYNCED" = true ] && [ "$ST_SFILE" = "$END_FILE" ] && [ "$ST_SPOS" -ge "$END_POS" ]; then break; fi
+		[ "$ST_STAGE" = Paused ] && die "dmkit relay task paused: $ST_ERR (log: $WORK/dm-incr.log)"
+		[ "$(date +%s)" -lt "$deadline" ] || die "dmkit (relay) did not catch up in $STEP_TIMEOUT s (syncer at ($ST_SFILE, $ST_SPOS))"
+		sleep 0.1
+	done
+	rl_s=$(calc "$(now) - $t0")
+	rl_cpu=$(cpu_secs "$rl_cpu0" "$(cpu "$DMPID")")
+	rss1=$(hwm_mb "$DMPID")
+	kind=$(curl -s "$API/tasks/bench-relay/status" | python3 -c 'import json, sys
+print(((json.load(sys.stdin).get("data") or [{}])[0].get("sync_status") or {}).get("binlog_type", "-"))')
+	[ "$kind" = local ] || die "the relay task read binlog_type '$kind', not local"
+	log "dmkit relay: task caught up in $rl_s s reading the relay, dm-server CPU $rl_cpu s, peak RSS $rss0 -> $rss1 MiB"
+	verify dmrelay
+	api POST /tasks/bench-relay/stop
+	api POST /sources/src/relay/disable
+	api POST /tasks/bench-incr/start
+	relay_lines+=("$(printf '%-34s %9s %10s %12s %s' 'dmkit incremental, relay (local)' "$rl_s" \
+		"$(calc "$txns / $rl_s" | cut -d. -f1)" "$(calc "$mb / $rl_s")" "$rl_cpu | -, $rss1 MiB")")
+	relay_lines+=("relay pull of the backlog: $pull_s s, $relay_mb MiB relay files; dm-server peak RSS before relay $rss0 MiB, after $rss1 MiB")
+	relay_lines+=("ratio dmkit relay/direct catch-up: $(calc "$rl_s / $direct_s") (goal <= 1.15)")
+}
+
 bench_incr() {
 	start_mariadb src 1
 	start_mariadb rserial 11
 	start_mariadb rpar 12
 	start_mariadb dmdst 13
+	local relay_dst=""
+	if [ "$RELAY" = 1 ]; then
+		start_mariadb dmrelay 14
+		relay_dst=dmrelay
+	fi
 	prepare_source
 	sql src "CREATE TABLE $DB.bench_heartbeat (id INT PRIMARY KEY, ts DATETIME(6) NOT NULL);
 		INSERT INTO $DB.bench_heartbeat VALUES (1, NOW(6))"
@@ -529,13 +598,13 @@ bench_incr() {
 	grep -q "$SNAP_POS" "$WORK/snap/metadata" ||
 		die "the snapshot's position moved (expected $SNAP_POS in $WORK/snap/metadata)"
 	local r
-	for r in rserial rpar dmdst; do
+	for r in rserial rpar dmdst $relay_dst; do
 		timeout "$STEP_TIMEOUT" myloader -h 127.0.0.1 -P "${PORT[$r]}" -u $USER_NAME -p $USER_PASS \
 			-d "$WORK/snap" -t "$THREADS" -v 2 >"$WORK/snap-myloader-$r.log" 2>&1 ||
 			die "myloader into $r failed, see $WORK/snap-myloader-$r.log"
 	done
 	rm -rf "$WORK/snap"
-	verify rserial rpar dmdst
+	verify rserial rpar dmdst $relay_dst
 
 	log "backlog: sysbench oltp_write_only, $BACKLOG_THREADS threads, $DURATION s"
 	timeout "$STEP_TIMEOUT" sysbench oltp_write_only --db-driver=mysql --mysql-host=127.0.0.1 \
@@ -594,6 +663,9 @@ bench_incr() {
 	dm_events=$ST_EVENTS
 	log "dmkit: caught up in $dm_s s ($dm_events events), dm-server CPU $dm_cpu s, target mariadbd CPU $dm_dst_cpu s, peak RSS $dm_rss MiB"
 	verify rserial rpar dmdst
+
+	local relay_lines=()
+	[ "$RELAY" = 1 ] && relay_catchup "$incr_conf" "$dm_s"
 
 	local lag_line=()
 	if [ "$LAG" = 1 ]; then
@@ -656,6 +728,7 @@ bench_incr() {
 	sum_line "dmkit binlog events applied: $dm_events ($(calc "$dm_events / $dm_s" | cut -d. -f1) events/s)"
 	sum_line "ratio dmkit/native-serial: $(calc "$dm_s / $ser_s") (goal <= 1.00); dmkit/native-parallel: $(calc "$dm_s / $par_s")"
 	sum_line "targets verified identical to the source (row counts + CHECKSUM TABLE)"
+	for r in "${relay_lines[@]}"; do sum_line "$r"; done
 	if [ ${#lag_line[@]} -gt 0 ]; then
 		sum_line "steady-state lag under sysbench oltp_write_only --rate=$LAG_RATE x $BACKLOG_THREADS threads for $LAG_SECONDS s, one applier at a time"
 		sum_line "(heartbeat row written every 50 ms on the source, NOW(6) - heartbeat read every 100 ms on the target), ms:"

@@ -43,6 +43,10 @@ type Config struct {
 	// EnableGTID makes the stream start (and resume) by GTID set instead of file/position.
 	EnableGTID bool
 
+	// Relay, when set, is asked for a stream over the source's relay log each time the
+	// binlog stream (re)opens; it may decline (nil Stream), and the source is read.
+	Relay RelayOpener
+
 	// Target is the MySQL-compatible server written to.
 	Target dbconn.Config
 

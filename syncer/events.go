@@ -27,11 +27,13 @@ func (r *run) readLoop(ctx context.Context) error {
 	var failingSince time.Time
 	for {
 		loc := r.published.Load().loc
-		bs, st, err := openStream(r.streamCfg, r.cfg.Flavor, loc, r.cfg.EnableGTID)
+		st, kind, err := r.openEventStream(loc)
+		switched := false
 		if err == nil {
+			r.s.binlogType.Store(kind)
 			var progressed bool
-			progressed, err = r.consume(ctx, st)
-			bs.Close()
+			progressed, switched, err = r.consumeSwitchable(ctx, st)
+			st.Close()
 			if progressed {
 				failingSince, backoff = time.Time{}, 500*time.Millisecond
 			}
@@ -55,6 +57,11 @@ func (r *run) readLoop(ctx context.Context) error {
 		if errors.As(err, &pe) {
 			return pe.err
 		}
+		if switched {
+			r.log.Info("reopening the binlog stream (relay started or stopped)", "location", r.published.Load().loc.String())
+			r.resetForReopen()
+			continue
+		}
 		if isPermanentStreamError(err) {
 			return fmt.Errorf("read binlog from %s at %s: %s", r.cfg.SourceDB.Addr(), loc, errText(err))
 		}
@@ -65,14 +72,7 @@ func (r *run) readLoop(ctx context.Context) error {
 			return temporary(fmt.Errorf("read binlog from %s: still failing after %s: %s", r.cfg.SourceDB.Addr(), r.cfg.retryBudget, errText(err)))
 		}
 		r.log.Warn("binlog stream failed; reconnecting", "error", errText(err), "location", r.published.Load().loc.String(), "backoff", backoff)
-		// Restart at the last complete transaction; rows events of the open transaction
-		// that were already dispatched are skipped when they come again.
-		if r.inTxn && r.lastRowsPos.File != "" {
-			p := r.lastRowsPos
-			r.resumeSkip = &p
-		}
-		r.inTxn, r.explicitBegin = false, false
-		r.curFile = r.published.Load().loc.File
+		r.resetForReopen()
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -82,11 +82,46 @@ func (r *run) readLoop(ctx context.Context) error {
 	}
 }
 
+// resetForReopen prepares a restart at the last complete transaction; rows events of
+// the open transaction that were already dispatched are skipped when they come again.
+func (r *run) resetForReopen() {
+	if r.inTxn && r.lastRowsPos.File != "" {
+		p := r.lastRowsPos
+		r.resumeSkip = &p
+	}
+	r.inTxn, r.explicitBegin = false, false
+	r.curFile = r.published.Load().loc.File
+}
+
+// consumeSwitchable runs consume until SwitchStream is called (switched) or the stream
+// ends.
+func (r *run) consumeSwitchable(ctx context.Context, st Stream) (progressed, switched bool, err error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-r.s.switchCh:
+			cancel(errStreamSwitch)
+		case <-stop:
+		}
+	}()
+	// Only the wait for the next event is cut short: an event being handled completes.
+	progressed, err = r.consume(ctx, sctx, st)
+	if ctx.Err() == nil && errors.Is(context.Cause(sctx), errStreamSwitch) {
+		return progressed, true, err
+	}
+	return progressed, false, err
+}
+
 // consume handles events until the stream fails or ctx ends. progressed reports whether
 // any event arrived.
 // After StopAtTransactionEnd it returns errQuiesced at the next transaction boundary.
-func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (progressed bool, err error) {
-	rctx, cancel := r.readContext(ctx)
+// The wait for the next event ends with waitCtx (a stream switch) or a stop request;
+// handling an event ends only with ctx.
+func (r *run) consume(ctx, waitCtx context.Context, st Stream) (progressed bool, err error) {
+	rctx, cancel := r.readContext(waitCtx)
 	defer cancel()
 	for {
 		if r.stopRequested() {
@@ -95,7 +130,7 @@ func (r *run) consume(ctx context.Context, st *replication.BinlogStreamer) (prog
 			if !r.inTxn && r.resumeSkip == nil {
 				return progressed, errQuiesced
 			}
-			rctx = ctx // finish the open transaction first
+			rctx = waitCtx // finish the open transaction first
 		}
 		ev, err := r.nextEvent(rctx, st)
 		if err != nil {

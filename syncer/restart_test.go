@@ -94,6 +94,9 @@ func TestSourceRestart(t *testing.T) {
 	setupSchema(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v INT)", "CREATE TABLE n (v INT)")
 	r, stop := startSyncer(t, newTask(t, "src_restart", db))
 	writeLoad(t, db, 0, 200)
+	// Connected and streaming first: a source that restarts while Run is still opening
+	// its connections ends Run with a temporary error, which is dm's to retry.
+	waitSynced(t, r, db)
 	if err := src.Restart(); err != nil {
 		t.Fatal(err)
 	}

@@ -271,7 +271,7 @@ func (r *run) shardRewindDue() bool {
 
 // nextEvent reads the next event; while tables are held it wakes up regularly so that a
 // resolved lock is noticed on an idle source, and returns errRewind when one is.
-func (r *run) nextEvent(ctx context.Context, st *replication.BinlogStreamer) (*replication.BinlogEvent, error) {
+func (r *run) nextEvent(ctx context.Context, st Stream) (*replication.BinlogEvent, error) {
 	for {
 		if r.shardRewindDue() {
 			return nil, errRewind

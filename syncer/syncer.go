@@ -30,6 +30,10 @@ type Syncer struct {
 	// throttle is Config.Throttle's last verdict.
 	throttle *throttleState
 
+	// switchCh asks the event loop to reopen its stream; binlogType is the current one.
+	switchCh   chan struct{}
+	binlogType atomic.Value
+
 	// Counters for Status, kept across runs.
 	totalEvents atomic.Int64
 	ioBytes     atomic.Uint64
@@ -52,7 +56,8 @@ func New(cfg Config) (*Syncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Syncer{cfg: cfg, started: time.Now(), throttle: newThrottleState()}
+	s := &Syncer{cfg: cfg, started: time.Now(), throttle: newThrottleState(), switchCh: make(chan struct{}, 1)}
+	s.binlogType.Store(BinlogRemote)
 	s.tr.Store(tracker.New(cfg.CaseSensitive))
 	return s, nil
 }
@@ -93,7 +98,8 @@ type Status struct {
 	BlockingDDLs []string
 	// Synced is true when everything up to the source's binlog end is applied.
 	Synced bool
-	// BinlogType is "remote": the syncer reads the source directly.
+	// BinlogType is "local" while the syncer reads the relay log, "remote" while it
+	// reads the source directly.
 	BinlogType string
 	// SecondsBehindMaster is the age of the oldest unapplied change (0 when caught up).
 	SecondsBehindMaster int64
@@ -114,7 +120,7 @@ func (s *Syncer) Status() Status {
 	now := time.Now()
 	st := Status{
 		TotalEvents:        s.totalEvents.Load(),
-		BinlogType:         "remote",
+		BinlogType:         s.binlogType.Load().(string),
 		IOTotalBytes:       s.ioBytes.Load(),
 		DuplicateConflicts: s.dupConflicts.Load(),
 		DumpIOTotalBytes:   s.dumpBytes.Load(),

@@ -71,6 +71,12 @@ var guards = map[site]guard{
 	{"dumper/writer.go", "abort"}:                  {why: "removes its own temporary file", in: "w.path + tmpSuffix"},
 	{"dm/filestore.go", "Scrub"}:                   {why: "removes its own half-written copy of the store", in: `tmp := s.path + ".scrub"`},
 	{"examples/migrate/main.go", "run"}:            {why: "removes the temp dump dir it created", in: `os.MkdirTemp("", "dmkit-migrate-")`},
+	// Relay files: binlog-named files of the relay's own sub-directories, only before
+	// the oldest file a task, a reader or the writer needs.
+	{"relay/purge.go", "removeRelayFiles"}: {
+		why: "removes binlog files inside sub-directories listed in the relay's own index", in: "!slices.Contains(subs, filepath.Clean(sub)) || !isBinlogName(name)",
+		callers: map[site]string{{"relay/purge.go", "purge"}: "(relayFile{i, sub, f}).compare(limit) >= 0"},
+	},
 	// Test and benchmark tooling, never reached by a task.
 	{"internal/mysqltest/server.go", "Stop"}: {why: "removes the throwaway server's own temp dir", in: "s.Dir"},
 	{"scripts/bench/phases/main.go", "load"}: {why: "benchmark drops its own bench schemas", in: "o.schema"},
