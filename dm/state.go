@@ -72,6 +72,9 @@ type subtaskRecord struct {
 	StartTime        string `json:"start_time,omitempty"`
 	SafeModeDuration string `json:"safe_mode_duration,omitempty"`
 	StopTimeout      string `json:"stop_timeout,omitempty"`
+	// BinlogOps are the binlog skip/replace operations (OperateBinlog), carried to the
+	// sync unit at every start.
+	BinlogOps []binlogOpRecord `json:"binlog_ops,omitempty"`
 }
 
 func subtaskKey(task, source string) string { return task + "\x00" + source }

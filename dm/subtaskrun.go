@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/dmkit/dmkit/syncer"
 )
 
 // subtaskRun is the live state of one subtask on this worker.
@@ -30,6 +32,7 @@ type subtaskRun struct {
 	// set of units (validation.go).
 	validation string
 	progress   progressMeter
+	ddlErr     *syncer.DDLError // the statement the last run paused on, if any
 }
 
 // defaultStopWait is how long a stop lets the source transaction in progress finish when

@@ -53,6 +53,8 @@ type SubtaskConfig struct {
 	ClearStartArgs func()
 	// ForgetSchemaOverrides forgets SchemaOverrides once a checkpoint holds them.
 	ForgetSchemaOverrides func()
+	// BinlogOps skip or replace single statements (binlog skip/replace).
+	BinlogOps []syncer.BinlogOp
 	// Shard coordinates the DDL of merged tables (shard_mode set); nil otherwise.
 	Shard syncer.ShardCoordinator
 	// Relay opens the source's relay log on this worker for the sync unit (it declines

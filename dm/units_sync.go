@@ -100,6 +100,7 @@ func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 		ForeignKeyChecks: t.TargetConfig.Session != nil && t.TargetConfig.Session.ForeignKeyChecks == "1",
 		TimeZone:         sessionTimeZone(t),
 		Throttle:         syncerThrottle(incr.Throttle),
+		BinlogOps:        cfg.BinlogOps,
 		Relay:            cfg.Relay,
 		Logger:           cfg.Logger,
 		Shard:            cfg.Shard,

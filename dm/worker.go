@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/dmkit/dmkit/syncer"
 )
 
 // worker runs the subtasks of the source bound to it. It is a controller: a loop reads the
@@ -147,7 +149,7 @@ func (w *worker) start(ctx context.Context, r *subtaskRun, st *subtaskRecord) {
 	done := make(chan struct{})
 	r.cancel, r.done = cancel, done
 	r.stopAsked = false
-	r.stage, r.errMsg = StageRunning, ""
+	r.stage, r.errMsg, r.ddlErr = StageRunning, "", nil
 	log := w.log.With("task", st.Task, "source", st.Source)
 	log.Info("subtask starting")
 	go func() {
@@ -168,6 +170,7 @@ func (w *worker) start(ctx context.Context, r *subtaskRun, st *subtaskRecord) {
 			log.Info("subtask paused")
 		default:
 			r.stage, r.errMsg = StagePaused, err.Error()+"\n"
+			r.ddlErr = ddlFailure(err)
 			if retryable(err) {
 				r.retries++
 				r.retryAt = time.Now().Add(backoff(r.retries))
@@ -205,6 +208,20 @@ func (w *worker) status(task string) (SubTaskStatus, bool) {
 	s.ValidationStatus = r.validationStatusLocked()
 	s.Progress = r.progress.sample(time.Now(), s)
 	return s, true
+}
+
+// pausedDDL is the statement the subtask's last run paused on, nil when it did not.
+func (w *worker) pausedDDL(task string) *syncer.DDLError {
+	r := w.runOf(task)
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stage != StagePaused {
+		return nil
+	}
+	return r.ddlErr
 }
 
 // runOf returns the live state of a subtask on this worker, or nil.

@@ -44,6 +44,8 @@ type workerHandle interface {
 	subtaskStage(task string) string
 	// trackedTable is the CREATE TABLE the subtask's sync unit tracks for a source table.
 	trackedTable(task, schema, table string) (string, bool)
+	// pausedDDL is the statement the subtask is paused on, nil when none.
+	pausedDDL(task string) *syncer.DDLError
 	// suspend holds the subtasks of source paused (a transfer) until resume.
 	suspend(source string)
 	resume(source string)
@@ -110,7 +112,8 @@ func (c *Cluster) subtaskConfig(st *subtaskRecord, worker string, log *slog.Logg
 	}
 	cfg := &SubtaskConfig{Task: tr.Task, Source: sr.Source, Flavor: sr.Flavor, CaseSensitive: sr.CaseSensitive,
 		ServerID: sr.ServerID, StartTime: st.StartTime, SafeModeDuration: st.SafeModeDuration, Worker: worker,
-		SchemaOverrides: tableSchemaOverrides(txn, st.Task, st.Source), Logger: log.With("task", st.Task, "source", st.Source)}
+		SchemaOverrides: tableSchemaOverrides(txn, st.Task, st.Source), BinlogOps: syncerBinlogOps(st.BinlogOps),
+		Logger: log.With("task", st.Task, "source", st.Source)}
 	cfg.DataDir = effectiveDataDir(c.cfg.DataDir, &tr.Task, st.Source)
 	cfg.TaskID = tr.ID
 	task, id, source, seq := st.Task, st.TaskID, st.Source, st.ResumeSeq

@@ -211,7 +211,7 @@ func TestSuccessStatuses(t *testing.T) {
 		"DMAPIGetTableListByTaskAndSource": {200, true}, "DMAPIGetTableStructure": {200, true},
 		"DMAPIOperateTableStructure": {200, false}, "DMAPIOperateTableStructurePost": {200, false},
 		"DMAPIDeleteTableStructure": {204, false},
-		"DMAPIConvertTask":          {200, true}, "DMKitCheckTask": {200, true}, "DMAPIGetTaskTemplateList": {200, true}, "DMAPICreateTaskTemplate": {201, true},
+		"DMAPIConvertTask":          {200, true}, "DMKitCheckTask": {200, true}, "DMKitOperateBinlog": {200, true}, "DMAPIGetTaskTemplateList": {200, true}, "DMAPICreateTaskTemplate": {201, true},
 		"DMAPIImportTaskTemplate": {202, true}, "DMAPIGetTaskTemplate": {200, true}, "DMAPIUpdateTaskTemplate": {200, true},
 		"DMAPIDeleteTaskTemplate": {204, false},
 		"DMKitGetShardDDLLocks":   {200, true}, "DMKitUnlockShardDDLLock": {200, false},

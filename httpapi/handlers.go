@@ -241,6 +241,13 @@ func (s *server) handlers() map[string]handler {
 		},
 
 		// templates and converters
+		"DMKitOperateBinlog": func(x *call) (any, error) {
+			var req dm.BinlogOperationRequest
+			if err := x.decode(&req); err != nil {
+				return nil, err
+			}
+			return c.OperateBinlog(x.ctx, x.param("task-name"), x.param("source-name"), req)
+		},
 		"DMKitCheckTask": func(x *call) (any, error) {
 			var req dm.CreateTaskRequest
 			if err := x.decode(&req); err != nil {

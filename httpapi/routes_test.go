@@ -14,6 +14,7 @@ var requiredBodies = map[string]string{
 	"DMAPIUpdateSource":              `{"source": {"source_name": "s", "host": "h", "port": 1, "user": "u"}}`,
 	"DMAPITransferSource":            `{"worker_name": "w"}`,
 	"DMAPIPurgeRelay":                `{"relay_binlog_name": "mysql-bin.000001"}`,
+	"DMKitOperateBinlog":             `{"op": "skip"}`,
 	"DMAPIOperateTableStructure":     `{}`,
 	"DMAPIOperateTableStructurePost": `{}`,
 	"DMKitUnlockShardDDLLock":        `{"lock_id": "t-` + "`a`.`b`" + `", "action": "skip"}`,

@@ -116,6 +116,10 @@ type Config struct {
 	// those tables are ordinary tables.
 	OnlineDDL *filter.OnlineDDL
 
+	// BinlogOps skip or replace single statement events (DM's binlog skip/replace), by the
+	// position a DDLError reported.
+	BinlogOps []BinlogOp
+
 	// Throttle, when set, pauses applying while its query on the target is above its
 	// threshold (see throttle.go).
 	Throttle *Throttle

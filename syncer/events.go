@@ -259,9 +259,12 @@ func (r *run) handleQuery(ctx context.Context, h *replication.EventHeader, e *re
 		r.endTxn(h)
 		return nil
 	}
+	if op, ok := r.binlogOp(position{r.curFile, h.LogPos}); ok {
+		return r.applyBinlogOp(ctx, h, e, q, op)
+	}
 	isDDL, err := r.handleStatement(ctx, h, e, q)
 	if err != nil {
-		return err
+		return r.ddlError(h, q, err)
 	}
 	if isDDL || !r.explicitBegin {
 		// A DDL or a statement logged on its own ends its transaction; others inside
