@@ -101,7 +101,14 @@ func TestPurge(t *testing.T) {
 		}
 	}
 	waitCatchUp(t, r)
-	files := relayFiles(t, r.Dir())
+	// The relay opens the file after the last rotation with that file's first event.
+	var files [][2]string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if files = relayFiles(t, r.Dir()); len(files) >= 5 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if len(files) < 5 {
 		t.Fatalf("want 5 relay files, got %v", files)
 	}
