@@ -111,7 +111,9 @@ func (s *Syncer) Run(ctx context.Context) error {
 	defer s.stop.end()
 	r, err := s.prepare(ctx)
 	if err != nil {
-		return err
+		// Preparing is connecting, reading and writing checkpoints, locating the start:
+		// a server that goes away meanwhile (a restart) is a pause to resume from.
+		return maybeTemporary(err)
 	}
 	r.stopReq = s.stop.requested()
 	defer r.close()
@@ -520,7 +522,8 @@ func (r *run) writeGlobalLocked(ctx context.Context, loc Location, force bool) (
 		}
 	}
 	if err := writeGlobal(ctx, r.target, r.cpTable, r.cfg.Source, g); err != nil {
-		return false, err
+		// A target that went away (restarting) is a pause to resume from, not a failure.
+		return false, maybeTemporary(err)
 	}
 	r.lastGlobal = posOf(loc)
 	if frozen == nil {
