@@ -92,6 +92,7 @@ func TestRelayCatchUp(t *testing.T) {
 	setupSchema(t, db, "rcatch")
 	r := newRelay(t, src, "", nil)
 	runRelay(t, r)
+	waitCatchUp(t, r) // connected at the source's current file before the load rotates it
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
