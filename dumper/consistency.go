@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -208,30 +207,8 @@ func unlock(ctx context.Context, ctl *sql.Conn) error {
 
 // binlogSnapshotPos reads MariaDB's binlog position of the session's snapshot.
 func binlogSnapshotPos(ctx context.Context, c *sql.Conn) (dumpfile.Location, error) {
-	rows, err := c.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
-	if err != nil {
-		return dumpfile.Location{}, fmt.Errorf("read binlog_snapshot status: %w", err)
-	}
-	var loc dumpfile.Location
-	for rows.Next() {
-		var name, value string
-		if err := rows.Scan(&name, &value); err != nil {
-			rows.Close()
-			return loc, fmt.Errorf("read binlog_snapshot status: %w", err)
-		}
-		switch strings.ToLower(name) {
-		case "binlog_snapshot_file":
-			loc.File = value
-		case "binlog_snapshot_position":
-			p, err := strconv.ParseUint(value, 10, 32)
-			if err != nil {
-				rows.Close()
-				return loc, fmt.Errorf("read binlog_snapshot status: bad position %q", value)
-			}
-			loc.Pos = uint32(p)
-		}
-	}
-	return loc, closeRows(rows)
+	file, pos, err := binlogpos.SnapshotPosition(ctx, c)
+	return dumpfile.Location{File: file, Pos: pos}, err
 }
 
 // masterStatus reads the current binlog position and GTID set; both stay empty when

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 
 	"github.com/dmkit/dmkit/internal/binlogpos"
@@ -275,27 +274,6 @@ func rollbackAll(ctx context.Context, conns []*sql.Conn) error {
 
 // snapshotPos reads MariaDB's binlog position of the session's snapshot.
 func snapshotPos(ctx context.Context, c *sql.Conn) (Position, error) {
-	rows, err := c.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
-	if err != nil {
-		return Position{}, fmt.Errorf("read binlog_snapshot status: %w", err)
-	}
-	defer rows.Close()
-	var p Position
-	for rows.Next() {
-		var name, value string
-		if err := rows.Scan(&name, &value); err != nil {
-			return p, fmt.Errorf("read binlog_snapshot status: %w", err)
-		}
-		switch strings.ToLower(name) {
-		case "binlog_snapshot_file":
-			p.File = value
-		case "binlog_snapshot_position":
-			n, err := strconv.ParseUint(value, 10, 32)
-			if err != nil {
-				return p, fmt.Errorf("read binlog_snapshot status: bad position %q", value)
-			}
-			p.Pos = uint32(n)
-		}
-	}
-	return p, rows.Err()
+	file, pos, err := binlogpos.SnapshotPosition(ctx, c)
+	return Position{File: file, Pos: pos}, err
 }

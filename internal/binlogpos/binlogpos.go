@@ -173,3 +173,34 @@ func BinaryLogs(ctx context.Context, q Querier) ([]File, error) {
 	}
 	return out, rows.Err()
 }
+
+// SnapshotPosition reads MariaDB's binlog position of the session's consistent snapshot
+// (binlog_snapshot_file/_position, set by START TRANSACTION WITH CONSISTENT SNAPSHOT):
+// the point the snapshot sees, without a lock. q must be the snapshot's own connection.
+func SnapshotPosition(ctx context.Context, q Querier) (file string, pos uint32, err error) {
+	rows, err := q.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
+	if err != nil {
+		return "", 0, fmt.Errorf("read binlog_snapshot status: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return "", 0, fmt.Errorf("read binlog_snapshot status: %w", err)
+		}
+		switch strings.ToLower(name) {
+		case "binlog_snapshot_file":
+			file = value
+		case "binlog_snapshot_position":
+			p, err := strconv.ParseUint(value, 10, 32)
+			if err != nil {
+				return "", 0, fmt.Errorf("read binlog_snapshot status: bad position %q", value)
+			}
+			pos = uint32(p)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", 0, fmt.Errorf("read binlog_snapshot status: %w", err)
+	}
+	return file, pos, nil
+}
