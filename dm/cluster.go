@@ -56,6 +56,7 @@ type Cluster struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	workers map[string]workerHandle // online workers, in process today
+	events  *eventMetrics           // nil without Config.Metrics
 	locks   *lockKeeper             // shard DDL locks (shardlock.go)
 
 	closeOnce sync.Once
@@ -112,7 +113,11 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("open cluster: %w", err)
 	}
 	if cfg.Metrics != nil {
-		if err := cfg.Metrics.Register(newStatusCollector(c, log)); err != nil {
+		err := cfg.Metrics.Register(newStatusCollector(c, log))
+		if err == nil {
+			c.events, err = newEventMetrics(cfg.Metrics)
+		}
+		if err != nil {
 			c.cancel()
 			return nil, fmt.Errorf("open cluster: register metrics: %w; give each cluster its own registry", err)
 		}

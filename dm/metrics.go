@@ -26,10 +26,10 @@ type statusCollector struct {
 	c   *Cluster
 	log *slog.Logger
 
-	taskState, unit, lag, binlogFile, shardLock, events, ioBytes  *prometheus.Desc
-	dumpRows, dumpTotalRows, dumpBytes, dumpTables, dumpDone      *prometheus.Desc
-	loadProgress, loadBytes, loadTotalBytes                       *prometheus.Desc
-	relayState, relayCatchUp, sourceUp, workerBound, scrapeErrors *prometheus.Desc
+	taskState, unit, lag, behind, binlogFile, shardLock, events, ioBytes *prometheus.Desc
+	dumpRows, dumpTotalRows, dumpBytes, dumpTables, dumpDone             *prometheus.Desc
+	loadProgress, loadBytes, loadTotalBytes                              *prometheus.Desc
+	relayState, relayCatchUp, sourceUp, workerBound, scrapeErrors        *prometheus.Desc
 }
 
 // newStatusCollector returns a collector of c's tasks, sources and workers; log gets
@@ -39,6 +39,7 @@ func newStatusCollector(c *Cluster, log *slog.Logger) *statusCollector {
 		taskState:      desc("dm_worker_task_state", "Stage of a subtask: 0 invalid, 1 new, 2 running, 3 paused, 4 stopped, 5 finished (DM's values).", subtaskLabels...),
 		unit:           desc("dmkit_subtask_unit", "1 for the unit a subtask is in (Check, Dump, Load, Sync).", append(subtaskLabels, "unit")...),
 		lag:            desc("dm_syncer_replication_lag_gauge", "Seconds the sync unit is behind the source (seconds_behind_master).", subtaskLabels...),
+		behind:         desc("dmkit_syncer_binlog_bytes_behind", "Binlog bytes the sync unit is behind the source's end (when both are in one binlog file).", subtaskLabels...),
 		binlogFile:     desc("dm_syncer_binlog_file", "Binlog file index of the source's end (node=master) and of the sync unit (node=syncer).", append(subtaskLabels, "node")...),
 		shardLock:      desc("dm_syncer_shard_lock_resolving", "1 while the subtask waits on an unresolved shard DDL lock.", subtaskLabels...),
 		events:         desc("dmkit_syncer_events_total", "Binlog events the sync unit handled (status total_events).", subtaskLabels...),
@@ -61,7 +62,7 @@ func newStatusCollector(c *Cluster, log *slog.Logger) *statusCollector {
 
 // Describe sends every descriptor.
 func (m *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.taskState, m.unit, m.lag, m.binlogFile, m.shardLock, m.events, m.ioBytes,
+	for _, d := range []*prometheus.Desc{m.taskState, m.unit, m.lag, m.behind, m.binlogFile, m.shardLock, m.events, m.ioBytes,
 		m.dumpRows, m.dumpTotalRows, m.dumpBytes, m.dumpTables, m.dumpDone, m.loadProgress, m.loadBytes, m.loadTotalBytes,
 		m.relayState, m.relayCatchUp, m.sourceUp, m.workerBound, m.scrapeErrors} {
 		ch <- d
@@ -148,6 +149,9 @@ func (m *statusCollector) subtask(ch chan<- prometheus.Metric, task string, st S
 		gauge(m.loadBytes, float64(l.FinishedBytes))
 		gauge(m.loadTotalBytes, float64(l.TotalBytes))
 		gauge(m.loadProgress, percentValue(l.Progress)/100)
+	}
+	if p := st.Progress; p != nil && p.Unit == UnitSync && (p.Done > 0 || p.Percent == 100) {
+		gauge(m.behind, float64(p.Done)) // known only while both are in one binlog file
 	}
 	if s := st.SyncStatus; s != nil {
 		gauge(m.lag, float64(s.SecondsBehindMaster))

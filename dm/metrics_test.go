@@ -1,9 +1,11 @@
 package dm
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/dmkit/dmkit/syncer"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -56,5 +58,43 @@ func TestConfigMetrics(t *testing.T) {
 	_, err = Open(testCtx(t), Config{Store: MemoryStore(), Workers: []string{"w1"}, Metrics: reg})
 	if err == nil || !strings.Contains(err.Error(), "own registry") {
 		t.Fatalf("second cluster on one registry: %v", err)
+	}
+}
+
+// TestEventMetrics: a pause on a temporary error and the automatic resume are counted,
+// and a deleted task's series go.
+func TestEventMetrics(t *testing.T) {
+	ctx := testCtx(t)
+	reg := prometheus.NewRegistry()
+	su := &stepUnits{}
+	c, err := Open(ctx, Config{Store: MemoryStore(), Workers: []string{"w1"}, Units: su.factory, Metrics: reg})
+	mustOK(t, err)
+	defer c.Close()
+	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
+	mustOK(t, err)
+	task := fullTask("evm", ModeFull, "evmdb", "src1")
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: task})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "evm", StartTaskRequest{}))
+	waitStage(t, c, "evm", StageRunning, UnitDump)
+	su.get("evm", "src1")[0].fail <- &syncer.TemporaryError{Err: errors.New("target went away")}
+	counter := func(name string) float64 {
+		fams, err := reg.Gather()
+		mustOK(t, err)
+		for _, f := range fams {
+			if f.GetName() == name {
+				for _, m := range f.Metric {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	waitFor(t, "the pause and the automatic resume to be counted", func() bool {
+		return counter("dmkit_subtask_errors_total") == 1 && counter("dmkit_subtask_auto_resumes_total") >= 1
+	})
+	mustOK(t, c.DeleteTask(ctx, "evm", DeleteTaskOptions{Force: true}))
+	if n := counter("dmkit_subtask_errors_total"); n != 0 {
+		t.Fatalf("a deleted task's series stayed: %v", n)
 	}
 }

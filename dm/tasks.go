@@ -379,6 +379,7 @@ func (c *Cluster) DeleteTask(ctx context.Context, name string, opts DeleteTaskOp
 			c.rememberStaleMeta(ctx, &task)
 		}
 	}
+	c.events.forgetTask(name)
 	c.log.Info("task deleted", "task", name)
 	return nil
 }

@@ -53,6 +53,8 @@ type SubtaskConfig struct {
 	ClearStartArgs func()
 	// ForgetSchemaOverrides forgets SchemaOverrides once a checkpoint holds them.
 	ForgetSchemaOverrides func()
+	// Observer receives the sync unit's apply measurements (nil: no metrics).
+	Observer syncer.Observer
 	// BinlogOps skip or replace single statements (binlog skip/replace).
 	BinlogOps []syncer.BinlogOp
 	// Shard coordinates the DDL of merged tables (shard_mode set); nil otherwise.

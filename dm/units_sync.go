@@ -101,6 +101,7 @@ func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 		TimeZone:         sessionTimeZone(t),
 		Throttle:         syncerThrottle(incr.Throttle),
 		BinlogOps:        cfg.BinlogOps,
+		Observer:         cfg.Observer,
 		Relay:            cfg.Relay,
 		Logger:           cfg.Logger,
 		Shard:            cfg.Shard,

@@ -138,6 +138,8 @@ func (w *worker) start(ctx context.Context, r *subtaskRun, st *subtaskRecord) {
 		// current task definition (it may have been updated while stopped).
 		r.retries = 0
 		r.closeUnitsLocked()
+	} else if r.stage == StagePaused && r.errMsg != "" {
+		w.host.subtaskEvent(st.Task, st.Source, w.name, eventAutoResumed)
 	}
 	r.resumeSeq = st.ResumeSeq
 	r.retryAt = time.Time{}
@@ -171,6 +173,7 @@ func (w *worker) start(ctx context.Context, r *subtaskRun, st *subtaskRecord) {
 		default:
 			r.stage, r.errMsg = StagePaused, err.Error()+"\n"
 			r.ddlErr = ddlFailure(err)
+			w.host.subtaskEvent(st.Task, st.Source, w.name, eventPausedByError)
 			if retryable(err) {
 				r.retries++
 				r.retryAt = time.Now().Add(backoff(r.retries))

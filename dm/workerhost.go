@@ -30,6 +30,26 @@ type workerHost interface {
 	relaySpec(worker string) *relaySpec
 	// recordFinished persists that the run started for resumeSeq finished all units.
 	recordFinished(task, taskID, source string, resumeSeq int64)
+	// subtaskEvent reports a pause by error or an automatic resume (for the metrics).
+	subtaskEvent(task, source, worker string, ev subtaskEventKind)
+}
+
+// subtaskEventKind is what subtaskEvent reports.
+type subtaskEventKind int
+
+const (
+	eventPausedByError subtaskEventKind = iota
+	eventAutoResumed
+)
+
+// subtaskEvent implements workerHost.
+func (c *Cluster) subtaskEvent(task, source, worker string, ev subtaskEventKind) {
+	switch ev {
+	case eventPausedByError:
+		c.events.pausedByError(task, source, worker)
+	case eventAutoResumed:
+		c.events.autoResumed(task, source, worker)
+	}
 }
 
 // workerHandle is how the control plane reaches a live worker.
@@ -123,6 +143,7 @@ func (c *Cluster) subtaskConfig(st *subtaskRecord, worker string, log *slog.Logg
 	if tr.Task.ShardMode != "" {
 		cfg.Shard = c.locks.coordinator(&tr.Task, tr.ID)
 	}
+	cfg.Observer = c.events.observer(st.Task, st.Source, worker)
 	return cfg, nil
 }
 

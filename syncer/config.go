@@ -116,6 +116,9 @@ type Config struct {
 	// those tables are ordinary tables.
 	OnlineDDL *filter.OnlineDDL
 
+	// Observer, when set, receives apply and checkpoint measurements (observer.go).
+	Observer Observer
+
 	// BinlogOps skip or replace single statement events (DM's binlog skip/replace), by the
 	// position a DDLError reported.
 	BinlogOps []BinlogOp

@@ -521,7 +521,12 @@ func (r *run) writeGlobalLocked(ctx context.Context, loc Location, force bool) (
 			g.snapshot = []byte{}
 		}
 	}
-	if err := writeGlobal(ctx, r.target, r.cpTable, r.cfg.Source, g); err != nil {
+	started := time.Now()
+	err = writeGlobal(ctx, r.target, r.cpTable, r.cfg.Source, g)
+	if o := r.cfg.Observer; o != nil && err == nil {
+		o.Checkpoint(time.Since(started))
+	}
+	if err != nil {
 		// A target that went away (restarting) is a pause to resume from, not a failure.
 		return false, maybeTemporary(err)
 	}

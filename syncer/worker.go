@@ -128,8 +128,12 @@ func (w *worker) apply(ctx context.Context, batch []*change) error {
 	}
 	batchID := rand.Uint64() | 1
 	cp := workerCheckpointSQL(r.cpTable, r.cfg.Source, w.id, point.loc, applied, batchID)
+	started := time.Now()
 	if err := w.exec(ctx, cp, last.pos, batchID); err != nil {
 		return err
+	}
+	if o := r.cfg.Observer; o != nil {
+		observeBatch(o, batch, time.Since(started))
 	}
 	r.s.val.observe(batch) // before the batch counts as applied: see validator.go
 	if r.cfg.crashHook != nil {

@@ -171,6 +171,19 @@ func TestOperatorEndpoints(t *testing.T) {
 	if lag, ok := value(fams, "dm_syncer_replication_lag_gauge", labels); !ok || lag < 0 {
 		t.Errorf("dm_syncer_replication_lag_gauge = %v (%v)", lag, ok)
 	}
+	waitMetric("the applied rows by kind", func() bool {
+		n, _ := value(fams, "dmkit_syncer_rows_applied_total", map[string]string{"task": "ops", "type": "insert"})
+		return n >= 100
+	})
+	if n, _ := value(fams, "dm_syncer_txn_duration_time", labels); n == 0 {
+		t.Error("no target transaction in dm_syncer_txn_duration_time")
+	}
+	if n, _ := value(fams, "dmkit_syncer_checkpoint_flush_seconds", labels); n == 0 {
+		t.Error("no checkpoint flush in dmkit_syncer_checkpoint_flush_seconds")
+	}
+	if _, ok := value(fams, "dmkit_syncer_binlog_bytes_behind", labels); !ok {
+		t.Error("no dmkit_syncer_binlog_bytes_behind")
+	}
 	if err := mysqltest.WaitEqual(t.Context(), e2eSrc.DB(t), "opsdb", "t", e2eDst.DB(t), "opsdb", "t", time.Minute); err != nil {
 		t.Fatal(err)
 	}
