@@ -124,6 +124,9 @@ type Loader struct {
 	schemaStmts   map[string][]byte // source schema → its CREATE DATABASE, for createTable
 	createdTables map[[2]string]bool
 
+	plainMu sync.Mutex
+	plain   map[[2]string]bool // target table → may load with plain INSERT first (see plain.go)
+
 	progMu   sync.Mutex
 	files    map[string]*fileProgress // data files seen, by base name
 	total    atomic.Int64
@@ -161,6 +164,7 @@ func New(cfg Config) (*Loader, error) {
 		createdDBs:    map[string]bool{},
 		schemaStmts:   map[string][]byte{},
 		createdTables: map[[2]string]bool{},
+		plain:         map[[2]string]bool{},
 		files:         map[string]*fileProgress{},
 	}, nil
 }
@@ -368,7 +372,8 @@ type job struct {
 	name   string // base name: the checkpoint key
 	info   dumpfile.Name
 	size   int64
-	prefix []byte // "REPLACE INTO `db`.`t`"
+	prefix []byte    // "REPLACE INTO `db`.`t`": the on_duplicate verb
+	target [2]string // routed target table
 }
 
 // Run loads the files whose paths arrive on files, until files is closed and everything
@@ -504,6 +509,7 @@ func (l *Loader) accept(ctx context.Context, p string) (*job, error) {
 		info:   info,
 		size:   fi.Size(),
 		prefix: []byte(l.verb + sqlq.QuoteTable(ts, tt)),
+		target: [2]string{ts, tt},
 	}, nil
 }
 
