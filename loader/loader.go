@@ -96,6 +96,10 @@ type Config struct {
 	// checkpoint rows do not reach the target's binlog, so its replicas do not see the
 	// copy. The target user needs SUPER / BINLOG ADMIN; without it every connection fails.
 	DisableBinlog bool
+	// NoPlainInsert keeps the on_duplicate verb (REPLACE) for every table, also those the
+	// load created or found empty, where it otherwise sends plain INSERT (plain.go). The
+	// result is the same; it exists to measure the fast path (scripts/bench/phases).
+	NoPlainInsert bool
 }
 
 // Progress reports how far a load is, in bytes of data files.

@@ -46,7 +46,7 @@ func isDuplicate(err error) bool {
 // per table for the process, so a table that was empty stays on the fast path while its
 // own files fill it; a restarted process sees the rows and uses REPLACE.
 func (l *Loader) plainFirst(ctx context.Context, q querier, j *job) (bool, error) {
-	if l.cfg.OnDuplicate != OnDuplicateReplace {
+	if l.cfg.OnDuplicate != OnDuplicateReplace || l.cfg.NoPlainInsert {
 		return false, nil
 	}
 	// Held across the queries: no file of the table loads before its answer is known.
