@@ -485,7 +485,7 @@ bench_full() {
 		go build -o "$WORK/phases" ./scripts/bench/phases || die "go build ./scripts/bench/phases failed"
 		timeout "$STEP_TIMEOUT" "$WORK/phases" -src "127.0.0.1:${PORT[src]}" -dst "127.0.0.1:${PORT[dst]}" \
 			-user $USER_NAME -password $USER_PASS -schema $DB -dir "$WORK/phases-dump" -threads "$THREADS" \
-			-runs "$PHASE_RUNS" -variants "$PHASE_VARIANTS" >"$WORK/phases.out" 2>&1 ||
+			-runs "$PHASE_RUNS" -variants "$PHASE_VARIANTS" -dstpid "${MPID[dst]}" >"$WORK/phases.out" 2>&1 ||
 			{ cat "$WORK/phases.out" >&2; die "scripts/bench/phases failed"; }
 		cat "$WORK/phases.out" >&2
 		sum_line "phases (dmkit packages alone; compare: mydumper $A_DUMP s, myloader $A_LOAD s in the last anchor run):"
