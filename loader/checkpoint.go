@@ -243,9 +243,6 @@ func (l *Loader) ResetForRedo(ctx context.Context, truncate [][2]string) error {
 	clear(l.createdDBs)
 	clear(l.createdTables)
 	l.ddlMu.Unlock()
-	l.plainMu.Lock()
-	clear(l.plain) // a table this load filled is no longer empty
-	l.plainMu.Unlock()
 	l.progMu.Lock()
 	clear(l.files)
 	l.total.Store(0)

@@ -96,10 +96,6 @@ type Config struct {
 	// checkpoint rows do not reach the target's binlog, so its replicas do not see the
 	// copy. The target user needs SUPER / BINLOG ADMIN; without it every connection fails.
 	DisableBinlog bool
-	// NoPlainInsert keeps the on_duplicate verb (REPLACE) for every table, also those the
-	// load created or found empty, where it otherwise sends plain INSERT (plain.go). The
-	// result is the same; it exists to measure the fast path (scripts/bench/phases).
-	NoPlainInsert bool
 }
 
 // Progress reports how far a load is, in bytes of data files.
@@ -132,9 +128,6 @@ type Loader struct {
 	createdDBs    map[string]bool
 	schemaStmts   map[string][]byte // source schema → its CREATE DATABASE, for createTable
 	createdTables map[[2]string]bool
-
-	plainMu sync.Mutex
-	plain   map[[2]string]bool // target table → may load with plain INSERT first (see plain.go)
 
 	progMu   sync.Mutex
 	files    map[string]*fileProgress // data files seen, by base name
@@ -173,7 +166,6 @@ func New(cfg Config) (*Loader, error) {
 		createdDBs:    map[string]bool{},
 		schemaStmts:   map[string][]byte{},
 		createdTables: map[[2]string]bool{},
-		plain:         map[[2]string]bool{},
 		files:         map[string]*fileProgress{},
 	}, nil
 }
@@ -384,8 +376,7 @@ type job struct {
 	name   string // base name: the checkpoint key
 	info   dumpfile.Name
 	size   int64
-	prefix []byte    // "REPLACE INTO `db`.`t`": the on_duplicate verb
-	target [2]string // routed target table
+	prefix []byte // "REPLACE INTO `db`.`t`"
 }
 
 // Run loads the files whose paths arrive on files, until files is closed and everything
@@ -521,7 +512,6 @@ func (l *Loader) accept(ctx context.Context, p string) (*job, error) {
 		info:   info,
 		size:   fi.Size(),
 		prefix: []byte(l.verb + sqlq.QuoteTable(ts, tt)),
-		target: [2]string{ts, tt},
 	}, nil
 }
 

@@ -51,10 +51,6 @@ func (l *Loader) loadFileOnce(ctx context.Context, j *job) (progressed bool, err
 		return false, nil
 	}
 
-	plain, err := l.plainFirst(ctx, conn, j)
-	if err != nil {
-		return false, err
-	}
 	f, err := os.Open(j.path)
 	if err != nil {
 		return false, err
@@ -67,39 +63,18 @@ func (l *Loader) loadFileOnce(ctx context.Context, j *job) (progressed bool, err
 	if err != nil {
 		return false, err
 	}
-	// start is the committed offset; reading begins after the prelude. Nothing but the
-	// prelude lies between them, so the first transaction covers it.
-	start := offset
-	reader := func(prefix []byte) (*stmtReader, error) {
-		from := max(start, dataStart)
-		if _, err := f.Seek(from, io.SeekStart); err != nil {
-			return nil, err
-		}
-		return newStmtReader(f, from, prefix, l.pieceLimit), nil
-	}
-	prefix := j.prefix
-	if plain {
-		prefix = plainPrefix(j)
-	}
-	r, err := reader(prefix)
-	if err != nil {
+	start := max(offset, dataStart)
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
 		return false, err
+	}
+	r := newStmtReader(f, start, j.prefix, l.pieceLimit)
+	if start > offset {
+		// Nothing but the prelude before start: the first transaction covers it.
+		start = offset
 	}
 
 	for {
 		newOffset, eof, err := l.loadBatch(ctx, conn, r, j, start)
-		if plain && isDuplicate(err) {
-			// The batch rolled back: replay it, and load the rest, with the task's verb
-			// (see plain.go).
-			l.log.Info("plain INSERT met an existing key; loading the table with REPLACE from here",
-				"file", j.name, "offset", start, "err", err)
-			l.noPlain(j.target)
-			plain = false
-			if r, err = reader(j.prefix); err != nil {
-				return progressed, err
-			}
-			continue
-		}
 		if err != nil {
 			return progressed, err
 		}

@@ -28,7 +28,7 @@
 #                                    (2000 saturates a 2-core machine running source + applier)
 #   PHASES [0]                       full: 1 also times dmkit's dumper alone and its loader alone
 #                                    (scripts/bench/phases) for each of PHASE_VARIANTS
-#   PHASE_VARIANTS [replace+noplain,replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16]
+#   PHASE_VARIANTS [replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16]
 #   PHASE_RUNS [2]                   loads per variant
 #   ON_DUPLICATE [replace]           full: the dmkit task's on_duplicate (error = plain INSERT)
 #   VERIFY [off]                     full, verify: the dmkit task's verify setting (off: the copy
@@ -76,7 +76,7 @@ ON_DUPLICATE=${ON_DUPLICATE:-replace}
 VERIFY=${VERIFY:-off}
 VERIFY_RUNS=${VERIFY_RUNS:-3}
 PHASES=${PHASES:-0}
-PHASE_VARIANTS=${PHASE_VARIANTS:-replace+noplain,replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16}
+PHASE_VARIANTS=${PHASE_VARIANTS:-replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16}
 PHASE_RUNS=${PHASE_RUNS:-2}
 TARGET_LOG_BIN=${TARGET_LOG_BIN:-1}
 MYLOADER_BINLOG=${MYLOADER_BINLOG:-0}

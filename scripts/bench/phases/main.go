@@ -9,8 +9,7 @@
 //
 // A variant is an on_duplicate mode (replace, error, ignore) followed by modifiers joined
 // with "+": nobinlog (the loader's sessions SET sql_log_bin=0), nouniq (unique_checks=0),
-// noplain (REPLACE even into the emptied tables, where the loader otherwise sends plain
-// INSERT), batchN (N MiB per transaction; DM's default is 1). Every load starts from an empty
+// batchN (N MiB per transaction; DM's default is 1). Every load starts from an empty
 // target: the schema and the loader's meta schema are dropped first.
 package main
 
@@ -45,7 +44,6 @@ type variant struct {
 	onDuplicate string
 	batchBytes  int
 	params      map[string]string
-	noPlain     bool
 }
 
 func main() {
@@ -95,8 +93,6 @@ func parseVariant(s string) (variant, error) {
 			v.params["sql_log_bin"] = "0"
 		case m == "nouniq":
 			v.params["unique_checks"] = "0"
-		case m == "noplain":
-			v.noPlain = true
 		case strings.HasPrefix(m, "batch"):
 			n, err := strconv.Atoi(strings.TrimPrefix(m, "batch"))
 			if err != nil || n <= 0 {
@@ -104,7 +100,7 @@ func parseVariant(s string) (variant, error) {
 			}
 			v.batchBytes = n << 20
 		default:
-			return v, fmt.Errorf("variant %q: modifier %q is unknown; use nobinlog, nouniq, noplain or batchN", s, m)
+			return v, fmt.Errorf("variant %q: modifier %q is unknown; use nobinlog, nouniq or batchN", s, m)
 		}
 	}
 	return v, nil
@@ -232,9 +228,6 @@ func load(ctx context.Context, admin *sql.DB, dst dbconn.Config, o options, v va
 		Task:        "phases",
 		Source:      "src",
 		BatchBytes:  v.batchBytes,
-		// noplain: REPLACE into the emptied tables too (the loader's default there is
-		// plain INSERT).
-		NoPlainInsert: v.noPlain,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("loader: %w", err)
