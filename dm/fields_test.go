@@ -22,7 +22,8 @@ func TestUnitConfigsCarryTaskFields(t *testing.T) {
 			BinlogFilterRule: []string{"f"},
 		}},
 		SourceConfig: TaskSourceConfig{
-			FullMigrateConf: &TaskFullMigrateConf{ExportThreads: intPtr(3), ImportThreads: intPtr(5), DataDir: "d", Consistency: "lock", OnDuplicateLogical: "error"},
+			FullMigrateConf: &TaskFullMigrateConf{ExportThreads: intPtr(3), ImportThreads: intPtr(5), DataDir: "d", Consistency: "lock", OnDuplicateLogical: "error",
+				DisableTargetBinlog: true},
 			IncrMigrateConf: &TaskIncrMigrateConf{ReplThreads: intPtr(7), ReplBatch: intPtr(33), SafeMode: boolPtr(true),
 				Throttle: &TaskThrottle{Query: "SELECT 1", Threshold: float64Ptr(5), Interval: "2s"}},
 			SourceConf: []TaskSourceConf{{SourceName: "s1", BinlogName: strPtr("mysql-bin.000007"), BinlogPos: int64Ptr(1234), BinlogGTID: strPtr("0-1-9")}},
@@ -76,6 +77,7 @@ func TestUnitConfigsCarryTaskFields(t *testing.T) {
 	check("full_migrate_conf.on_duplicate_logical (load)", l.OnDuplicate == "error")
 	check("full_migrate_conf.export_threads", d.Threads == 3)
 	check("full_migrate_conf.import_threads", l.Threads == 5)
+	check("full_migrate_conf.disable_target_binlog", l.DisableBinlog)
 	check("full_migrate_conf.consistency", d.Consistency == "lock")
 	check("full_migrate_conf.data_dir (effective dir)", d.Dir == "/dump/dir" && l.Dir == "/dump/dir")
 	check("incr_migrate_conf.repl_threads", s.Workers == 7)

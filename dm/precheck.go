@@ -226,6 +226,9 @@ func (c *Cluster) checkTask(ctx context.Context, in *Task, id string) (*checkedT
 		return nil, err
 	}
 	defer target.Close()
+	if err := checkBinlogOff(ctx, t, target); err != nil {
+		return nil, err
+	}
 	full := t.SourceConfig.FullMigrateConf
 	in2 := precheckInput{Mode: t.TaskMode, ShardMode: t.ShardMode, Target: target, Ignore: t.IgnoreCheckingItems,
 		ExportThreads: *full.ExportThreads, ImportThreads: *full.ImportThreads, Consistency: full.Consistency,

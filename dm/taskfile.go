@@ -209,6 +209,8 @@ type taskFileLoader struct {
 	RangeConcurrency    *int    `yaml:"range-concurrency,omitempty"`
 	CompressKVPairs     string  `yaml:"compress-kv-pairs,omitempty"`
 	PDAddr              string  `yaml:"pd-addr,omitempty"`
+	// DisableTargetBinlog is dmkit's extension (full_migrate_conf.disable_target_binlog).
+	DisableTargetBinlog bool `yaml:"disable-target-binlog,omitempty"`
 
 	OnDuplicate string `yaml:"on-duplicate,omitempty"` // deprecated alias of on-duplicate-logical
 }

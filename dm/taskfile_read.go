@@ -318,6 +318,7 @@ func (r *taskFileReader) migrateConf(t *Task, inst *taskFileInstance) error {
 		RangeConcurrency:    convCloneInt(loader.RangeConcurrency),
 		CompressKVPairs:     loader.CompressKVPairs,
 		PDAddr:              loader.PDAddr,
+		DisableTargetBinlog: loader.DisableTargetBinlog,
 	}
 	if inst.MydumperThread > 0 {
 		full.ExportThreads = convPtr(inst.MydumperThread)

@@ -148,6 +148,13 @@ func TestTaskToYAMLMapping(t *testing.T) {
 			want: []string{"on-duplicate-logical: ignore\n"},
 		},
 		{
+			name: "disable_target_binlog (dmkit extension)",
+			edit: func(t *Task) {
+				t.SourceConfig.FullMigrateConf = &TaskFullMigrateConf{DisableTargetBinlog: true}
+			},
+			want: []string{"disable-target-binlog: true\n"},
+		},
+		{
 			name: "binlog name alone still writes all three meta keys",
 			edit: func(t *Task) { t.SourceConfig.SourceConf[0].BinlogName = convPtr("mysql-bin.000001") },
 			want: []string{"meta:\n      binlog-name: mysql-bin.000001\n      binlog-pos: 0\n      binlog-gtid: \"\"\n"},
@@ -384,6 +391,15 @@ func TestTaskFromYAMLMapping(t *testing.T) {
 			check: func(t *testing.T, task *Task) {
 				if task.Verify != VerifyOff {
 					t.Errorf("verify = %q, want off", task.Verify)
+				}
+			},
+		},
+		{
+			name: "disable-target-binlog (dmkit extension) in an inline loader",
+			doc:  minimalYAML[:len(minimalYAML)-1] + "\n    loader: {disable-target-binlog: true}\n",
+			check: func(t *testing.T, task *Task) {
+				if !task.SourceConfig.FullMigrateConf.DisableTargetBinlog {
+					t.Error("disable_target_binlog not read from the loader's disable-target-binlog")
 				}
 			},
 		},

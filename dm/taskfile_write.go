@@ -206,6 +206,7 @@ func migrateConfToFile(t *Task) (*taskFileDumper, *taskFileLoader, *taskFileSync
 		RangeConcurrency:    convCloneInt(full.RangeConcurrency),
 		CompressKVPairs:     full.CompressKVPairs,
 		PDAddr:              full.PDAddr,
+		DisableTargetBinlog: full.DisableTargetBinlog,
 	}
 	incr := t.SourceConfig.IncrMigrateConf
 	if incr == nil {

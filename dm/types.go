@@ -212,6 +212,10 @@ type TaskFullMigrateConf struct {
 	Security            *Security `json:"security,omitempty"`
 	OnDuplicateLogical  string    `json:"on_duplicate_logical,omitempty"`
 	OnDuplicatePhysical string    `json:"on_duplicate_physical,omitempty"`
+	// DisableTargetBinlog is dmkit's extension: the load's sessions run with
+	// sql_log_bin = 0, so the copy does not reach the target's binlog (nor its replicas).
+	// Needs SUPER / BINLOG ADMIN on the target; checked at create.
+	DisableTargetBinlog bool `json:"disable_target_binlog,omitempty"`
 }
 
 // TaskIncrMigrateConf configures the sync unit.

@@ -91,6 +91,11 @@ type Config struct {
 	// task timezone): TIMESTAMP values of files without a SET TIME_ZONE of their own are
 	// read in it. Default +00:00.
 	TimeZone string
+	// DisableBinlog runs every load session with sql_log_bin = 0 (dmkit's task setting
+	// full_migrate_conf.disable_target_binlog, myloader's default): the rows and the
+	// checkpoint rows do not reach the target's binlog, so its replicas do not see the
+	// copy. The target user needs SUPER / BINLOG ADMIN; without it every connection fails.
+	DisableBinlog bool
 }
 
 // Progress reports how far a load is, in bytes of data files.
@@ -240,6 +245,9 @@ func openTarget(cfg Config) (*sql.DB, error) {
 	target.Params["time_zone"] = quoteString(cfg.TimeZone)
 	target.Params["foreign_key_checks"] = "0"
 	target.Params["sql_mode"] = quoteString(cfg.SQLMode)
+	if cfg.DisableBinlog {
+		target.Params["sql_log_bin"] = "0"
+	}
 	dsn, err := target.DSN("")
 	if err != nil {
 		return nil, fmt.Errorf("loader: target: %w", err)

@@ -35,6 +35,8 @@
 #                                    alone, comparable with mydumper+myloader, which verify nothing)
 #   VERIFY_RUNS [3]                  verify: timed comparisons (scripts/bench/verifytime); median
 #   TARGET_LOG_BIN [1]               0 starts the full benchmark's target without a binlog
+#   DM_NO_BINLOG [0]                 1 sets the dmkit task's full_migrate_conf.disable_target_binlog
+#                                    (its load sessions run with sql_log_bin=0, as myloader's do)
 #   MYLOADER_BINLOG [0]              1 runs myloader with -e (its loads go to the binlog too)
 #   STEP_TIMEOUT [1800]              seconds any one step may take
 #   PERF [0]                         1 records perf profiles (target mariadbd, dm-server) of each
@@ -78,6 +80,7 @@ PHASE_VARIANTS=${PHASE_VARIANTS:-replace,error,replace+nobinlog,error+nobinlog+n
 PHASE_RUNS=${PHASE_RUNS:-2}
 TARGET_LOG_BIN=${TARGET_LOG_BIN:-1}
 MYLOADER_BINLOG=${MYLOADER_BINLOG:-0}
+DM_NO_BINLOG=${DM_NO_BINLOG:-0}
 STEP_TIMEOUT=${STEP_TIMEOUT:-1800}
 PERF=${PERF:-0}
 KEEP=${KEEP:-0}
@@ -385,8 +388,9 @@ full_dmkit() {
 		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dst]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
 		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
 		\"source_config\":{\"full_migrate_conf\":{\"export_threads\":$THREADS,\"import_threads\":$THREADS,
+		\"disable_target_binlog\":$([ "$DM_NO_BINLOG" = 1 ] && echo true || echo false),
 		\"data_dir\":\"dump\"},\"source_conf\":[{\"source_name\":\"src\"}]}}}"
-	log "dmkit #$1: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE, verify=$VERIFY"
+	log "dmkit #$1: task_mode=full, export_threads=$THREADS import_threads=$THREADS, on_duplicate=$ON_DUPLICATE, verify=$VERIFY, disable_target_binlog=$DM_NO_BINLOG"
 	local dm_cpu0 src_cpu0 dst_cpu0 t0 load_seen="" deadline
 	dm_cpu0=$(cpu "$DMPID")
 	src_cpu0=$(cpu "${MPID[src]}")
@@ -457,7 +461,7 @@ bench_full() {
 	build_dm
 	local fmt='%-24s %8s %9s %8s %9s %11s %s' rep a_all="" d_all=""
 	sum_line "== full: $TABLES tables x $TABLE_SIZE rows = $ROWS rows, data_length $DATA_MB MiB (index $(calc "$INDEX_BYTES / 1048576") MiB), threads $THREADS"
-	sum_line "   charset $CHARSET, dmkit on_duplicate $ON_DUPLICATE, target binlog $([ "$TARGET_LOG_BIN" = 1 ] && echo on || echo off), myloader -e $MYLOADER_BINLOG, $REPEAT run(s) each, alternating"
+	sum_line "   charset $CHARSET, dmkit on_duplicate $ON_DUPLICATE, target binlog $([ "$TARGET_LOG_BIN" = 1 ] && echo on || echo off), myloader -e $MYLOADER_BINLOG, dmkit disable_target_binlog $DM_NO_BINLOG, $REPEAT run(s) each, alternating"
 	sum_line "$(printf "$fmt" 'run' 'wall s' 'rows/s' 'MiB/s' 'peak RSS' 'dump s' 'CPU s: tool | src mariadbd | dst mariadbd')"
 	for ((rep = 1; rep <= REPEAT; rep++)); do
 		full_anchor "$rep"
@@ -481,7 +485,7 @@ bench_full() {
 		go build -o "$WORK/phases" ./scripts/bench/phases || die "go build ./scripts/bench/phases failed"
 		timeout "$STEP_TIMEOUT" "$WORK/phases" -src "127.0.0.1:${PORT[src]}" -dst "127.0.0.1:${PORT[dst]}" \
 			-user $USER_NAME -password $USER_PASS -schema $DB -dir "$WORK/phases-dump" -threads "$THREADS" \
-			-runs "$PHASE_RUNS" -variants "$PHASE_VARIANTS" >"$WORK/phases.out" 2>&1 ||
+			-runs "$PHASE_RUNS" -variants "$PHASE_VARIANTS" -dstpid "${MPID[dst]}" >"$WORK/phases.out" 2>&1 ||
 			{ cat "$WORK/phases.out" >&2; die "scripts/bench/phases failed"; }
 		cat "$WORK/phases.out" >&2
 		sum_line "phases (dmkit packages alone; compare: mydumper $A_DUMP s, myloader $A_LOAD s in the last anchor run):"

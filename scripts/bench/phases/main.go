@@ -35,6 +35,7 @@ import (
 type options struct {
 	src, dst, user, password, schema, dir, variants string
 	threads, runs                                   int
+	dstPID                                          int // target mariadbd, for its CPU seconds
 }
 
 // variant is one loader configuration to time.
@@ -56,6 +57,7 @@ func main() {
 	flag.StringVar(&o.variants, "variants", "replace,error", "comma-separated loader `variants`")
 	flag.IntVar(&o.threads, "threads", 4, "export and import threads")
 	flag.IntVar(&o.runs, "runs", 1, "loads per variant (interleaved)")
+	flag.IntVar(&o.dstPID, "dstpid", 0, "`pid` of the target mariadbd on this machine: also report its CPU seconds per load")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -152,25 +154,55 @@ func run(ctx context.Context, o options) error {
 	}
 	defer admin.Close()
 	times := make([][]float64, len(variants))
+	cpus := make([][]float64, len(variants)) // target CPU seconds per load (with -dstpid)
 	for r := 0; r < o.runs; r++ {
 		for i, v := range variants {
+			cpu0 := procCPU(o.dstPID)
 			secs, err := load(ctx, admin, dst, o, v)
 			if err != nil {
 				return fmt.Errorf("load %s (run %d): %w", v.name, r+1, err)
 			}
+			cpu := procCPU(o.dstPID) - cpu0
 			times[i] = append(times[i], secs)
-			fmt.Printf("  run %d %-28s %.2f s\n", r+1, v.name, secs)
+			cpus[i] = append(cpus[i], cpu)
+			fmt.Printf("  run %d %-28s %.2f s, target CPU %.2f s\n", r+1, v.name, secs, cpu)
 		}
 	}
 	fmt.Printf("loader alone, %d threads (%d runs each):\n", o.threads, o.runs)
-	fmt.Printf("  %-28s %8s %8s %10s\n", "variant", "min s", "median s", "MiB/s(med)")
+	fmt.Printf("  %-28s %8s %8s %10s %14s\n", "variant", "min s", "median s", "MiB/s(med)", "dst CPU s(med)")
 	for i, v := range variants {
-		t := slices.Clone(times[i])
-		slices.Sort(t)
-		med := t[(len(t)-1)/2]
-		fmt.Printf("  %-28s %8.2f %8.2f %10.1f\n", v.name, t[0], med, float64(size)/(1<<20)/med)
+		fmt.Printf("  %-28s %8.2f %8.2f %10.1f %14.2f\n", v.name, slices.Min(times[i]), median(times[i]),
+			float64(size)/(1<<20)/median(times[i]), median(cpus[i]))
 	}
 	return nil
+}
+
+// median is the lower middle value of v.
+func median(v []float64) float64 {
+	t := slices.Clone(v)
+	slices.Sort(t)
+	return t[(len(t)-1)/2]
+}
+
+// procCPU is the user+system CPU seconds of process pid so far (Linux /proc, clock ticks
+// of 100 Hz, the kernel's USER_HZ); 0 without a pid or on error.
+func procCPU(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
 }
 
 // load drops the target schema and the loader's checkpoints, then loads the dump once
