@@ -62,9 +62,10 @@ func runE2E(m *testing.M) int {
 
 // child is a dm-server process.
 type child struct {
-	cmd  *exec.Cmd
-	base string
-	done chan struct{}
+	cmd    *exec.Cmd
+	base   string
+	done   chan struct{}
+	stderr *lockedWriter
 }
 
 // startChild starts dm-server in its own process and waits until it listens.
@@ -78,11 +79,12 @@ func startChild(t *testing.T, args ...string) *child {
 		t.Fatal(err)
 	}
 	var stderr strings.Builder
-	cmd.Stderr = &lockedWriter{w: &stderr}
+	lw := &lockedWriter{w: &stderr}
+	cmd.Stderr = lw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, done: make(chan struct{})}
+	c := &child{cmd: cmd, done: make(chan struct{}), stderr: lw}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -126,7 +128,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func (c *child) kill9(t *testing.T) {
 	t.Helper()
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+		c.stderr.mu.Lock()
+		out := c.stderr.w.(*strings.Builder).String()
+		c.stderr.mu.Unlock()
+		t.Fatalf("kill dm-server: %v (it exited by itself; its stderr:\n%s)", err, out)
 	}
 	<-c.done
 }
