@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dmkit/dmkit/internal/etcdtest"
 	"github.com/dmkit/dmkit/internal/mysqltest"
 )
 
@@ -23,6 +24,9 @@ func TestMain(m *testing.M) {
 // servers holds the package's shared MariaDB servers.
 var servers mysqltest.Shared
 
+// etcds holds the package's embedded etcd member, started by the first test that needs it.
+var etcds etcdtest.Shared
+
 func runTests(m *testing.M) int {
 	if os.Getenv(crashChildEnv) != "" {
 		// A crash-test child process needs no database servers.
@@ -33,6 +37,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer servers.StopAll()
+	defer etcds.StopAll()
 	return m.Run()
 }
 
