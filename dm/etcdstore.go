@@ -35,6 +35,9 @@ type EtcdStoreConfig struct {
 	// LockTTL is the lifetime of the lease behind the prefix lock (default 10s): a server
 	// that died without closing its store blocks the prefix for at most this long.
 	LockTTL time.Duration
+	// LockWait is how long OpenEtcdStore waits for another holder of the prefix lock to
+	// release it (or its lease to expire) before refusing; 0 refuses at once.
+	LockWait time.Duration
 }
 
 const (
@@ -119,44 +122,40 @@ func OpenEtcdStore(ctx context.Context, cfg EtcdStoreConfig) (*EtcdStore, error)
 	return s, nil
 }
 
-// lock grants the lease, creates the lock key under it unless it exists, and keeps the
-// lease alive until Close.
+// lock takes the prefix lock, waiting up to cfg.LockWait for a holder to release it, and
+// keeps its lease alive until Close.
 func (s *EtcdStore) lock(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
-	defer cancel()
-	ttl := int64(s.cfg.LockTTL / time.Second)
-	grant, err := s.cli.Grant(cctx, ttl)
-	if err != nil {
-		return s.callErr("open etcd store: grant the lock lease", err)
-	}
 	host, _ := os.Hostname()
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:])
 	owner := fmt.Sprintf("host=%s pid=%d since=%s id=%s", host, os.Getpid(), time.Now().UTC().Format(time.RFC3339), hex.EncodeToString(nonce[:]))
-	resp, err := s.cli.Txn(cctx).
-		If(clientv3.Compare(clientv3.CreateRevision(s.lockKey), "=", 0)).
-		Then(clientv3.OpPut(s.lockKey, owner, clientv3.WithLease(grant.ID))).
-		Else(clientv3.OpGet(s.lockKey)).
-		Commit()
-	if err != nil {
-		s.revoke(grant.ID)
-		return s.callErr("open etcd store: take the lock of "+s.cfg.Prefix, err)
-	}
-	if !resp.Succeeded {
-		s.revoke(grant.ID)
-		holder := "unknown"
-		if rr := resp.Responses[0].GetResponseRange(); rr != nil && len(rr.Kvs) == 1 {
-			holder = string(rr.Kvs[0].Value)
+	deadline := time.Now().Add(s.cfg.LockWait)
+	for {
+		holder, rev, err := s.tryLock(ctx, owner)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("another dm-server holds %s (%s); stop it or use another --etcd-prefix (a server that died releases it within %s)",
-			s.cfg.Prefix, holder, s.cfg.LockTTL)
+		if holder == "" {
+			break
+		}
+		if !time.Now().Before(deadline) {
+			msg := fmt.Sprintf("another dm-server holds %s (%s); stop it or use another --etcd-prefix (a server that died releases it within %s)",
+				s.cfg.Prefix, holder, s.cfg.LockTTL)
+			if s.cfg.LockWait > 0 {
+				msg = fmt.Sprintf("another dm-server holds %s (%s) and did not release it within %s; stop it or use another --etcd-prefix",
+					s.cfg.Prefix, holder, s.cfg.LockWait)
+			}
+			return errors.New(msg)
+		}
+		if err := s.waitUnlock(ctx, rev, deadline); err != nil {
+			return err
+		}
 	}
-	s.lease, s.lockRev = grant.ID, resp.Header.Revision
 	kactx, stop := context.WithCancel(context.Background())
-	ka, err := s.cli.KeepAlive(kactx, grant.ID)
+	ka, err := s.cli.KeepAlive(kactx, s.lease)
 	if err != nil {
 		stop()
-		s.revoke(grant.ID)
+		s.revoke(s.lease)
 		return s.callErr("open etcd store: keep the lock lease alive", err)
 	}
 	s.stopKA, s.kaDone = stop, make(chan struct{})
@@ -166,6 +165,54 @@ func (s *EtcdStore) lock(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// tryLock creates the lock key under a new lease unless it exists. It returns the
+// holder's description and the revision read when another store holds it.
+func (s *EtcdStore) tryLock(ctx context.Context, owner string) (holder string, rev int64, err error) {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	grant, err := s.cli.Grant(cctx, int64(s.cfg.LockTTL/time.Second))
+	if err != nil {
+		return "", 0, s.callErr("open etcd store: grant the lock lease", err)
+	}
+	resp, err := s.cli.Txn(cctx).
+		If(clientv3.Compare(clientv3.CreateRevision(s.lockKey), "=", 0)).
+		Then(clientv3.OpPut(s.lockKey, owner, clientv3.WithLease(grant.ID))).
+		Else(clientv3.OpGet(s.lockKey)).
+		Commit()
+	if err != nil {
+		s.revoke(grant.ID)
+		return "", 0, s.callErr("open etcd store: take the lock of "+s.cfg.Prefix, err)
+	}
+	if resp.Succeeded {
+		s.lease, s.lockRev = grant.ID, resp.Header.Revision
+		return "", 0, nil
+	}
+	s.revoke(grant.ID)
+	holder = "holder unknown"
+	if rr := resp.Responses[0].GetResponseRange(); rr != nil && len(rr.Kvs) == 1 {
+		holder = string(rr.Kvs[0].Value)
+	}
+	return holder, resp.Header.Revision, nil
+}
+
+// waitUnlock waits until the lock key is deleted after rev, or deadline passes.
+func (s *EtcdStore) waitUnlock(ctx context.Context, rev int64, deadline time.Time) error {
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	for wr := range s.cli.Watch(wctx, s.lockKey, clientv3.WithRev(rev+1), clientv3.WithFilterPut()) {
+		if err := wr.Err(); err != nil {
+			return s.callErr("open etcd store: wait for the lock of "+s.cfg.Prefix, err)
+		}
+		if len(wr.Events) > 0 {
+			return nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return nil // deadline: the caller tries once more and reports the holder
 }
 
 func (s *EtcdStore) revoke(id clientv3.LeaseID) {

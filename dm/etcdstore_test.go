@@ -327,3 +327,49 @@ func TestEtcdStoreContextCancel(t *testing.T) {
 		t.Errorf("OpenEtcdStore with cancelled ctx = %v, want context.Canceled", err)
 	}
 }
+
+// TestEtcdStoreLockWait: with LockWait, an open waits for the holder to close, and for the
+// lease of a holder that died (its keep-alive stopped, as when the process is killed) to
+// expire; the dead holder can no longer write.
+func TestEtcdStoreLockWait(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := etcdConfig(t)
+	cfg.LockTTL = 2 * time.Second
+	waiting := cfg
+	waiting.LockWait = time.Minute
+
+	first := openTestEtcdStore(t, cfg)
+	opened := make(chan *EtcdStore, 1)
+	go func() {
+		s, err := OpenEtcdStore(ctx, waiting)
+		if err != nil {
+			t.Errorf("waiting open: %v", err)
+		}
+		opened <- s
+	}()
+	time.Sleep(200 * time.Millisecond) // most likely waiting by now; either way it must open
+	closeStore(t, first)
+	second := <-opened
+	if second == nil {
+		t.FailNow()
+	}
+
+	second.stopKA() // the process "dies": nobody keeps the lease alive or revokes it
+	<-second.kaDone
+	third := openTestEtcdStore(t, waiting)
+	defer closeStore(t, third)
+	if err := second.Apply(ctx, storePut("k", "x", "stale")); err == nil || !strings.Contains(err.Error(), "lost its lock") {
+		t.Errorf("Apply of the dead holder = %v, want a refusal", err)
+	}
+	closeStore(t, second)
+	mustOK(t, third.Apply(ctx, storePut("k", "x", "1")))
+	if diff := cmp.Diff([]StoreRecord{storeRec("x", "1")}, mustList(t, third, "k")); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+
+	short := cfg
+	short.LockWait = 100 * time.Millisecond
+	if _, err := OpenEtcdStore(ctx, short); err == nil || !strings.Contains(err.Error(), "did not release it within 100ms") {
+		t.Errorf("open while held with a short wait = %v, want a refusal naming the wait", err)
+	}
+}
