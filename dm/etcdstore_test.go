@@ -2,6 +2,7 @@ package dm
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/dmkit/dmkit/internal/etcdtest"
+	"github.com/dmkit/dmkit/internal/tlsconfig"
+	"github.com/dmkit/dmkit/internal/tlsconfig/tlstest"
 )
 
 // etcdConfig returns a store config on the package's embedded etcd with a prefix of the
@@ -371,5 +374,47 @@ func TestEtcdStoreLockWait(t *testing.T) {
 	short.LockWait = 100 * time.Millisecond
 	if _, err := OpenEtcdStore(ctx, short); err == nil || !strings.Contains(err.Error(), "did not release it within 100ms") {
 		t.Errorf("open while held with a short wait = %v, want a refusal naming the wait", err)
+	}
+}
+
+// TestEtcdStoreTLS: EtcdStoreConfig.TLS reaches an etcd that serves clients over TLS and
+// requires a client certificate; without it (or without the certificate) the open fails.
+func TestEtcdStoreTLS(t *testing.T) {
+	pki := tlstest.PKI(t, t.TempDir(), "dm-client")
+	srv, err := etcdtest.StartTLS("tls", pki["server"])
+	mustOK(t, err)
+	defer srv.Stop()
+	clientTLS, err := tlsconfig.Client(pki["dm-client"])
+	mustOK(t, err)
+	noCert, err := tlsconfig.Client(tlsconfig.Files{CA: pki["server"].CA})
+	mustOK(t, err)
+	base := EtcdStoreConfig{Endpoints: []string{srv.Endpoint}, Prefix: etcdtest.Prefix(t), DialTimeout: time.Second}
+
+	for _, tc := range []struct {
+		name string
+		tls  *tls.Config
+		ok   bool
+	}{{"client certificate", clientTLS, true}, {"no client certificate", noCert, false}, {"plain", nil, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			cfg.TLS = tc.tls
+			s, err := OpenEtcdStore(testCtx(t), cfg)
+			if !tc.ok {
+				if err == nil {
+					s.Close()
+					t.Fatal("opened")
+				}
+				if !strings.Contains(err.Error(), "check --etcd-endpoints") {
+					t.Fatalf("error %q does not name the fix", err)
+				}
+				return
+			}
+			mustOK(t, err)
+			defer closeStore(t, s)
+			mustOK(t, s.Apply(testCtx(t), storePut("k", "x", "1")))
+			if diff := cmp.Diff([]StoreRecord{storeRec("x", "1")}, mustList(t, s, "k")); diff != "" {
+				t.Errorf("over TLS (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/dmkit/dmkit/internal/tlsconfig"
 )
 
 // startTimeout bounds how long a member may take to become ready.
@@ -29,7 +32,13 @@ type Server struct {
 }
 
 // Start starts a single-member etcd named name, ready for clients when it returns.
-func Start(name string) (*Server, error) {
+func Start(name string) (*Server, error) { return start(name, nil) }
+
+// StartTLS is Start with clients served over TLS only: the member presents f.Cert/f.Key
+// and requires a client certificate signed by f.CA.
+func StartTLS(name string, f tlsconfig.Files) (*Server, error) { return start(name, &f) }
+
+func start(name string, tlsFiles *tlsconfig.Files) (*Server, error) {
 	dir, err := os.MkdirTemp("", "etcdtest-"+name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("etcdtest: temp dir: %w", err)
@@ -41,6 +50,9 @@ func Start(name string) (*Server, error) {
 		return nil, err
 	}
 	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[0])}
+	if tlsFiles != nil {
+		cu.Scheme = "https"
+	}
 	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[1])}
 	cfg := embed.NewConfig()
 	cfg.Name = name
@@ -48,6 +60,9 @@ func Start(name string) (*Server, error) {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
 	cfg.InitialCluster = cfg.InitialClusterFromName(name)
+	if tlsFiles != nil {
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: tlsFiles.Cert, KeyFile: tlsFiles.Key, TrustedCAFile: tlsFiles.CA, ClientCertAuth: true}
+	}
 	cfg.LogLevel = "fatal" // its shutdown logs errors about closed listeners
 	cfg.LogOutputs = []string{"stderr"}
 	e, err := embed.StartEtcd(cfg)
