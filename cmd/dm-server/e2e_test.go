@@ -57,6 +57,7 @@ func runE2E(m *testing.M) int {
 		return 1
 	}
 	defer e2eDst.Stop()
+	defer etcds.StopAll()
 	return m.Run()
 }
 

@@ -1,5 +1,6 @@
 // Command dm-server runs a whole DM deployment in one process: the master's OpenAPI
-// (/api/v1/...) on --listen, in-process workers, and a durable store in --data-dir.
+// (/api/v1/...) on --listen, in-process workers, and a durable store in --data-dir (or in
+// etcd with --etcd-endpoints).
 //
 //	dm-server --listen 127.0.0.1:8261 --data-dir ./dm-data --workers 2
 //
@@ -61,6 +62,7 @@ type config struct {
 	certAllowedCN []string
 	secretKeyPath string
 	limits        httpLimits
+	etcd          etcdFlags
 }
 
 // httpLimits bound what a client can make the server hold.
@@ -105,6 +107,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return nil
 		})
 	fs.StringVar(&cfg.secretKeyPath, "secret-key-path", "", "`file` with the 64-hex-digit key that encrypts stored passwords (default: <data-dir>/secret.key, created on first start)")
+	fs.Func("etcd-endpoints", "etcd client `URLs` (comma separated): keep the control-plane state in etcd instead of --data-dir (one dm-server per --etcd-prefix)",
+		func(v string) (err error) {
+			cfg.etcd.endpoints, err = parseEndpoints(v)
+			return err
+		})
+	fs.StringVar(&cfg.etcd.prefix, "etcd-prefix", "/dmkit", "etcd key `prefix` of this cluster's state (with --etcd-endpoints)")
+	fs.DurationVar(&cfg.etcd.lockWait, "etcd-lock-wait", 15*time.Second, "how long to wait for another dm-server's lock on --etcd-prefix to be released (a dead server's lease expires within 10s)")
+	fs.StringVar(&cfg.etcd.tls.CA, "etcd-ssl-ca", "", "PEM `file` of the CA that etcd's certificate must chain to")
+	fs.StringVar(&cfg.etcd.tls.Cert, "etcd-ssl-cert", "", "PEM `file` of the client certificate presented to etcd")
+	fs.StringVar(&cfg.etcd.tls.Key, "etcd-ssl-key", "", "PEM `file` of the client key presented to etcd")
 	fs.DurationVar(&cfg.limits.readHeader, "read-header-timeout", 10*time.Second, "how long a client may take to send the request headers")
 	fs.DurationVar(&cfg.limits.read, "read-timeout", time.Minute, "how long a client may take to send a whole request (headers and body)")
 	fs.DurationVar(&cfg.limits.idle, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
@@ -129,6 +141,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		if d <= 0 {
 			return cfg, fmt.Errorf("%s %s: give a positive duration such as 30s", name, d)
 		}
+	}
+	if len(cfg.etcd.endpoints) == 0 {
+		var stray []string
+		fs.Visit(func(f *flag.Flag) {
+			if strings.HasPrefix(f.Name, "etcd-") {
+				stray = append(stray, "--"+f.Name)
+			}
+		})
+		if len(stray) > 0 {
+			return cfg, fmt.Errorf("%s only act with --etcd-endpoints: set it or drop them", strings.Join(stray, ", "))
+		}
+	}
+	if cfg.etcd.lockWait < 0 {
+		return cfg, fmt.Errorf("--etcd-lock-wait %s: give 0 (refuse at once) or a positive duration", cfg.etcd.lockWait)
 	}
 	if cfg.limits.maxHeaderBytes < 4096 {
 		return cfg, fmt.Errorf("--max-header-bytes %d: give at least 4096", cfg.limits.maxHeaderBytes)
@@ -207,19 +233,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// before encryption.
 	apiLn = jsonErrorListener{apiLn}
 
-	storeDir := filepath.Join(cfg.dataDir, "store")
-	fileStore, err := dm.OpenFileStore(storeDir)
+	store, where, err := openStore(ctx, cfg)
 	if err != nil {
-		return err
-	}
-	key, err := dm.LoadSecretKey(cfg.secretKeyPath, storeDir)
-	if err != nil {
-		_ = fileStore.Close()
-		return err
-	}
-	store, err := dm.EncryptStore(fileStore, key)
-	if err != nil {
-		_ = fileStore.Close()
 		return err
 	}
 	reg := newRegistry()
@@ -252,7 +267,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(apiLn) }()
 	log.Info("dm-server started", "version", versionString(), "listen", ln.Addr().String(),
-		"data_dir", cfg.dataDir, "name", cfg.name, "workers", strings.Join(cfg.workers, ","))
+		"data_dir", cfg.dataDir, "state", where, "name", cfg.name, "workers", strings.Join(cfg.workers, ","))
 	fmt.Fprintf(stdout, "dm-server listening on %s://%s\n", scheme, ln.Addr())
 
 	select {
