@@ -35,6 +35,10 @@ type EtcdStoreConfig struct {
 	// LockTTL is the lifetime of the lease behind the prefix lock (default 10s): a server
 	// that died without closing its store blocks the prefix for at most this long.
 	LockTTL time.Duration
+	// RequestTimeout bounds each Apply and List (default 10s), so an unreachable etcd
+	// turns into an error instead of an API call that hangs. An Apply that timed out may
+	// still have been committed by etcd.
+	RequestTimeout time.Duration
 	// LockWait is how long OpenEtcdStore waits for another holder of the prefix lock to
 	// release it (or its lease to expire) before refusing; 0 refuses at once.
 	LockWait time.Duration
@@ -44,6 +48,7 @@ const (
 	defaultEtcdPrefix      = "/dmkit"
 	defaultEtcdDialTimeout = 5 * time.Second
 	defaultEtcdLockTTL     = 10 * time.Second
+	defaultEtcdReqTimeout  = 10 * time.Second
 	// etcdLockName is the lock key under the prefix. A '%' not followed by two hex digits
 	// is never produced by escapeEtcdPart, so no record can have this key.
 	etcdLockName = "%lock"
@@ -99,6 +104,9 @@ func OpenEtcdStore(ctx context.Context, cfg EtcdStoreConfig) (*EtcdStore, error)
 	}
 	if cfg.LockTTL <= 0 {
 		cfg.LockTTL = defaultEtcdLockTTL
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = defaultEtcdReqTimeout
 	}
 	if cfg.LockTTL < time.Second {
 		return nil, fmt.Errorf("dm: open etcd store: lock TTL %s is below etcd's 1s lease granularity", cfg.LockTTL)
@@ -276,6 +284,8 @@ func (s *EtcdStore) ApplyRevision(ctx context.Context, ops ...StoreOp) (int64, e
 		return 0, nil
 	}
 	eops := s.collapse(ops)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(s.lockKey), "=", s.lockRev)).
 		Then(eops...).
@@ -336,6 +346,8 @@ func (s *EtcdStore) ListRevision(ctx context.Context, kind string) ([]StoreRecor
 		return out, 0, nil
 	}
 	prefix := s.kindPrefix(kind)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
 	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, 0, s.callErr("list "+kind+" from etcd store "+s.cfg.Prefix, err)

@@ -418,3 +418,23 @@ func TestEtcdStoreTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestEtcdStoreEtcdGone: when etcd stops answering, Apply and List fail within the
+// request timeout with the fix, instead of hanging the API call that made them.
+func TestEtcdStoreEtcdGone(t *testing.T) {
+	srv, err := etcdtest.Start("gone")
+	mustOK(t, err)
+	defer srv.Stop()
+	s := openTestEtcdStore(t, EtcdStoreConfig{Endpoints: []string{srv.Endpoint}, Prefix: "/gone",
+		DialTimeout: 500 * time.Millisecond, RequestTimeout: 500 * time.Millisecond})
+	defer closeStore(t, s)
+	ctx := testCtx(t)
+	mustOK(t, s.Apply(ctx, storePut("k", "x", "1")))
+	srv.Stop() // waits for our open streams up to etcd's request timeout (~7 s)
+	if err := s.Apply(ctx, storePut("k", "y", "1")); err == nil || !strings.Contains(err.Error(), "check --etcd-endpoints") {
+		t.Errorf("Apply with etcd gone = %v, want an error naming --etcd-endpoints", err)
+	}
+	if _, err := s.List(ctx, "k"); err == nil || !strings.Contains(err.Error(), "check --etcd-endpoints") {
+		t.Errorf("List with etcd gone = %v, want an error naming --etcd-endpoints", err)
+	}
+}
