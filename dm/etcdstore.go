@@ -86,8 +86,8 @@ type EtcdStore struct {
 var _ Store = (*EtcdStore)(nil)
 
 // OpenEtcdStore connects to etcd and takes the lock of cfg.Prefix. It fails within about
-// cfg.DialTimeout when etcd does not answer, and at once when another dm-server holds
-// the prefix.
+// cfg.DialTimeout when etcd does not answer, and after cfg.LockWait (at once by default)
+// when another dm-server holds the prefix.
 func OpenEtcdStore(ctx context.Context, cfg EtcdStoreConfig) (*EtcdStore, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("dm: open etcd store: no endpoints; set --etcd-endpoints")
@@ -353,9 +353,12 @@ func (s *EtcdStore) ListRevision(ctx context.Context, kind string) ([]StoreRecor
 		return nil, 0, s.callErr("list "+kind+" from etcd store "+s.cfg.Prefix, err)
 	}
 	for _, kv := range resp.Kvs {
-		key, err := url.PathUnescape(strings.TrimPrefix(string(kv.Key), prefix))
-		if err != nil {
-			return nil, 0, fmt.Errorf("dm: list %s from etcd store %s: key %q was not written by dmkit; remove it or use another --etcd-prefix", kind, s.cfg.Prefix, kv.Key)
+		rest := strings.TrimPrefix(string(kv.Key), prefix)
+		key, err := url.PathUnescape(rest)
+		if err != nil || strings.Contains(rest, "/") {
+			// An escaped key has no '/': this one belongs to a cluster whose prefix lies
+			// inside ours (say /dmkit/task for /dmkit), or to no dmkit store at all.
+			return nil, 0, fmt.Errorf("dm: list %s from etcd store %s: key %q is not a record of this store (another cluster's prefix inside %[2]s?); give each cluster a --etcd-prefix that is not inside another's", kind, s.cfg.Prefix, kv.Key)
 		}
 		out = append(out, StoreRecord{Key: key, Value: append([]byte{}, kv.Value...)})
 	}

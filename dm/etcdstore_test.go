@@ -438,3 +438,24 @@ func TestEtcdStoreEtcdGone(t *testing.T) {
 		t.Errorf("List with etcd gone = %v, want an error naming --etcd-endpoints", err)
 	}
 }
+
+// TestEtcdStoreNestedPrefix: a cluster whose prefix lies inside another's writes keys in
+// the outer one's ranges; the outer store refuses them rather than reading them as its
+// own records.
+func TestEtcdStoreNestedPrefix(t *testing.T) {
+	ctx := testCtx(t)
+	outer := etcdConfig(t)
+	inner := outer
+	inner.Prefix = outer.Prefix + "/task"
+	so := openTestEtcdStore(t, outer)
+	defer closeStore(t, so)
+	si := openTestEtcdStore(t, inner)
+	defer closeStore(t, si)
+	mustOK(t, si.Apply(ctx, storePut("source", "x", "1")))
+	if _, err := so.List(ctx, "task"); err == nil || !strings.Contains(err.Error(), "--etcd-prefix") {
+		t.Errorf("outer List(task) = %v, want a refusal naming --etcd-prefix", err)
+	}
+	if diff := cmp.Diff([]StoreRecord{storeRec("x", "1")}, mustList(t, si, "source")); diff != "" {
+		t.Errorf("inner List(source) (-want +got):\n%s", diff)
+	}
+}
