@@ -26,6 +26,9 @@ type EtcdStoreConfig struct {
 	// Prefix is the key prefix every record lives under (default "/dmkit"). Two clusters
 	// can share one etcd with different prefixes; two servers must not share one prefix.
 	Prefix string
+	// Name describes this server in the prefix lock (dm-server --name), so that a refused
+	// second server is told who holds the prefix.
+	Name string
 	// DialTimeout bounds the connection and every call that opens the store (default 5s).
 	DialTimeout time.Duration
 	// TLS, when set, is used to talk to etcd over TLS (client certificates included).
@@ -136,7 +139,7 @@ func (s *EtcdStore) lock(ctx context.Context) error {
 	host, _ := os.Hostname()
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:])
-	owner := fmt.Sprintf("host=%s pid=%d since=%s id=%s", host, os.Getpid(), time.Now().UTC().Format(time.RFC3339), hex.EncodeToString(nonce[:]))
+	owner := fmt.Sprintf("name=%s host=%s pid=%d since=%s id=%s", s.cfg.Name, host, os.Getpid(), time.Now().UTC().Format(time.RFC3339), hex.EncodeToString(nonce[:]))
 	deadline := time.Now().Add(s.cfg.LockWait)
 	for {
 		holder, rev, err := s.tryLock(ctx, owner)

@@ -88,7 +88,7 @@ func TestEtcdStoreKeyLayout(t *testing.T) {
 		p + "/a%252Fb/c": "4",
 	}
 	got := rawKeys(t, p)
-	if !strings.HasPrefix(got[p+"/"+etcdLockName], "host=") {
+	if !strings.HasPrefix(got[p+"/"+etcdLockName], "name= host=") {
 		t.Errorf("lock key %s = %q, want the holder's description", p+"/"+etcdLockName, got[p+"/"+etcdLockName])
 	}
 	delete(got, p+"/"+etcdLockName)

@@ -44,7 +44,7 @@ func TestServeOnEtcd(t *testing.T) {
 		return append([]string{"--data-dir", dataDir, "--etcd-endpoints", "  ," + ep, "--etcd-prefix", prefix, "--secret-key-path", keyPath}, extra...)
 	}
 	dir1 := t.TempDir()
-	c := startChild(t, etcdArgs(dir1, "--workers", "alpha")...)
+	c := startChild(t, etcdArgs(dir1, "--workers", "alpha", "--name", "etcd-m1")...)
 	c.expect(t, "POST", "/sources", fmt.Sprintf(`{"source_name": "etcd-src", "host": "127.0.0.1", "port": %d, "user": %q, "password": %q}`,
 		e2eSrc.Port, e2eSrc.User, e2eSrc.Password), 201, nil)
 	var info struct {
@@ -53,7 +53,7 @@ func TestServeOnEtcd(t *testing.T) {
 	c.expect(t, "GET", "/cluster/info", "", 200, &info)
 
 	err := run(context.Background(), append([]string{"--listen", "127.0.0.1:0"}, etcdArgs(t.TempDir(), "--etcd-lock-wait", "0")...), io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "another dm-server holds "+prefix) {
+	if err == nil || !strings.Contains(err.Error(), "another dm-server holds "+prefix+" (name=etcd-m1 ") {
 		t.Fatalf("second server on the prefix: %v, want a refusal", err)
 	}
 

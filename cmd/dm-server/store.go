@@ -52,7 +52,7 @@ func openStore(ctx context.Context, cfg config) (dm.Store, string, error) {
 			return nil, "", fmt.Errorf("etcd TLS: %w; check --etcd-ssl-ca, --etcd-ssl-cert and --etcd-ssl-key", err)
 		}
 		es, err := dm.OpenEtcdStore(ctx, dm.EtcdStoreConfig{
-			Endpoints: cfg.etcd.endpoints, Prefix: cfg.etcd.prefix, TLS: tlsCfg, LockWait: cfg.etcd.lockWait,
+			Endpoints: cfg.etcd.endpoints, Prefix: cfg.etcd.prefix, TLS: tlsCfg, LockWait: cfg.etcd.lockWait, Name: cfg.name,
 		})
 		if err != nil {
 			return nil, "", err
