@@ -106,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			}
 			return nil
 		})
-	fs.StringVar(&cfg.secretKeyPath, "secret-key-path", "", "`file` with the 64-hex-digit key that encrypts stored passwords (default: <data-dir>/store/secret.key, created on first start; with --etcd-endpoints every server of the prefix needs this same key)")
+	fs.StringVar(&cfg.secretKeyPath, "secret-key-path", "", "`file` with the 64-hex-digit key that encrypts stored passwords (default: <data-dir>/store/secret.key, created on first start; with --etcd-endpoints a server started on another host needs this same key)")
 	fs.Func("etcd-endpoints", "etcd client `URLs` (comma separated): keep the control-plane state in etcd instead of --data-dir (one dm-server per --etcd-prefix)",
 		func(v string) (err error) {
 			cfg.etcd.endpoints, err = parseEndpoints(v)
