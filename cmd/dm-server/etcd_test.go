@@ -15,6 +15,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/dmkit/dmkit/internal/etcdtest"
+	"github.com/dmkit/dmkit/internal/tlsconfig"
+	"github.com/dmkit/dmkit/internal/tlsconfig/tlstest"
 )
 
 // etcds is the package's embedded etcd member, started by the first test that needs it.
@@ -114,5 +116,45 @@ func TestParseFlagsEtcd(t *testing.T) {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)
 		}
+	}
+}
+
+// TestServeOnEtcdTLS: --etcd-ssl-* reach an etcd that serves clients over TLS only and
+// requires a client certificate (the refusals without one are tested in dm).
+func TestServeOnEtcdTLS(t *testing.T) {
+	pki := tlstest.PKI(t, t.TempDir(), "dm-server-client")
+	srv, err := etcdtest.StartTLS("tls", pki["server"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	cl := pki["dm-server-client"]
+	base, stop := startServer(t, "--data-dir", t.TempDir(), "--etcd-endpoints", srv.Endpoint,
+		"--etcd-ssl-ca", cl.CA, "--etcd-ssl-cert", cl.Cert, "--etcd-ssl-key", cl.Key)
+	var info struct {
+		ClusterID uint64 `json:"cluster_id"`
+	}
+	getJSON(t, base+"/api/v1/cluster/info", &info)
+	if err := stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+	if info.ClusterID == 0 {
+		t.Fatal("no cluster id")
+	}
+	tlsCfg, err := tlsconfig.Client(cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{srv.Endpoint}, TLS: tlsCfg, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	resp, err := cli.Get(context.Background(), "/dmkit/meta/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Count == 0 {
+		t.Error("no meta records under /dmkit in the TLS etcd")
 	}
 }
