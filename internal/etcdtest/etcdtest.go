@@ -38,7 +38,22 @@ func Start(name string) (*Server, error) { return start(name, nil) }
 // and requires a client certificate signed by f.CA.
 func StartTLS(name string, f tlsconfig.Files) (*Server, error) { return start(name, &f) }
 
+// startAttempts is how often start picks new ports when one was taken meanwhile (by
+// another package's test binary picking free ports at the same moment).
+const startAttempts = 3
+
 func start(name string, tlsFiles *tlsconfig.Files) (*Server, error) {
+	var err error
+	for range startAttempts {
+		var s *Server
+		if s, err = startOnce(name, tlsFiles); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return s, err
+		}
+	}
+	return nil, err
+}
+
+func startOnce(name string, tlsFiles *tlsconfig.Files) (*Server, error) {
 	dir, err := os.MkdirTemp("", "etcdtest-"+name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("etcdtest: temp dir: %w", err)
