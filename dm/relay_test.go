@@ -58,6 +58,21 @@ func masterFile(t *testing.T) (string, int64) {
 	return file, pos
 }
 
+// incrTask creates an incremental task named name over schema name (a fresh table t),
+// starting at the source's current binlog position.
+func incrTask(t *testing.T, c *Cluster, name string) {
+	t.Helper()
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS "+name)
+	testDst.Exec(t, "DROP DATABASE IF EXISTS "+name)
+	file, pos := masterFile(t)
+	testSrc.Exec(t, "CREATE DATABASE "+name)
+	testSrc.Exec(t, "CREATE TABLE "+name+".t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+	task := fullTask(name, ModeIncremental, name, "src1")
+	task.SourceConfig.SourceConf[0].BinlogName, task.SourceConfig.SourceConf[0].BinlogPos = &file, &pos
+	_, err := c.CreateTask(testCtx(t), CreateTaskRequest{Task: task})
+	mustOK(t, err)
+}
+
 // TestRelayUnderRunningTask enables and disables relay under a running incremental task
 // and a write load (the syncer switches between relay and source), purges the relay
 // (refused while the task is paused, naming it), and ends identical.
@@ -65,15 +80,7 @@ func TestRelayUnderRunningTask(t *testing.T) {
 	ctx := testCtx(t)
 	c := newDataCluster(t)
 	schema := "relayrun"
-	testSrc.Exec(t, "DROP DATABASE IF EXISTS "+schema)
-	testDst.Exec(t, "DROP DATABASE IF EXISTS "+schema)
-	file, pos := masterFile(t)
-	testSrc.Exec(t, "CREATE DATABASE "+schema)
-	testSrc.Exec(t, "CREATE TABLE "+schema+".t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
-	task := fullTask("relayrun", ModeIncremental, schema, "src1")
-	task.SourceConfig.SourceConf[0].BinlogName, task.SourceConfig.SourceConf[0].BinlogPos = &file, &pos
-	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
-	mustOK(t, err)
+	incrTask(t, c, "relayrun")
 	mustOK(t, c.StartTask(ctx, "relayrun", StartTaskRequest{}))
 	waitUnit(t, c, "relayrun", UnitSync)
 	waitBinlogType(t, c, "relayrun", "remote")
@@ -123,7 +130,7 @@ func TestRelayUnderRunningTask(t *testing.T) {
 	testSrc.Exec(t, "INSERT INTO "+schema+".t (v) VALUES (2)")
 	cur, _ := masterFile(t)
 	waitRelayCatchUp(t, c, "src1", "worker1")
-	err = c.PurgeRelay(ctx, "src1", PurgeRelayRequest{RelayBinlogName: cur})
+	err := c.PurgeRelay(ctx, "src1", PurgeRelayRequest{RelayBinlogName: cur})
 	if err == nil || !strings.Contains(err.Error(), "task relayrun") || ErrorCode(err) != CodeOpenAPICommon {
 		t.Fatalf("purge past the paused task's checkpoint: %v", err)
 	}
@@ -200,15 +207,7 @@ func TestRelaySourceOperations(t *testing.T) {
 	ctx := testCtx(t)
 	c := newDataCluster(t)
 	schema := "relayops"
-	testSrc.Exec(t, "DROP DATABASE IF EXISTS "+schema)
-	testDst.Exec(t, "DROP DATABASE IF EXISTS "+schema)
-	file, pos := masterFile(t)
-	testSrc.Exec(t, "CREATE DATABASE "+schema)
-	testSrc.Exec(t, "CREATE TABLE "+schema+".t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
-	task := fullTask("relayops", ModeIncremental, schema, "src1")
-	task.SourceConfig.SourceConf[0].BinlogName, task.SourceConfig.SourceConf[0].BinlogPos = &file, &pos
-	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: task})
-	mustOK(t, err)
+	incrTask(t, c, "relayops")
 	mustOK(t, c.EnableRelay(ctx, "src1", EnableRelayRequest{}))
 	mustOK(t, c.StartTask(ctx, "relayops", StartTaskRequest{}))
 	waitUnit(t, c, "relayops", UnitSync)
@@ -277,15 +276,7 @@ func TestRelayFollowsTransfer(t *testing.T) {
 	_, err := c.UpdateSource(ctx, "src1", UpdateSourceRequest{Source: s})
 	mustOK(t, err)
 	schema := "relaymove"
-	testSrc.Exec(t, "DROP DATABASE IF EXISTS "+schema)
-	testDst.Exec(t, "DROP DATABASE IF EXISTS "+schema)
-	file, pos := masterFile(t)
-	testSrc.Exec(t, "CREATE DATABASE "+schema)
-	testSrc.Exec(t, "CREATE TABLE "+schema+".t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
-	task := fullTask("relaymove", ModeIncremental, schema, "src1")
-	task.SourceConfig.SourceConf[0].BinlogName, task.SourceConfig.SourceConf[0].BinlogPos = &file, &pos
-	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: task})
-	mustOK(t, err)
+	incrTask(t, c, "relaymove")
 	mustOK(t, c.StartTask(ctx, "relaymove", StartTaskRequest{}))
 	waitUnit(t, c, "relaymove", UnitSync)
 	waitRelayCatchUp(t, c, "src1", "worker1")
