@@ -69,6 +69,20 @@ func (c Config) Addr() string {
 	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
+// ParseAddr is Addr's inverse: a Config for host:port with the given credentials (the
+// benchmark tools take their servers this way).
+func ParseAddr(addr, user, password string) (Config, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return Config{}, fmt.Errorf("address %q: %w; use host:port", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return Config{}, fmt.Errorf("port of %q: %w", addr, err)
+	}
+	return Config{Host: host, Port: p, User: user, Password: password}, nil
+}
+
 // DSN builds a go-sql-driver/mysql DSN for database (which may be empty).
 // When TLS is set, its tls.Config is registered with the driver under a
 // name derived from the TLS material, so repeated calls are idempotent.

@@ -121,3 +121,24 @@ func TestDSNTLSIdempotent(t *testing.T) {
 		t.Error("different TLS settings share a registered name")
 	}
 }
+
+func TestParseAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+		want Config
+	}{
+		{"127.0.0.1:3307", true, Config{Host: "127.0.0.1", Port: 3307, User: "u", Password: "p"}},
+		{"[::1]:4000", true, Config{Host: "::1", Port: 4000, User: "u", Password: "p"}},
+		{"host", false, Config{}},
+		{"host:port", false, Config{}},
+	} {
+		got, err := ParseAddr(tc.addr, "u", "p")
+		if (err == nil) != tc.ok || got.Host != tc.want.Host || got.Port != tc.want.Port || got.User != tc.want.User || got.Password != tc.want.Password {
+			t.Errorf("ParseAddr(%q) = %+v, %v", tc.addr, got, err)
+		}
+		if tc.ok && got.Addr() != tc.addr {
+			t.Errorf("Addr() of ParseAddr(%q) = %q", tc.addr, got.Addr())
+		}
+	}
+}

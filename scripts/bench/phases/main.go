@@ -18,7 +18,6 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -67,18 +66,6 @@ func main() {
 	}
 }
 
-func endpoint(addr, user, password string) (dbconn.Config, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return dbconn.Config{}, fmt.Errorf("address %q: %w; use host:port", addr, err)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return dbconn.Config{}, fmt.Errorf("port of %q: %w", addr, err)
-	}
-	return dbconn.Config{Host: host, Port: p, User: user, Password: password}, nil
-}
-
 func parseVariant(s string) (variant, error) {
 	parts := strings.Split(s, "+")
 	v := variant{name: s, onDuplicate: parts[0], params: map[string]string{}}
@@ -118,11 +105,11 @@ func run(ctx context.Context, o options) error {
 		}
 		variants = append(variants, v)
 	}
-	src, err := endpoint(o.src, o.user, o.password)
+	src, err := dbconn.ParseAddr(o.src, o.user, o.password)
 	if err != nil {
 		return err
 	}
-	dst, err := endpoint(o.dst, o.user, o.password)
+	dst, err := dbconn.ParseAddr(o.dst, o.user, o.password)
 	if err != nil {
 		return err
 	}

@@ -13,10 +13,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"time"
 
 	"github.com/dmkit/dmkit/internal/dbconn"
@@ -41,27 +39,15 @@ func main() {
 	}
 }
 
-func endpoint(addr, user, password string) (dbconn.Config, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return dbconn.Config{}, fmt.Errorf("address %q: %w; use host:port", addr, err)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return dbconn.Config{}, fmt.Errorf("port of %q: %w", addr, err)
-	}
-	return dbconn.Config{Host: host, Port: p, User: user, Password: password}, nil
-}
-
 func run(ctx context.Context, srcAddr, dstAddr, user, password, schema string, threads, chunk, runs int) error {
 	if srcAddr == "" || dstAddr == "" {
 		return fmt.Errorf("-src and -dst are required")
 	}
-	src, err := endpoint(srcAddr, user, password)
+	src, err := dbconn.ParseAddr(srcAddr, user, password)
 	if err != nil {
 		return err
 	}
-	dst, err := endpoint(dstAddr, user, password)
+	dst, err := dbconn.ParseAddr(dstAddr, user, password)
 	if err != nil {
 		return err
 	}
