@@ -40,16 +40,12 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build dm-server: %v\n%s", err, out)
 		return 1
 	}
-	if e2eSrc, err = mysqltest.Start(mysqltest.Options{Name: "dmctl-src"}); err != nil {
-		fmt.Fprintln(os.Stderr, "start source MariaDB:", err)
+	var servers mysqltest.Shared
+	defer servers.StopAll()
+	var ok bool
+	if e2eSrc, e2eDst, ok = servers.StartPair("dmctl"); !ok {
 		return 1
 	}
-	defer e2eSrc.Stop()
-	if e2eDst, err = mysqltest.Start(mysqltest.Options{Name: "dmctl-dst"}); err != nil {
-		fmt.Fprintln(os.Stderr, "start target MariaDB:", err)
-		return 1
-	}
-	defer e2eDst.Stop()
 	return m.Run()
 }
 

@@ -14,20 +14,14 @@ import (
 var src, dst *mysqltest.Server
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		var err error
-		if src, err = mysqltest.Start(mysqltest.Options{Name: "migrate-src"}); err != nil {
-			println("start source:", err.Error())
-			return 1
-		}
-		defer src.Stop()
-		if dst, err = mysqltest.Start(mysqltest.Options{Name: "migrate-dst"}); err != nil {
-			println("start target:", err.Error())
-			return 1
-		}
-		defer dst.Stop()
-		return m.Run()
-	}())
+	var servers mysqltest.Shared
+	var ok bool
+	if src, dst, ok = servers.StartPair("migrate"); !ok {
+		os.Exit(1)
+	}
+	code := m.Run()
+	servers.StopAll()
+	os.Exit(code)
 }
 
 // TestMigrate runs the example against real MariaDB while the source keeps writing, and
