@@ -140,20 +140,19 @@ func lagText(st dm.SubTaskStatus) string {
 	return fmt.Sprintf("%ds", st.SyncStatus.SecondsBehindMaster)
 }
 
-// percent is a subtask's share of the full copy done, 0..100.
+// percent is a subtask's share of the full copy done, 0..100: the dump is the first
+// half, the load the second (from the status's progress, dmkit's addition).
 func percent(st dm.SubTaskStatus) float64 {
 	if st.Stage == dm.StageFinished || st.Unit == dm.UnitSync {
 		return 100
 	}
-	parse := func(p string) float64 {
-		f, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(p), "%")), 64)
-		return f
-	}
-	switch {
-	case st.Unit == dm.UnitLoad && st.LoadStatus != nil:
-		return 50 + parse(st.LoadStatus.Progress)/2
-	case st.Unit == dm.UnitDump && st.DumpStatus != nil:
-		return parse(st.DumpStatus.Progress) / 2
+	if p := st.Progress; p != nil {
+		switch p.Unit {
+		case dm.UnitLoad:
+			return 50 + p.Percent/2
+		case dm.UnitDump:
+			return p.Percent / 2
+		}
 	}
 	return 0
 }
