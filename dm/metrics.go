@@ -182,15 +182,15 @@ func (m *statusCollector) source(ch chan<- prometheus.Metric, s Source) {
 // binlogIndex is the numeric suffix of a "(mysql-bin.000012, 4)" or "mysql-bin.000012"
 // location.
 func binlogIndex(loc string) (float64, bool) {
-	loc = strings.TrimPrefix(loc, "(")
-	if i := strings.IndexAny(loc, ", )"); i >= 0 {
-		loc = loc[:i]
+	file, _, ok := parseLocation(loc)
+	if !ok {
+		file = strings.TrimSpace(loc)
 	}
-	dot := strings.LastIndexByte(loc, '.')
+	dot := strings.LastIndexByte(file, '.')
 	if dot < 0 {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(loc[dot+1:], 10, 64)
+	n, err := strconv.ParseUint(file[dot+1:], 10, 64)
 	return float64(n), err == nil
 }
 
