@@ -34,6 +34,34 @@ func (w *worker) relayStatus(source string) (*RelayStatus, string) {
 	return rs, errMsg
 }
 
+// relayStartWait bounds how long a purge waits for a relay that was just enabled (the
+// worker's reconcile starts it asynchronously).
+const relayStartWait = 10 * time.Second
+
+// startedRelay is the worker's running relay of source; a relay the control plane wants
+// here but the worker has not started yet (relay enable answered a moment ago) is waited
+// for, up to relayStartWait.
+func (w *worker) startedRelay(ctx context.Context, source string) (*relayRun, error) {
+	deadline := time.Now().Add(relayStartWait)
+	for {
+		w.mu.Lock()
+		rr := w.relay
+		w.mu.Unlock()
+		if rr != nil && rr.spec.Source == source && rr.rel != nil {
+			return rr, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("relay of source %s is not running on dm-worker %s", source, w.name)
+		}
+		w.poke()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // purgeRelay removes the relay files of source before name (in sub-directory dir, the
 // current one when empty). It is refused while a task of the source is not syncing here
 // (what it needs is unknown, as DM forbids purge while a subtask is paused) and when a
@@ -42,11 +70,9 @@ func (w *worker) purgeRelay(ctx context.Context, source, name, dir string) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w.mu.Lock()
-	rr := w.relay
-	w.mu.Unlock()
-	if rr == nil || rr.spec.Source != source || rr.rel == nil {
-		return fmt.Errorf("relay of source %s is not running on dm-worker %s", source, w.name)
+	rr, err := w.startedRelay(ctx, source)
+	if err != nil {
+		return err
 	}
 	needed, unknown := w.neededLocations(source)
 	if len(unknown) > 0 {
