@@ -111,8 +111,8 @@ func (c *Cluster) binlogOpPosition(task, source, pos string) (binlogOpRecord, er
 		}
 		return binlogOpRecord{File: m[1], Pos: uint32(p)}, nil
 	}
-	if bw := boundWorker(c.read(), source); bw != nil && c.workers[bw.Name] != nil {
-		if d := c.workers[bw.Name].pausedDDL(task); d != nil {
+	if bw := boundWorker(c.read(), source); bw != nil && c.workers.get(bw.Name) != nil {
+		if d := c.workers.get(bw.Name).pausedDDL(task); d != nil {
 			return binlogOpRecord{File: d.File, Pos: d.Pos}, nil
 		}
 	}

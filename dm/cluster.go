@@ -18,8 +18,13 @@ type Config struct {
 	// Store persists the control-plane state. Required: use MemoryStore() for a throwaway
 	// cluster, OpenFileStore(dir) for a durable one.
 	Store Store
-	// Workers names the in-process workers. Empty means two: "worker1" and "worker2".
+	// Workers names the in-process workers. Empty means two: "worker1" and "worker2",
+	// unless RemoteWorkers is set.
 	Workers []string
+	// RemoteWorkers, when set, makes the workers separate processes (dm-server --role
+	// worker) that register in etcd under a lease; the cluster then runs no worker itself.
+	// Set it only on the leader's cluster of a multi-master deployment (issue 16).
+	RemoteWorkers *RemoteWorkers
 	// Name is this master's name (default "master1"); Addr its advertised address, shown in
 	// the masters and workers lists (default "127.0.0.1:8261").
 	Name string
@@ -55,7 +60,7 @@ type Cluster struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	workers map[string]workerHandle // online workers, in process today
+	workers onlineWorkers // the workers reachable now (online.go)
 	events  *eventMetrics           // nil without Config.Metrics
 	locks   *lockKeeper             // shard DDL locks (shardlock.go)
 
@@ -71,7 +76,10 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("open cluster: Config.Store is nil; use dm.MemoryStore() or dm.OpenFileStore(dir)")
 	}
-	if len(cfg.Workers) == 0 {
+	if cfg.RemoteWorkers != nil && len(cfg.Workers) > 0 {
+		return nil, fmt.Errorf("open cluster: Config.Workers and Config.RemoteWorkers are exclusive: a cluster runs its workers in process or as separate processes")
+	}
+	if len(cfg.Workers) == 0 && cfg.RemoteWorkers == nil {
 		cfg.Workers = defaultWorkers
 	}
 	if cfg.Name == "" {
@@ -101,7 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open cluster: %w", err)
 	}
-	c := &Cluster{cfg: cfg, store: cfg.Store, db: db, log: log, units: cfg.Units, workers: map[string]workerHandle{}}
+	c := &Cluster{cfg: cfg, store: cfg.Store, db: db, log: log, units: cfg.Units, }
 	c.locks = newLockKeeper(c)
 	if c.units == nil {
 		c.units = builtinUnits
@@ -123,9 +131,9 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 	}
 	for _, name := range cfg.Workers {
-		c.workers[name] = newWorker(c, c.units, name, c.log)
+		c.workers.set(name, newWorker(c, c.units, name, c.log))
 	}
-	for _, w := range c.workers {
+	for _, w := range c.workers.all() {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
@@ -155,7 +163,7 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 		}
 		// Sources bound to workers that are not online here move to free online workers.
 		for _, wr := range listRecords[*workerRecord](w.txn, kindWorker, "") {
-			if wr.Source != "" && !c.isConfiguredWorker(wr.Name) {
+			if wr.Source != "" && c.workers.get(wr.Name) == nil {
 				nw := *wr
 				nw.Source = ""
 				w.put(kindWorker, &nw)
@@ -173,7 +181,7 @@ func (c *Cluster) Close() error {
 	c.closeOnce.Do(func() {
 		c.cancel()
 		c.wg.Wait()
-		for _, w := range c.workers {
+		for _, w := range c.workers.all() {
 			w.stopAll()
 		}
 		err = c.store.Close()

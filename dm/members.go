@@ -78,7 +78,7 @@ func (c *Cluster) ListWorkers(ctx context.Context) (List[ClusterWorker], error) 
 func (c *Cluster) workerView(r *workerRecord) ClusterWorker {
 	v := ClusterWorker{Name: r.Name, Addr: r.Addr, BoundSourceName: r.Source}
 	switch {
-	case c.workers[r.Name] == nil:
+	case c.workers.get(r.Name) == nil:
 		v.BoundStage = WorkerOffline
 	case r.Source != "":
 		v.BoundStage = WorkerBound
@@ -98,7 +98,7 @@ func (c *Cluster) OfflineWorker(ctx context.Context, name string) error {
 		if r == nil {
 			return NewError(CodeWorkerNotFound, "dm-worker with name %s not exists", name)
 		}
-		if c.workers[name] != nil {
+		if c.workers.get(name) != nil {
 			return NewError(CodeWorkerOnline, "dm-worker with name %s is still online", name)
 		}
 		w.del(kindWorker, r)

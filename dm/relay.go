@@ -153,7 +153,7 @@ func (c *Cluster) PurgeRelay(ctx context.Context, name string, req PurgeRelayReq
 		return NewError(CodeOpenAPICommon, "relay worker for source %s not found, please `enable-relay` first", name)
 	}
 	for _, wr := range rws {
-		w := c.workers[wr.Name]
+		w := c.workers.get(wr.Name)
 		if w == nil {
 			return NewError(CodeOpenAPICommon, "purge relay of source %s: dm-worker %s is offline", name, wr.Name)
 		}

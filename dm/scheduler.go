@@ -2,7 +2,6 @@ package dm
 
 import (
 	"context"
-	"sort"
 
 	"github.com/hashicorp/go-memdb"
 )
@@ -85,7 +84,7 @@ func (c *Cluster) TransferSource(ctx context.Context, name string, req WorkerNam
 	}
 	var oldW workerHandle
 	if old != nil {
-		oldW = c.workers[old.Name]
+		oldW = c.workers.get(old.Name)
 	}
 	if oldW != nil && len(running) > 0 {
 		for _, task := range running {
@@ -125,7 +124,7 @@ func (c *Cluster) TransferSource(ctx context.Context, name string, req WorkerNam
 
 func (c *Cluster) transferAllowed(txn txnReader, source string, target *workerRecord) error {
 	switch {
-	case c.workers[target.Name] == nil:
+	case c.workers.get(target.Name) == nil:
 		return NewError(CodeWorkerBadStage, "invalid stage transformation for dm-worker %s, from %s to %s", target.Name, WorkerOffline, WorkerBound)
 	case target.Source != "":
 		return NewError(CodeWorkerBadStage, "invalid stage transformation for dm-worker %s, from %s to %s", target.Name, WorkerBound, WorkerBound)
@@ -133,15 +132,6 @@ func (c *Cluster) transferAllowed(txn txnReader, source string, target *workerRe
 		return NewError(CodeTransferRelayOther, "require DM worker [%s] to be bound to source [%s], but it has been started relay for source [%s]", target.Name, source, target.RelaySource)
 	}
 	return nil
-}
-
-func (c *Cluster) isConfiguredWorker(name string) bool {
-	for _, w := range c.cfg.Workers {
-		if w == name {
-			return true
-		}
-	}
-	return false
 }
 
 // bindUnbound binds every enabled, unbound source to a free online worker, in name order.
@@ -165,12 +155,11 @@ func (c *Cluster) bindUnbound(w *writeTxn) {
 // already running relay for it first (its subtasks then read that relay), else the
 // first free one by name.
 func (c *Cluster) freeWorker(txn *memdb.Txn, source string) *workerRecord {
-	names := append([]string(nil), c.cfg.Workers...)
-	sort.Strings(names)
+	names := c.workers.names()
 	for _, relaying := range []string{source, ""} {
 		for _, n := range names {
 			r, _ := getRecord(txn, kindWorker, n).(*workerRecord)
-			if r != nil && r.Source == "" && r.RelaySource == relaying && (relaying == "" || c.workers[n] != nil) {
+			if r != nil && r.Source == "" && r.RelaySource == relaying {
 				return r
 			}
 		}

@@ -133,7 +133,7 @@ func (c *Cluster) CreateSource(ctx context.Context, req CreateSourceRequest) (*S
 			if wr == nil {
 				return NewError(CodeWorkerNotFound, "dm-worker with name %s not exists", req.WorkerName)
 			}
-			if wr.Source != "" || c.workers[wr.Name] == nil || (wr.RelaySource != "" && wr.RelaySource != s.SourceName) {
+			if wr.Source != "" || c.workers.get(wr.Name) == nil || (wr.RelaySource != "" && wr.RelaySource != s.SourceName) {
 				return NewError(CodeWorkerNotFree, "dm-worker with name %s not free", req.WorkerName)
 			}
 			target = wr
@@ -250,7 +250,7 @@ func (c *Cluster) sourceStatuses(txn txnReader, source string) []SourceStatus {
 
 func (c *Cluster) workerSourceStatus(txn txnReader, wr *workerRecord, source string) SourceStatus {
 	st := SourceStatus{SourceName: source, WorkerName: wr.Name}
-	w := c.workers[wr.Name]
+	w := c.workers.get(wr.Name)
 	if w == nil {
 		st.ErrorMsg = fmt.Sprintf("dm-worker %s is offline", wr.Name)
 		return st

@@ -390,7 +390,7 @@ func (c *Cluster) waitTaskGone(ctx context.Context, task string, sources []strin
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	stopped := true
-	for _, w := range c.workers {
+	for _, w := range c.workers.all() {
 		w.poke()
 		if w.waitTaskStopped(ctx, task) != nil {
 			stopped = false

@@ -186,8 +186,8 @@ func (c *Cluster) TaskTableStructure(ctx context.Context, task, source, schema, 
 		return &TableStructure{SchemaName: schema, TableName: table, SchemaCreateSQL: r.CreateSQL}, nil
 	}
 	// What the running sync unit tracks: the schema as of its binlog position.
-	if bw := boundWorker(c.read(), source); bw != nil && c.workers[bw.Name] != nil {
-		if create, ok := c.workers[bw.Name].trackedTable(task, schema, table); ok {
+	if bw := boundWorker(c.read(), source); bw != nil && c.workers.get(bw.Name) != nil {
+		if create, ok := c.workers.get(bw.Name).trackedTable(task, schema, table); ok {
 			return &TableStructure{SchemaName: schema, TableName: table, SchemaCreateSQL: oneLine(create)}, nil
 		}
 	}
@@ -301,7 +301,7 @@ func (c *Cluster) requireNotRunning(ctx context.Context, sc *subtaskScope) error
 	if bw == nil {
 		return NewError(CodeNoSourceInWorker, "no mysql source is being handled in the worker: source %s is not bound to a worker", sc.sub.Source)
 	}
-	w := c.workers[bw.Name]
+	w := c.workers.get(bw.Name)
 	if w != nil && w.subtaskStage(sc.sub.Task) == StageRunning && sc.sub.Expected != StageRunning {
 		// A stop cancels the run at the latest after its wait; allow a little for the
 		// units to unwind.

@@ -36,7 +36,7 @@ func (c *Cluster) subtaskStatus(txn txnReader, st *subtaskRecord) SubTaskStatus 
 		return SubTaskStatus{Name: st.Task, SourceName: st.Source,
 			ErrorMsg: fmt.Sprintf("source %s is not bound to any worker; add a free worker or transfer the source\n", st.Source)}
 	}
-	w := c.workers[bw.Name]
+	w := c.workers.get(bw.Name)
 	if w == nil {
 		return SubTaskStatus{Name: st.Task, SourceName: st.Source, WorkerName: bw.Name,
 			ErrorMsg: fmt.Sprintf("dm-worker %s is offline\n", bw.Name)}

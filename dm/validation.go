@@ -199,10 +199,10 @@ func (c *Cluster) subtaskWorkers(tr *taskRecord, sources []string) ([]workerHand
 			return nil, NewError(CodeSourceNotFound, "source config with ID %s not exists", s)
 		}
 		bw := boundWorker(txn, s)
-		if bw == nil || c.workers[bw.Name] == nil {
+		if bw == nil || c.workers.get(bw.Name) == nil {
 			return nil, NewError(CodeVerifyNotRunning, "source %s of task %s has no online worker; the task must be running", s, tr.Task.Name)
 		}
-		out = append(out, c.workers[bw.Name])
+		out = append(out, c.workers.get(bw.Name))
 	}
 	return out, nil
 }
@@ -240,8 +240,8 @@ func (c *Cluster) eachValidation(name string, f func(string, *syncer.ValidationS
 	for _, s := range taskSources(&tr.Task) {
 		var st *syncer.ValidationStatus
 		var errs []syncer.ValidationError
-		if bw := boundWorker(txn, s); bw != nil && c.workers[bw.Name] != nil {
-			st, errs = c.workers[bw.Name].validationOf(name)
+		if bw := boundWorker(txn, s); bw != nil && c.workers.get(bw.Name) != nil {
+			st, errs = c.workers.get(bw.Name).validationOf(name)
 		}
 		f(s, st, errs)
 	}

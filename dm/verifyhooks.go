@@ -191,10 +191,10 @@ func (c *Cluster) VerifyTask(ctx context.Context, name string, req VerifyTaskReq
 			return NewError(CodeSourceNotFound, "source config with ID %s not exists", s)
 		}
 		bw := boundWorker(txn, s)
-		if bw == nil || c.workers[bw.Name] == nil {
+		if bw == nil || c.workers.get(bw.Name) == nil {
 			return NewError(CodeVerifyNotRunning, "source %s of task %s has no online worker; the task must be running to verify it", s, name)
 		}
-		handles = append(handles, c.workers[bw.Name])
+		handles = append(handles, c.workers.get(bw.Name))
 	}
 	for _, h := range handles {
 		if err := h.verifyTask(name, repair); err != nil {
