@@ -61,8 +61,8 @@ type Cluster struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	workers onlineWorkers // the workers reachable now (online.go)
-	events  *eventMetrics           // nil without Config.Metrics
-	locks   *lockKeeper             // shard DDL locks (shardlock.go)
+	events  *eventMetrics // nil without Config.Metrics
+	locks   *lockKeeper   // shard DDL locks (shardlock.go)
 
 	closeOnce sync.Once
 }
@@ -109,7 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open cluster: %w", err)
 	}
-	c := &Cluster{cfg: cfg, store: cfg.Store, db: db, log: log, units: cfg.Units, }
+	c := &Cluster{cfg: cfg, store: cfg.Store, db: db, log: log, units: cfg.Units}
 	c.locks = newLockKeeper(c)
 	if c.units == nil {
 		c.units = builtinUnits
