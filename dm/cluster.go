@@ -115,6 +115,10 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.units = builtinUnits
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	// Online before bootstrap: it unbinds sources of workers that are not.
+	for _, name := range cfg.Workers {
+		c.workers.set(name, newWorker(c, c.units, name, c.log))
+	}
 
 	if err := c.bootstrap(ctx); err != nil {
 		c.cancel()
@@ -129,9 +133,6 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 			c.cancel()
 			return nil, fmt.Errorf("open cluster: register metrics: %w; give each cluster its own registry", err)
 		}
-	}
-	for _, name := range cfg.Workers {
-		c.workers.set(name, newWorker(c, c.units, name, c.log))
 	}
 	for _, w := range c.workers.all() {
 		c.wg.Add(1)
