@@ -223,7 +223,8 @@ var (
 )
 
 // dropTaskMeta drops the checkpoint tables of a task's units in its target (the sync's
-// include its online DDL records, `<task>_onlineddl`): nothing else (DM's Lightning and validator tables and `<meta_schema>_<task>` are never created
+// include its online DDL records, `<task>_onlineddl`) and the workers' fence
+// (`<task>_worker_fence`, fence.go): nothing else (DM's Lightning and validator tables and `<meta_schema>_<task>` are never created
 // by dmkit and may be a user's), and no identifier that cannot exist.
 func dropTaskMeta(ctx context.Context, t *Task) error {
 	db, err := openTarget(ctx, t)
@@ -234,6 +235,7 @@ func dropTaskMeta(ctx context.Context, t *Task) error {
 	return errors.Join(
 		loader.DropCheckpoints(ctx, db, t.MetaSchema, t.Name),
 		syncer.DropCheckpoints(ctx, db, t.MetaSchema, t.Name),
+		dropFence(ctx, db, t.MetaSchema, t.Name),
 	)
 }
 

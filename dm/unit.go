@@ -62,6 +62,9 @@ type SubtaskConfig struct {
 	// Relay opens the source's relay log on this worker for the sync unit (it declines
 	// when no relay runs).
 	Relay syncer.RelayOpener
+	// Fence, when set, keeps the units from writing once this worker's binding is stale
+	// (worker processes only; fence.go).
+	Fence *Fence
 	// Logger is the subtask's logger.
 	Logger *slog.Logger
 }

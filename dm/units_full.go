@@ -34,6 +34,11 @@ func builtinUnits(ctx context.Context, cfg *SubtaskConfig) ([]Unit, error) {
 	if cfg.Logger != nil {
 		p.log = cfg.Logger
 	}
+	if cfg.Fence != nil {
+		if err := p.takeFence(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var units []Unit
 	for _, u := range modeUnits(cfg.Task.TaskMode) {
 		switch u {
@@ -65,6 +70,25 @@ type fullPipeline struct {
 	bgLoad chan error // the loader running alongside the dump; nil when none
 
 	vs verifyState // the subtask's verification (verifyrun.go)
+
+	// fence is the units' Fence hook, nil when the worker does not fence (fence.go).
+	fence func(ctx context.Context, q queryer) error
+}
+
+// takeFence raises the subtask's fence to this run's binding before any unit writes.
+func (p *fullPipeline) takeFence(ctx context.Context) error {
+	t := &p.cfg.Task
+	db, err := openTarget(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	meta := t.MetaSchema
+	if err := takeFence(ctx, db, meta, t.Name, p.cfg.Source.SourceName, p.cfg.Fence); err != nil {
+		return fmt.Errorf("task %s on source %s: %w", t.Name, p.cfg.Source.SourceName, err)
+	}
+	p.fence = fenceHook(meta, t.Name, p.cfg.Source.SourceName, p.cfg.Fence)
+	return nil
 }
 
 // Sizes tuned for the pipelined full migration (see BENCHMARKS.md).
@@ -123,6 +147,7 @@ func (p *fullPipeline) loaderConfig() loader.Config {
 		// than 1 MiB); memory stays bounded by the statement size.
 		BatchBytes:    loadBatchBytes,
 		DisableBinlog: t.SourceConfig.FullMigrateConf.DisableTargetBinlog,
+		Fence:         p.fence,
 	}
 }
 

@@ -105,6 +105,7 @@ func (u *syncUnit) syncerConfig() (syncer.Config, error) {
 		Relay:            cfg.Relay,
 		Logger:           cfg.Logger,
 		Shard:            cfg.Shard,
+		Fence:            u.p.fence,
 	}
 	if cfg.SafeModeDuration != "" {
 		d, err := time.ParseDuration(cfg.SafeModeDuration)

@@ -96,6 +96,13 @@ type Config struct {
 	// checkpoint rows do not reach the target's binlog, so its replicas do not see the
 	// copy. The target user needs SUPER / BINLOG ADMIN; without it every connection fails.
 	DisableBinlog bool
+	// Fence, when set, is asked right before every COMMIT with the transaction, and
+	// before every CREATE with the connection: an error rolls back and stops the load for
+	// good. dm uses it so that a worker whose binding moved to another worker writes
+	// nothing more (HA on etcd).
+	Fence func(ctx context.Context, q interface {
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}) error
 }
 
 // Progress reports how far a load is, in bytes of data files.
@@ -573,5 +580,18 @@ func (l *Loader) prepare(ctx context.Context) error {
 		return fmt.Errorf("loader: prepare target %s: %w", l.cfg.Target.Addr(), err)
 	}
 	l.prepared = true
+	return nil
+}
+
+// fence asks Config.Fence, when set, whether this load may still write to the target.
+func (l *Loader) fence(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) error {
+	if l.cfg.Fence == nil {
+		return nil
+	}
+	if err := l.cfg.Fence(ctx, q); err != nil {
+		return fmt.Errorf("loader: refusing to write to the target: %w", err)
+	}
 	return nil
 }

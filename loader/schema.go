@@ -123,6 +123,9 @@ func (l *Loader) createTable(ctx context.Context, conn *sql.Conn, schema, table 
 	if err != nil {
 		return err
 	}
+	if err := l.fence(ctx, conn); err != nil {
+		return err
+	}
 	if err := l.markCreated(ctx, conn, ts, tt); err != nil {
 		return err
 	}

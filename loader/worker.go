@@ -161,6 +161,9 @@ func (l *Loader) loadBatch(ctx context.Context, conn *sql.Conn, r *stmtReader, j
 	if err := l.advanceCheckpoint(ctx, tx, j.name, from, to); err != nil {
 		return 0, false, err
 	}
+	if err := l.fence(ctx, tx); err != nil {
+		return 0, false, err
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, false, fmt.Errorf("commit up to byte %d: %w", to, err)
 	}

@@ -1,6 +1,8 @@
 package syncer
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -134,6 +136,14 @@ type Config struct {
 	// target stores the same instants whatever the zone. Default +00:00.
 	TimeZone string
 
+	// Fence, when set, is asked right before every COMMIT, with the transaction, and
+	// before every DDL and checkpoint write outside one, with the target pool: an error
+	// rolls the transaction back and stops the sync for good. dm uses it so that a worker
+	// whose binding moved to another worker writes nothing more (HA on etcd).
+	Fence func(ctx context.Context, q interface {
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}) error
+
 	// Logger receives progress and warnings (default slog.Default()).
 	Logger *slog.Logger
 
@@ -230,4 +240,20 @@ func (c *Config) withSelectionDefaults() {
 // away from the small ids servers usually have.
 func defaultServerID(task, source string) uint32 {
 	return 1<<30 | hashString(task+"\x00"+source)&(1<<30-1)
+}
+
+// querier is what a Fence reads through: a transaction or the target pool.
+type querier = interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// fence asks Config.Fence, when set, whether this run may still write to the target.
+func (r *run) fence(ctx context.Context, q querier) error {
+	if r.cfg.Fence == nil {
+		return nil
+	}
+	if err := r.cfg.Fence(ctx, q); err != nil {
+		return fmt.Errorf("syncer: refusing to write to the target: %w", err)
+	}
+	return nil
 }

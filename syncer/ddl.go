@@ -284,6 +284,9 @@ func (r *run) createMissingSchema(ctx context.Context, d *ddlStmt, err error) (b
 		return false, rerr
 	}
 	q := "CREATE DATABASE IF NOT EXISTS " + sqlq.QuoteName(ts)
+	if err := r.fence(ctx, r.target); err != nil {
+		return false, err
+	}
 	if _, cerr := r.target.ExecContext(ctx, q); cerr != nil {
 		return false, fmt.Errorf("create the target schema of %s: %q: %w", sqlq.QuoteTable(d.schema, d.table), q, cerr)
 	}
@@ -293,6 +296,9 @@ func (r *run) createMissingSchema(ctx context.Context, d *ddlStmt, err error) (b
 
 func (r *run) execDDLOnce(ctx context.Context, d *ddlStmt, defSchema string, ts uint32, tz string) error {
 	text := d.sql
+	if err := r.fence(ctx, r.target); err != nil {
+		return err
+	}
 	conn, err := r.target.Conn(ctx)
 	if err != nil {
 		return err

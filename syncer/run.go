@@ -257,6 +257,9 @@ func (r *run) applyStart(ctx context.Context, p startPlan) error {
 		return err
 	}
 	if p.dropCheckpoint {
+		if err := r.fence(ctx, r.target); err != nil {
+			return err
+		}
 		if err := deleteCheckpoint(ctx, r.target, r.cpTable, r.cfg.Source); err != nil {
 			return err
 		}
@@ -522,7 +525,10 @@ func (r *run) writeGlobalLocked(ctx context.Context, loc Location, force bool) (
 		}
 	}
 	started := time.Now()
-	err = writeGlobal(ctx, r.target, r.cpTable, r.cfg.Source, g)
+	err = r.fence(ctx, r.target)
+	if err == nil {
+		err = writeGlobal(ctx, r.target, r.cpTable, r.cfg.Source, g)
+	}
 	if o := r.cfg.Observer; o != nil && err == nil {
 		o.Checkpoint(time.Since(started))
 	}

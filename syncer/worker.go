@@ -231,6 +231,10 @@ func (w *worker) tryExec(ctx context.Context, cp string) (failed *stmt, err erro
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("write checkpoint row: %w", err)
 	}
+	if err := w.r.fence(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}

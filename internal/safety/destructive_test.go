@@ -37,6 +37,10 @@ var guards = map[site]guard{
 		why: "drops <meta>.<task>_syncer_checkpoint and <meta>.<task>_onlineddl only", in: "[]string{checkpointTable(metaSchema, task), onlineDDLTable(metaSchema, task)}",
 		callers: map[site]string{{"dm/ownership.go", "dropTaskMeta"}: "syncer.DropCheckpoints(ctx, db, t.MetaSchema, t.Name)"},
 	},
+	{"dm/fence.go", "dropFence"}: {
+		why: "drops <meta>.<task>_worker_fence only", in: "fenceTable(metaSchema, task)",
+		callers: map[site]string{{"dm/ownership.go", "dropTaskMeta"}: "dropFence(ctx, db, t.MetaSchema, t.Name)"},
+	},
 	// Target: truncating the routed tables of a dump being redone.
 	{"loader/checkpoint.go", "ResetForRedo"}: {
 		why: "truncates only the tables the caller passes", in: "for _, t := range truncate",
