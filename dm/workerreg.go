@@ -3,7 +3,7 @@ package dm
 import (
 	"context"
 	"encoding/json"
-		"fmt"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
