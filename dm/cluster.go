@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/hashicorp/go-memdb"
@@ -62,7 +63,9 @@ type Cluster struct {
 	wg      sync.WaitGroup
 	workers onlineWorkers // the workers reachable now (online.go)
 	events  *eventMetrics // nil without Config.Metrics
-	locks   *lockKeeper   // shard DDL locks (shardlock.go)
+	// rpcClient calls worker processes (Config.RemoteWorkers); nil without.
+	rpcClient *http.Client
+	locks     *lockKeeper // shard DDL locks (shardlock.go)
 
 	closeOnce sync.Once
 }
@@ -119,6 +122,18 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 	for _, name := range cfg.Workers {
 		c.workers.set(name, newWorker(c, c.units, name, c.log))
 	}
+	var regRev int64
+	if rw := cfg.RemoteWorkers; rw != nil {
+		if rw.Client == nil || rw.Prefix == "" {
+			c.cancel()
+			return nil, fmt.Errorf("open cluster: Config.RemoteWorkers needs the etcd client and prefix of the store")
+		}
+		c.rpcClient = &http.Client{Transport: &http.Transport{TLSClientConfig: rw.TLS, MaxIdleConnsPerHost: 4}}
+		if regRev, err = c.listRemoteWorkers(ctx); err != nil {
+			c.cancel()
+			return nil, fmt.Errorf("open cluster: %w", err)
+		}
+	}
 
 	if err := c.bootstrap(ctx); err != nil {
 		c.cancel()
@@ -141,6 +156,11 @@ func Open(ctx context.Context, cfg Config) (*Cluster, error) {
 			w.run(c.ctx)
 		}()
 	}
+	if cfg.RemoteWorkers != nil {
+		c.wg.Add(2)
+		go func() { defer c.wg.Done(); c.followRemoteWorkers(regRev + 1) }()
+		go func() { defer c.wg.Done(); c.followReports() }()
+	}
 	return c, nil
 }
 
@@ -157,9 +177,13 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 			raw, _ := json.Marshal(id)
 			w.put(kindMeta, &metaRecord{Name: metaClusterID, Value: raw})
 		}
-		for _, name := range c.cfg.Workers {
-			if w.get(kindWorker, name) == nil {
-				w.put(kindWorker, &workerRecord{Name: name, Addr: c.cfg.Addr})
+		for _, name := range c.workers.names() {
+			if r, _ := w.get(kindWorker, name).(*workerRecord); r == nil {
+				w.put(kindWorker, &workerRecord{Name: name, Addr: c.workerAddr(name)})
+			} else if addr := c.workerAddr(name); r.Addr != addr && c.cfg.RemoteWorkers != nil {
+				n := *r
+				n.Addr = addr
+				w.put(kindWorker, &n)
 			}
 		}
 		// Sources bound to workers that are not online here move to free online workers.

@@ -146,20 +146,29 @@ func (c *Cluster) bindUnbound(w *writeTxn) {
 			return
 		}
 		nw := *free
-		nw.Source = s.Source.SourceName
+		nw.Source, nw.LastSource = s.Source.SourceName, ""
 		w.put(kindWorker, &nw)
 	}
 }
 
-// freeWorker returns an online worker bound to nothing that may serve source: one
-// already running relay for it first (its subtasks then read that relay), else the
-// first free one by name.
+// freeWorker returns an online worker bound to nothing that may serve source, by DM's
+// preferences: one already running relay for it (its subtasks then read that relay),
+// then the one that served it last before going offline, then the first free one by
+// name.
 func (c *Cluster) freeWorker(txn *memdb.Txn, source string) *workerRecord {
-	names := c.workers.names()
-	for _, relaying := range []string{source, ""} {
-		for _, n := range names {
-			r, _ := getRecord(txn, kindWorker, n).(*workerRecord)
-			if r != nil && r.Source == "" && r.RelaySource == relaying {
+	var free []*workerRecord
+	for _, n := range c.workers.names() {
+		if r, _ := getRecord(txn, kindWorker, n).(*workerRecord); r != nil && r.Source == "" {
+			free = append(free, r)
+		}
+	}
+	for _, prefer := range []func(r *workerRecord) bool{
+		func(r *workerRecord) bool { return r.RelaySource == source },
+		func(r *workerRecord) bool { return r.RelaySource == "" && r.LastSource == source },
+		func(r *workerRecord) bool { return r.RelaySource == "" },
+	} {
+		for _, r := range free {
+			if prefer(r) {
 				return r
 			}
 		}

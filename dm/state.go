@@ -88,6 +88,9 @@ type workerRecord struct {
 	Source string `json:"source,omitempty"`
 	// RelaySource is the source this worker runs relay for, "" when none.
 	RelaySource string `json:"relay_source,omitempty"`
+	// LastSource is the source this worker served when it went offline: when that
+	// source needs a worker again, this one is preferred (DM's previous binding).
+	LastSource string `json:"last_source,omitempty"`
 }
 
 func (r *workerRecord) key() string { return r.Name }
