@@ -1,0 +1,187 @@
+package dm
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// testWorkerProcess is a worker process inside the test binary, its RPC on httptest.
+type testWorkerProcess struct {
+	*WorkerProcess
+	srv *httptest.Server
+}
+
+func startTestWorkerProcess(t *testing.T, name string, cli *clientv3.Client, prefix string, ttl time.Duration) *testWorkerProcess {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	p, err := StartWorkerProcess(testCtx(t), WorkerProcessConfig{Name: name, Addr: strings.TrimPrefix(srv.URL, "http://"),
+		Client: cli, Prefix: prefix, KeepAliveTTL: ttl, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("start worker process %s: %v", name, err)
+	}
+	mux.Handle(workerRPCPath, p.Handler())
+	tp := &testWorkerProcess{WorkerProcess: p, srv: srv}
+	t.Cleanup(func() { tp.Close() })
+	return tp
+}
+
+// crash stops the worker as a kill -9 would: no revoke, units cut short; its
+// registration stays until the lease expires.
+func (p *testWorkerProcess) crash() {
+	p.cancel()
+	p.wg.Wait()
+	p.w.stopAll()
+	p.mu.Lock()
+	l := p.lease
+	p.lease = nil
+	p.mu.Unlock()
+	l.stop()
+	<-l.done
+	p.srv.Close()
+}
+
+func (p *testWorkerProcess) Close() error {
+	p.mu.Lock()
+	crashed := p.lease == nil
+	p.mu.Unlock()
+	if crashed {
+		return nil
+	}
+	return p.WorkerProcess.Close()
+}
+
+func workerBinding(t *testing.T, c *Cluster) map[string]ClusterWorker {
+	t.Helper()
+	ws, err := c.ListWorkers(testCtx(t))
+	mustOK(t, err)
+	out := map[string]ClusterWorker{}
+	for _, w := range ws.Data {
+		out[w.Name] = w
+	}
+	return out
+}
+
+// TestWorkerProcessFailover: a leader cluster with two worker processes on etcd runs a
+// mode-all task on the first; the first dies (its lease left to expire) under a write
+// load; the source is bound to the second, the subtask resumes from its checkpoint there,
+// and the target ends identical to the source.
+func TestWorkerProcessFailover(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := etcdConfig(t)
+	cli := rawEtcd(t)
+	c, err := Open(ctx, Config{Store: openTestEtcdStore(t, cfg), DataDir: t.TempDir(),
+		RemoteWorkers: &RemoteWorkers{Client: cli, Prefix: cfg.Prefix}})
+	mustOK(t, err)
+	defer c.Close()
+	w1 := startTestWorkerProcess(t, "wp1", cli, cfg.Prefix, 3*time.Second)
+	startTestWorkerProcess(t, "wp2", cli, cfg.Prefix, 3*time.Second)
+	waitFor(t, "both worker processes online", func() bool {
+		b := workerBinding(t, c)
+		return b["wp1"].BoundStage == WorkerFree && b["wp2"].BoundStage == WorkerFree
+	})
+	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
+	mustOK(t, err)
+	if b := workerBinding(t, c); b["wp1"].BoundSourceName != "src1" {
+		t.Fatalf("src1 should be bound to wp1 (first free by name): %+v", b)
+	}
+
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS hafail")
+	testDst.Exec(t, "DROP DATABASE IF EXISTS hafail")
+	testSrc.Exec(t, "CREATE DATABASE hafail")
+	testSrc.Exec(t, "CREATE TABLE hafail.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(30), n INT)")
+	testSrc.Exec(t, "INSERT INTO hafail.t (v, n) SELECT CONCAT('v', seq), seq FROM hafail.seq_1_to_3000")
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: fullTask("ha-all", ModeAll, "hafail", "src1")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "ha-all", StartTaskRequest{}))
+	waitUnit(t, c, "ha-all", UnitSync)
+	if st := taskStage(t, c, "ha-all")[0]; st.WorkerName != "wp1" || st.SyncStatus == nil {
+		t.Fatalf("status through the worker RPC = %+v", st)
+	}
+	waitSame(t, "hafail")
+
+	// A write load across the crash.
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan error, 1)
+	go func() {
+		db := openDB(t, testSrc)
+		for i := 0; loadCtx.Err() == nil; i++ {
+			if _, err := db.Exec("INSERT INTO hafail.t (v, n) VALUES ('load', ?)", i); err != nil {
+				loadDone <- err
+				return
+			}
+			if _, err := db.Exec("UPDATE hafail.t SET n = n + 1 WHERE id = ?", 1+i%3000); err != nil {
+				loadDone <- err
+				return
+			}
+		}
+		loadDone <- nil
+	}()
+	time.Sleep(500 * time.Millisecond)
+	w1.crash()
+	crashed := time.Now()
+	waitFor(t, "src1 rebound to wp2", func() bool {
+		b := workerBinding(t, c)
+		return b["wp1"].BoundStage == WorkerOffline && b["wp2"].BoundSourceName == "src1"
+	})
+	t.Logf("source rebound %s after the crash (lease TTL 3s)", time.Since(crashed).Round(100*time.Millisecond))
+	time.Sleep(time.Second)
+	stopLoad()
+	mustOK(t, <-loadDone)
+	waitUnit(t, c, "ha-all", UnitSync)
+	waitSame(t, "hafail")
+	if st := taskStage(t, c, "ha-all")[0]; st.WorkerName != "wp2" {
+		t.Fatalf("the subtask should run on wp2 now: %+v", st)
+	}
+	// The offline worker can be offlined now; the online one cannot.
+	mustOK(t, c.OfflineWorker(ctx, "wp1"))
+	if err := c.OfflineWorker(ctx, "wp2"); err == nil {
+		t.Fatal("offlining an online worker process should be refused")
+	}
+	mustOK(t, c.DeleteTask(ctx, "ha-all", DeleteTaskOptions{Force: true}))
+	var n int
+	_ = openDB(t, testDst).QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'dm_meta' AND TABLE_NAME LIKE 'ha-all%'").Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d meta tables (checkpoints, fence) left after delete", n)
+	}
+}
+
+// TestFence: a binding's fence admits only the newest binding revision, and nothing
+// once the registration is not certainly alive.
+func TestFence(t *testing.T) {
+	ctx := testCtx(t)
+	db := openDB(t, testDst)
+	testDst.Exec(t, "DROP TABLE IF EXISTS dm_meta.`fence-t_worker_fence`")
+	alive := true
+	valid := func() bool { return alive }
+	old, cur := &Fence{Rev: 10, Valid: valid}, &Fence{Rev: 20, Valid: valid}
+	mustOK(t, takeFence(ctx, db, "dm_meta", "fence-t", "s1", old))
+	mustOK(t, fenceHook("dm_meta", "fence-t", "s1", old)(ctx, db))
+	mustOK(t, takeFence(ctx, db, "dm_meta", "fence-t", "s1", cur))
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"old binding checks", fenceHook("dm_meta", "fence-t", "s1", old)(ctx, db)},
+		{"old binding takes again", takeFence(ctx, db, "dm_meta", "fence-t", "s1", old)},
+		{"other source has no row", fenceHook("dm_meta", "fence-t", "s2", cur)(ctx, db)},
+	} {
+		if !errors.Is(tc.err, ErrStaleBinding) {
+			t.Errorf("%s: got %v, want ErrStaleBinding", tc.name, tc.err)
+		}
+	}
+	mustOK(t, fenceHook("dm_meta", "fence-t", "s1", cur)(ctx, db))
+	alive = false
+	if err := fenceHook("dm_meta", "fence-t", "s1", cur)(ctx, db); !errors.Is(err, ErrStaleBinding) {
+		t.Errorf("an expired registration must not write: %v", err)
+	}
+	mustOK(t, dropFence(ctx, db, "dm_meta", "fence-t"))
+}
