@@ -63,6 +63,8 @@ type config struct {
 	secretKeyPath string
 	limits        httpLimits
 	etcd          etcdFlags
+	role          string
+	worker        workerFlags
 }
 
 // httpLimits bound what a client can make the server hold.
@@ -121,6 +123,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.limits.read, "read-timeout", time.Minute, "how long a client may take to send a whole request (headers and body)")
 	fs.DurationVar(&cfg.limits.idle, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&cfg.limits.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request line plus headers, in `bytes`")
+	fs.StringVar(&cfg.role, "role", "all", "what this process runs: `all` (master and in-process workers, one node) or worker (a worker process of a cluster on etcd)")
+	addWorkerFlags(fs, &cfg.worker)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -155,6 +159,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.etcd.lockWait < 0 {
 		return cfg, fmt.Errorf("--etcd-lock-wait %s: give 0 (refuse at once) or a positive duration", cfg.etcd.lockWait)
+	}
+	if cfg.role != "all" && cfg.role != "worker" {
+		return cfg, fmt.Errorf("--role %q: use all or worker", cfg.role)
+	}
+	if err := checkRoleFlags(fs, cfg.role); err != nil {
+		return cfg, err
 	}
 	if cfg.limits.maxHeaderBytes < 4096 {
 		return cfg, fmt.Errorf("--max-header-bytes %d: give at least 4096", cfg.limits.maxHeaderBytes)
@@ -214,6 +224,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		handler = slog.NewJSONHandler(stderr, hopts)
 	}
 	log := slog.New(handler)
+	if cfg.role == "worker" {
+		return runWorker(ctx, cfg, log, handler, stdout)
+	}
 
 	tlsCfg, err := tlsconfig.Server(cfg.tls, cfg.certAllowedCN)
 	if err != nil {
