@@ -189,7 +189,15 @@ func (r *remoteWorker) call(ctx context.Context, method string, a rpcArgs) (*rpc
 	return res, nil
 }
 
-func (r *remoteWorker) bg() context.Context { return r.c.ctx }
+// bg bounds a status-like read: the API answers "unknown" for a worker that does not
+// answer within 2 s (frozen, partitioned) instead of hanging on it.
+func (r *remoteWorker) bg() context.Context {
+	ctx, cancel := context.WithTimeout(r.c.ctx, statusRPCTimeout)
+	context.AfterFunc(ctx, cancel)
+	return ctx
+}
+
+const statusRPCTimeout = 2 * time.Second
 
 // run and poke do nothing: a worker process runs its own loop and follows etcd.
 func (r *remoteWorker) run(ctx context.Context) {}
