@@ -65,6 +65,8 @@ type Cluster struct {
 	events  *eventMetrics // nil without Config.Metrics
 	// rpcClient calls worker processes (Config.RemoteWorkers); nil without.
 	rpcClient *http.Client
+	// shardWait holds the shard DDL waits of worker processes (shardrpc.go).
+	shardWait shardWaiters
 	locks     *lockKeeper // shard DDL locks (shardlock.go)
 
 	closeOnce sync.Once

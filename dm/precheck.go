@@ -212,10 +212,6 @@ func (c *Cluster) checkTask(ctx context.Context, in *Task, id string) (*checkedT
 	if err := c.checkDataDirs(t, id); err != nil {
 		return nil, err
 	}
-	if t.ShardMode != "" && c.cfg.RemoteWorkers != nil {
-		// The shard DDL coordinator lives with the in-process workers only (so far).
-		return nil, invalidf("task %s: shard_mode %s is not available on a cluster of worker processes (dm-server --role master); run shard-merging tasks on a single-node dm-server (--role all)", t.Name, t.ShardMode)
-	}
 	txn := c.read()
 	sources := make([]*sourceRecord, 0, len(t.SourceConfig.SourceConf))
 	for _, sc := range t.SourceConfig.SourceConf {

@@ -53,7 +53,7 @@ func newShardFixture(t *testing.T) *shardFixture {
 		}
 	}
 	testDst.Exec(t, "DROP DATABASE IF EXISTS merged")
-	for _, task := range []string{"shard-p", "shard-r", "shard-o", "shard-u"} {
+	for _, task := range []string{"shard-p", "shard-r", "shard-o", "shard-u", "shard-wp"} {
 		// Checkpoints of an earlier run (a new store does not know that task).
 		testDst.Exec(t, fmt.Sprintf("DROP TABLE IF EXISTS dm_meta.`%s_syncer_checkpoint`, dm_meta.`%s_loader_checkpoint`", task, task))
 	}

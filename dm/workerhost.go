@@ -124,6 +124,12 @@ func (c *Cluster) desiredState(ctx context.Context, name string) (string, map[st
 // subtaskConfig implements workerHost: it assembles what the units of st need from the
 // stored task and source.
 func (c *Cluster) subtaskConfig(st *subtaskRecord, worker string, log *slog.Logger) (*SubtaskConfig, error) {
+	return c.subtaskConfigWith(st, worker, log, c.locks)
+}
+
+// subtaskConfigWith is subtaskConfig with the shard coordinator from locks (nil: none;
+// a worker process sets its own).
+func (c *Cluster) subtaskConfigWith(st *subtaskRecord, worker string, log *slog.Logger, locks *lockKeeper) (*SubtaskConfig, error) {
 	txn := c.read()
 	tr, _ := getRecord(txn, kindTask, st.Task).(*taskRecord)
 	sr, _ := getRecord(txn, kindSource, st.Source).(*sourceRecord)
@@ -140,8 +146,8 @@ func (c *Cluster) subtaskConfig(st *subtaskRecord, worker string, log *slog.Logg
 	cfg.ClearStartArgs = func() { c.clearStartArgs(task, id, source, seq) }
 	applied := cfg.SchemaOverrides
 	cfg.ForgetSchemaOverrides = func() { c.forgetSchemaOverrides(task, id, source, applied) }
-	if tr.Task.ShardMode != "" {
-		cfg.Shard = c.locks.coordinator(&tr.Task, tr.ID)
+	if tr.Task.ShardMode != "" && locks != nil {
+		cfg.Shard = locks.coordinator(&tr.Task, tr.ID)
 	}
 	cfg.Observer = c.events.observer(st.Task, st.Source, worker)
 	return cfg, nil

@@ -3,9 +3,11 @@ package dm
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -39,6 +41,12 @@ type WorkerProcessConfig struct {
 	Logger *slog.Logger
 	// Metrics, when set, gets the worker's event metrics (pauses, resumes, apply).
 	Metrics prometheus.Registerer
+	// Leader returns the base URL of the current leader's API server (dm-server finds it
+	// in the masters' election); the shard DDL coordination of shard_mode tasks calls it.
+	// TLS is the client TLS of those calls. Without Leader, shard_mode tasks pause with an
+	// error on this worker.
+	Leader func(ctx context.Context) (string, error)
+	TLS    *tls.Config
 }
 
 // WorkerProcess is a worker that runs in its own process (dm-server --role worker): it
@@ -54,6 +62,9 @@ type WorkerProcess struct {
 
 	mu    sync.Mutex
 	lease *workerLease // the live registration, nil between two
+
+	clientOnce sync.Once
+	client     *http.Client // calls to the leader (shard coordination)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -185,6 +196,14 @@ func (p *WorkerProcess) leaseValid() bool {
 	l := p.lease
 	p.mu.Unlock()
 	return l != nil && l.valid()
+}
+
+// rpcClient is the client of the calls to the leader.
+func (p *WorkerProcess) rpcClient() *http.Client {
+	p.clientOnce.Do(func() {
+		p.client = &http.Client{Transport: &http.Transport{TLSClientConfig: p.cfg.TLS, MaxIdleConnsPerHost: 4}}
+	})
+	return p.client
 }
 
 // Name is the worker's name.

@@ -3,6 +3,7 @@ package dm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,11 +21,17 @@ type testWorkerProcess struct {
 
 func startTestWorkerProcess(t *testing.T, name string, cli *clientv3.Client, prefix string, ttl time.Duration) *testWorkerProcess {
 	t.Helper()
+	return startTestWorkerProcessWith(t, WorkerProcessConfig{Name: name, Client: cli, Prefix: prefix, KeepAliveTTL: ttl, DataDir: t.TempDir()})
+}
+
+func startTestWorkerProcessWith(t *testing.T, cfg WorkerProcessConfig) *testWorkerProcess {
+	t.Helper()
+	name := cfg.Name
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	p, err := StartWorkerProcess(testCtx(t), WorkerProcessConfig{Name: name, Addr: strings.TrimPrefix(srv.URL, "http://"),
-		Client: cli, Prefix: prefix, KeepAliveTTL: ttl, DataDir: t.TempDir()})
+	cfg.Addr = strings.TrimPrefix(srv.URL, "http://")
+	p, err := StartWorkerProcess(testCtx(t), cfg)
 	if err != nil {
 		t.Fatalf("start worker process %s: %v", name, err)
 	}
@@ -184,4 +191,49 @@ func TestFence(t *testing.T) {
 		t.Errorf("an expired registration must not write: %v", err)
 	}
 	mustOK(t, dropFence(ctx, db, "dm_meta", "fence-t"))
+}
+
+// TestWorkerProcessShardMerge: a pessimistic shard merge whose two sources run on two
+// worker processes: each DDL waits on its lock in the leader (reached over the shard
+// RPC) until every shard sent it, and the merged target ends identical to the shards.
+func TestWorkerProcessShardMerge(t *testing.T) {
+	ctx := testCtx(t)
+	f := newShardFixture(t)
+	cfg := etcdConfig(t)
+	cli := rawEtcd(t)
+	c, err := Open(ctx, Config{Store: openTestEtcdStore(t, cfg), DataDir: t.TempDir(),
+		RemoteWorkers: &RemoteWorkers{Client: cli, Prefix: cfg.Prefix}})
+	mustOK(t, err)
+	defer c.Close()
+	leader := httptest.NewServer(c.ShardHandler())
+	defer leader.Close()
+	for _, name := range []string{"swp1", "swp2"} {
+		startTestWorkerProcessWith(t, WorkerProcessConfig{Name: name, Client: cli, Prefix: cfg.Prefix, KeepAliveTTL: 3 * time.Second,
+			DataDir: t.TempDir(), Leader: func(context.Context) (string, error) { return leader.URL, nil }})
+	}
+	waitFor(t, "both worker processes online", func() bool {
+		b := workerBinding(t, c)
+		return b["swp1"].BoundStage == WorkerFree && b["swp2"].BoundStage == WorkerFree
+	})
+	f.addSources(t, c)
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: f.task("shard-wp", "pessimistic")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "shard-wp", StartTaskRequest{}))
+	waitUnit(t, c, "shard-wp", UnitSync)
+	f.waitMerged(t, c, "shard-wp")
+	load := f.startLoad(t)
+	for n, ddl := range pessimisticDDLs {
+		for i, sh := range f.shards {
+			sh.srv.Exec(t, fmt.Sprintf(ddl, sh.full()))
+			if i == 2 {
+				// Three of four shards sent it: the lock waits for the last.
+				waitLockFor(t, c, "shard-wp", pessimisticFragments[n], 3)
+			}
+		}
+		waitLockGone(t, c, "shard-wp", pessimisticFragments[n])
+	}
+	waitNoLock(t, c, "shard-wp")
+	load.stop(t)
+	f.waitMerged(t, c, "shard-wp")
+	mustOK(t, c.DeleteTask(ctx, "shard-wp", DeleteTaskOptions{Force: true}))
 }

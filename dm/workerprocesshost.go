@@ -29,12 +29,19 @@ func (p *WorkerProcess) desiredState(ctx context.Context, worker string) (string
 // subtaskConfig implements workerHost: the in-process assembly, with the reports going
 // to the leader and the target fenced by this binding's revision.
 func (p *WorkerProcess) subtaskConfig(st *subtaskRecord, worker string, log *slog.Logger) (*SubtaskConfig, error) {
-	if tr := p.state.taskRecord(st.Task); tr != nil && tr.Task.ShardMode != "" {
-		return nil, fmt.Errorf("subtask %s/%s: shard_mode %s needs the shard DDL coordinator, which runs in process only; run this task on a single-node dm-server (--role all)", st.Task, st.Source, tr.Task.ShardMode)
+	tr := p.state.taskRecord(st.Task)
+	if tr == nil {
+		return nil, fmt.Errorf("subtask %s/%s: task vanished", st.Task, st.Source)
 	}
-	cfg, err := p.state.subtaskConfig(st, worker, log)
+	// The in-process assembly asks the lock keeper for the shard coordinator; here it is
+	// the leader's, over the RPC (shardrpc.go).
+	shardMode := tr.Task.ShardMode
+	cfg, err := p.withoutShardMode(st, worker, log)
 	if err != nil {
 		return nil, err
+	}
+	if shardMode != "" {
+		cfg.Shard = &remoteShards{p: p, task: st.Task, taskID: tr.ID, log: cfg.Logger}
 	}
 	rev := p.mirror.recordRev(kindWorker, worker)
 	if rev == 0 {
@@ -54,6 +61,12 @@ func (p *WorkerProcess) subtaskConfig(st *subtaskRecord, worker string, log *slo
 		p.rep.send(r)
 	}
 	return cfg, nil
+}
+
+// withoutShardMode is the in-process subtaskConfig, kept from touching the lock keeper
+// (the worker process has none).
+func (p *WorkerProcess) withoutShardMode(st *subtaskRecord, worker string, log *slog.Logger) (*SubtaskConfig, error) {
+	return p.state.subtaskConfigWith(st, worker, log, nil)
 }
 
 func (p *WorkerProcess) taskMode(task string) string { return p.state.taskMode(task) }
