@@ -143,6 +143,7 @@ func (j *verifyJob) verify(ctx context.Context) error {
 		Target:   targetDBConfig(&cfg.Task.TargetConfig),
 		Threads:  verifyThreads(cfg),
 		Throttle: j.throttle,
+		Fence:    j.p.fence,
 	})
 	if err != nil {
 		return err

@@ -225,6 +225,9 @@ func (l *Loader) ResetForRedo(ctx context.Context, truncate [][2]string) error {
 	if err != nil {
 		return err
 	}
+	if err := l.fence(ctx, l.db); err != nil {
+		return err
+	}
 	if _, err := l.db.ExecContext(ctx, "DELETE FROM "+l.cpTable+" WHERE id = ? AND filename NOT LIKE ?", l.cfg.Source, createdPrefix+"%"); err != nil && !missingTable(err) {
 		return fmt.Errorf("loader: delete checkpoints: %w", err)
 	}
@@ -235,6 +238,9 @@ func (l *Loader) ResetForRedo(ctx context.Context, truncate [][2]string) error {
 			continue
 		}
 		name := sqlq.QuoteTable(t[0], t[1])
+		if err := l.fence(ctx, l.db); err != nil {
+			return err
+		}
 		if _, err := l.db.ExecContext(ctx, "TRUNCATE TABLE "+name); err != nil && !missingTable(err) {
 			return fmt.Errorf("loader: truncate %s: %w", name, err)
 		}

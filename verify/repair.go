@@ -61,6 +61,11 @@ func (v *Verifier) Repair(ctx context.Context, res *TableResult) (int64, error) 
 			}
 		}
 	}
+	if v.cfg.Fence != nil {
+		if err := v.cfg.Fence(ctx, tx); err != nil {
+			return 0, fmt.Errorf("verify: repair of %s: refusing to write to the target: %w", dst.table, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("verify: repair of %s: commit: %w", dst.table, err)
 	}

@@ -40,6 +40,12 @@ type Config struct {
 	// a bisection step, a row fetch); it may sleep to limit the load, and an error
 	// from it ends the comparison. It is called from Threads goroutines at once.
 	Throttle func(ctx context.Context) error
+	// Fence, when set, is asked inside every repair transaction right before its COMMIT:
+	// an error rolls the repair back (dm uses it so that a worker whose binding moved to
+	// another worker repairs nothing; HA on etcd).
+	Fence func(ctx context.Context, q interface {
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}) error
 }
 
 // Verifier compares tables of one source server with tables of one target server.
