@@ -243,6 +243,9 @@ func TestHAWorkerFailover(t *testing.T) {
 	if after := rowsApplied(t, w2); after != before {
 		t.Fatalf("the thawed worker applied %v rows after its source was rebound", after-before)
 	}
+	if out := w2.stderrText(); !strings.Contains(out, "worker registration lost") {
+		t.Fatalf("the thawed worker did not notice its lost registration; its log:\n%s", out)
+	}
 	time.Sleep(time.Second)
 	stopLoad()
 	if err := <-loadDone; err != nil {
@@ -252,6 +255,12 @@ func TestHAWorkerFailover(t *testing.T) {
 	if ws := h.workers(t); ws["ha-w2"].Stage != "free" || ws["ha-w1"].Source != "ha-src" {
 		t.Fatalf("after the thaw ha-w2 should be online and free, ha-w1 bound: %+v", ws)
 	}
+}
+
+func (c *child) stderrText() string {
+	c.stderr.mu.Lock()
+	defer c.stderr.mu.Unlock()
+	return c.stderr.w.(*strings.Builder).String()
 }
 
 func jsonOK(b []byte, v any) bool { return json.Unmarshal(b, v) == nil }
