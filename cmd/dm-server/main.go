@@ -22,8 +22,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,6 +65,8 @@ type config struct {
 	secretKeyPath string
 	limits        httpLimits
 	etcd          etcdFlags
+	role          role
+	master        masterFlags // --role master
 }
 
 // httpLimits bound what a client can make the server hold.
@@ -75,6 +79,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("dm-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	roleFlag := fs.String("role", string(roleAll), "what this process runs: `all` (the API and in-process workers, one process), master (one of several dm-masters electing a leader over etcd) or worker")
+	registerMasterFlags(fs, &cfg.master)
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8261", "`address` the OpenAPI listens on")
 	fs.StringVar(&cfg.dataDir, "data-dir", "./dm-data", "`directory` of the durable state and of relative task data dirs")
 	fs.StringVar(&cfg.name, "name", "master1", "this master's `name`")
@@ -127,7 +133,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q; every setting is a flag, see --help", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
+	if cfg.role, err = parseRole(*roleFlag); err != nil {
+		return cfg, err
+	}
+	if err := checkRoleFlags(&cfg, set); err != nil {
+		return cfg, err
+	}
 	if cfg.workers, err = parseWorkers(*workers); err != nil {
 		return cfg, err
 	}
@@ -142,10 +156,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return cfg, fmt.Errorf("%s %s: give a positive duration such as 30s", name, d)
 		}
 	}
-	if len(cfg.etcd.endpoints) == 0 {
+	if len(cfg.etcd.endpoints) == 0 && cfg.role != roleMaster { // a master's embedded etcd: checkRoleFlags
 		var stray []string
 		fs.Visit(func(f *flag.Flag) {
-			if strings.HasPrefix(f.Name, "etcd-") {
+			if strings.HasPrefix(f.Name, "etcd-") && !slices.Contains(embeddedEtcdFlags, f.Name) {
 				stray = append(stray, "--"+f.Name)
 			}
 		})
@@ -233,28 +247,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// before encryption.
 	apiLn = jsonErrorListener{apiLn}
 
-	store, where, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	reg := newRegistry()
-	cluster, err := dm.Open(ctx, dm.Config{
-		Store: store, Workers: cfg.workers, Name: cfg.name, Addr: ln.Addr().String(),
-		DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots, Logger: log, Metrics: reg,
-	})
-	if err != nil {
-		_ = store.Close()
-		return err
-	}
-	defer func() {
-		if err := cluster.Close(); err != nil {
-			log.Error("close cluster", "error", err)
+	var (
+		h        http.Handler
+		stopping *atomic.Bool
+		fatal    <-chan error // a part of the process failed for good
+		started  []any        // start-up log fields
+	)
+	if cfg.role == roleMaster {
+		mp, err := startMaster(cfg, ln.Addr(), scheme, log)
+		if err != nil {
+			return err
 		}
-	}()
-
-	h, err := newHandler(cluster, reg, log)
-	if err != nil {
-		return err
+		defer mp.stop()
+		h, stopping, fatal = mp.front, &mp.front.stopping, mp.fatal
+		started = []any{"role", cfg.role, "advertise", mp.info.APIURL, "etcd", mp.etcdDesc}
+	} else {
+		store, where, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		reg := newRegistry()
+		cluster, err := dm.Open(ctx, dm.Config{
+			Store: store, Workers: cfg.workers, Name: cfg.name, Addr: ln.Addr().String(),
+			DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots, Logger: log, Metrics: reg,
+		})
+		if err != nil {
+			_ = store.Close()
+			return err
+		}
+		defer func() {
+			if err := cluster.Close(); err != nil {
+				log.Error("close cluster", "error", err)
+			}
+		}()
+		sh, err := newHandler(cluster, reg, log)
+		if err != nil {
+			return err
+		}
+		h, stopping = sh, &sh.stopping
+		started = []any{"state", where, "workers", strings.Join(cfg.workers, ",")}
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -266,17 +297,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(apiLn) }()
-	log.Info("dm-server started", "version", versionString(), "listen", ln.Addr().String(),
-		"data_dir", cfg.dataDir, "state", where, "name", cfg.name, "workers", strings.Join(cfg.workers, ","))
+	log.Info("dm-server started", append([]any{"version", versionString(), "listen", ln.Addr().String(),
+		"data_dir", cfg.dataDir, "name", cfg.name}, started...)...)
 	fmt.Fprintf(stdout, "dm-server listening on %s://%s\n", scheme, ln.Addr())
 
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve HTTP: %w", err)
+	case err := <-fatal:
+		_ = srv.Close()
+		<-serveErr
+		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	h.stopping.Store(true)
+	stopping.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
