@@ -116,7 +116,9 @@ func (f *front) api(w http.ResponseWriter, r *http.Request) {
 	defer timeout.Stop()
 	for {
 		t, leader, changed := f.snapshot()
-		if t != nil {
+		// A term whose election key another master's replaced (this process was paused
+		// past its lease) is over: its Cluster's writes are fenced, so forward instead.
+		if t != nil && (leader == nil || leader.Name == f.self) {
 			t.api.ServeHTTP(w, r)
 			return
 		}
@@ -176,7 +178,7 @@ func (f *front) ready(w http.ResponseWriter, _ *http.Request) {
 	}
 	t, leader, _ := f.snapshot()
 	switch {
-	case t != nil:
+	case t != nil && (leader == nil || leader.Name == f.self):
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "leader": f.self})
 	case leader != nil && leader.Name != f.self:
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "leader": leader.Name})
