@@ -30,6 +30,8 @@ func startEmbeddedEtcd(ctx context.Context, cfg config, log *slog.Logger) (*embe
 	// with etcd's default 1s that is over 5s for the default 3s --election-ttl. 500ms is
 	// still 5x the heartbeat and far above a LAN's round trip.
 	ec.TickMs, ec.ElectionMs = 100, 500
+	// One API change is one transaction; DM's embedded etcd allows 2048 ops in one.
+	ec.MaxTxnOps = 2048
 	// etcd logs with zap: its errors reach stderr as JSON lines, except the ones every
 	// shutdown logs about its own closed listeners.
 	zc := zap.NewProductionConfig()

@@ -1,8 +1,18 @@
-// Command dm-server runs a whole DM deployment in one process: the master's OpenAPI
-// (/api/v1/...) on --listen, in-process workers, and a durable store in --data-dir (or in
-// etcd with --etcd-endpoints).
+// Command dm-server runs a whole DM deployment in one process (--role all, the default):
+// the master's OpenAPI (/api/v1/...) on --listen, in-process workers, and a durable store
+// in --data-dir (or in etcd with --etcd-endpoints).
 //
 //	dm-server --listen 127.0.0.1:8261 --data-dir ./dm-data --workers 2
+//
+// With --role master it is one of several dm-masters: an embedded etcd member
+// (--etcd-peer-urls, --etcd-advertise-peer-urls, --etcd-client-urls, --initial-cluster,
+// --etcd-data-dir) or an external etcd (--etcd-endpoints), leader election with a session
+// of --election-ttl, the Cluster on the leader only, and every other master forwarding
+// the API to the leader's --advertise-addr (503 with code 38043 while none is known).
+//
+//	dm-server --role master --name m1 --listen 10.0.0.1:8261 --secret-key-path key \
+//	  --etcd-peer-urls http://10.0.0.1:8291 --etcd-client-urls http://10.0.0.1:2379 \
+//	  --initial-cluster m1=http://10.0.0.1:8291,m2=http://10.0.0.2:8291,m3=http://10.0.0.3:8291
 //
 // SIGINT or SIGTERM stops it gracefully: in-flight requests finish, running subtasks stop
 // at a safe point and resume from their checkpoints on the next start.
