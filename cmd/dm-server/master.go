@@ -56,7 +56,14 @@ func (m *master) term(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open an etcd session: %w", err)
 	}
-	defer sess.Close() // revokes the lease: a resigned leader is replaced at once
+	defer func() {
+		// Revoke the lease with a context of its own (sess.Close uses ctx, which is done
+		// on shutdown), so this master's keys go now rather than after the TTL.
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, _ = m.cli.Revoke(rctx, sess.Lease())
+		_ = sess.Close()
+	}()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {

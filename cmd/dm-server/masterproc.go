@@ -81,6 +81,16 @@ func startMaster(cfg config, apiAddr net.Addr, scheme string, log *slog.Logger) 
 				return
 			}
 			defer e.Close()
+			go func() { // the member failing later ends the process, as it would DM's master
+				select {
+				case err := <-e.Err():
+					select {
+					case mp.fatal <- fmt.Errorf("embedded etcd member %s failed: %w", cfg.name, err):
+					default:
+					}
+				case <-ctx.Done():
+				}
+			}()
 		}
 		cli, err := newEtcdClient(endpoints, etcdTLS)
 		if err != nil {

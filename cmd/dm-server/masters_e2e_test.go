@@ -291,6 +291,10 @@ func TestMastersFailoverExternalEtcd(t *testing.T) {
 	ms.procs[n] = nil
 	after := ms.waitLeader(t, next)
 	t.Logf("SIGTERM of leader %s: new leader %s after %s", next, after, time.Since(termed).Round(10*time.Millisecond))
+	// It revoked its lease on the way out: listed as stopped at once, not after the TTL.
+	alive := map[string]bool{"m1": true, "m2": true, "m3": true}
+	alive[next] = false
+	ms.checkMasters(t, after, alive)
 }
 
 func sendSignal(t *testing.T, c *child, sig syscall.Signal) {
