@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/dmkit/dmkit/dm"
 	"github.com/dmkit/dmkit/internal/etcdtest"
+	"github.com/dmkit/dmkit/internal/tlsconfig"
+	"github.com/dmkit/dmkit/internal/tlsconfig/tlstest"
 )
 
 // The multi-master tests (issue 16) run three dm-server --role master processes and
@@ -346,5 +349,61 @@ func startSystemEtcd(t *testing.T) string {
 			t.Fatalf("etcd at %s not ready: %v\n%s", client, err, buf.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestMastersTLS: with --ssl-*, a follower forwards over https to the leader and presents
+// its own certificate, which the leader's --cert-allowed-cn admits.
+func TestMastersTLS(t *testing.T) {
+	pki := tlstest.PKI(t, t.TempDir(), "good-client")
+	peer, client := pki["peer"], pki["good-client"]
+	key, ep, prefix := writeSecretKey(t), etcds.Get(t).Endpoint, etcdtest.Prefix(t)
+	var procs []*child
+	for _, n := range []string{"t1", "t2"} {
+		procs = append(procs, startChild(t, "--role", "master", "--name", n, "--data-dir", t.TempDir(), "--secret-key-path", key,
+			"--etcd-endpoints", ep, "--etcd-prefix", prefix, "--ssl-ca", peer.CA, "--ssl-cert", peer.Cert, "--ssl-key", peer.Key,
+			"--cert-allowed-cn", "dm-peer,good-client"))
+	}
+	cfg, err := tlsconfig.Client(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+	call := func(c *child, method, path, body string) (int, string) { // path from the root
+		t.Helper()
+		req, err := http.NewRequest(method, strings.TrimSuffix(c.base, "/api/v1")+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	leader := ""
+	deadline := time.Now().Add(60 * time.Second)
+	for leader == "" {
+		var r struct{ Leader string }
+		if code, body := call(procs[0], "GET", "/readyz", ""); code == 200 && json.Unmarshal([]byte(body), &r) == nil {
+			leader = r.Leader
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no leader over TLS within 60s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	follower := procs[1]
+	if leader == "t2" {
+		follower = procs[0]
+	}
+	if code, body := call(follower, "POST", "/api/v1/sources", haSource("tls-src")); code != 201 {
+		t.Fatalf("create through the follower over TLS = %d %s", code, body)
+	}
+	if code, body := call(follower, "GET", "/api/v1/cluster/masters", ""); code != 200 || !strings.Contains(body, `"addr": "https://`) {
+		t.Fatalf("masters through the follower = %d %s", code, body)
 	}
 }
