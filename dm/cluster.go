@@ -26,6 +26,10 @@ type Config struct {
 	// worker) that register in etcd under a lease; the cluster then runs no worker itself.
 	// Set it only on the leader's cluster of a multi-master deployment (issue 16).
 	RemoteWorkers *RemoteWorkers
+	// Masters, when set, is the directory of a multi-master deployment's masters
+	// (dm-server --role master): ListMasters and OfflineMaster ask it. Nil means this
+	// process is the only master.
+	Masters Masters
 	// Name is this master's name (default "master1"); Addr its advertised address, shown in
 	// the masters and workers lists (default "127.0.0.1:8261").
 	Name string

@@ -92,6 +92,7 @@ const (
 	CodeImportIntoLocalDir      = 20069
 	CodePrecheckFailed          = 26005
 	CodeGTIDModeOff             = 26007
+	CodeMasterNoLeader          = 38043
 	CodeMasterNotFound          = 38048
 	CodeSourceDisabled          = 38058
 	CodeEmptySourceID           = 40005
@@ -153,6 +154,7 @@ var errorKinds = map[int]errorKind{
 	CodeImportIntoLocalDir:      {class: "config", scope: "internal", level: "medium"},
 	CodePrecheckFailed:          {class: "dm-master", scope: "internal", level: "medium", workaround: "Please fix the reported items, or list them in ignore_checking_items."},
 	CodeGTIDModeOff:             {class: "task-check", scope: "upstream", level: "high", workaround: "Please enable GTID on the source (gtid_mode=ON, enforce_gtid_consistency=ON) or set enable_gtid=false."},
+	CodeMasterNoLeader:          {class: "dm-master", scope: "internal", level: "high", workaround: "Please retry in a few seconds: the dm-masters elect a leader within their --election-ttl; check that a majority of them (and their etcd) is running."},
 	CodeMasterNotFound:          {class: "dm-master", scope: "internal", level: "medium"},
 	CodeSourceDisabled:          {class: "dm-master", scope: "internal", level: "medium", workaround: "Please enable the source first (POST /api/v1/sources/{source-name}/enable)."},
 	CodeEmptySourceID:           {class: "dm-worker", scope: "internal", level: "medium"},

@@ -84,6 +84,9 @@ type EtcdStore struct {
 	lockRev int64 // create revision of lockKey: the fence of every Apply
 	stopKA  context.CancelFunc
 	kaDone  chan struct{}
+
+	ownsClient bool // OpenEtcdStore's: Close revokes the lock's lease and closes cli
+	fenced     bool // NewFencedEtcdStore's: lockKey is the leader's election key
 }
 
 var _ Store = (*EtcdStore)(nil)
@@ -95,24 +98,9 @@ func OpenEtcdStore(ctx context.Context, cfg EtcdStoreConfig) (*EtcdStore, error)
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("dm: open etcd store: no endpoints; set --etcd-endpoints")
 	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = defaultEtcdPrefix
-	}
-	cfg.Prefix = strings.TrimRight(cfg.Prefix, "/")
-	if cfg.Prefix == "" || !strings.HasPrefix(cfg.Prefix, "/") {
-		return nil, fmt.Errorf("dm: open etcd store: prefix %q must start with '/' and name something, such as /dmkit", cfg.Prefix)
-	}
-	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = defaultEtcdDialTimeout
-	}
-	if cfg.LockTTL <= 0 {
-		cfg.LockTTL = defaultEtcdLockTTL
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = defaultEtcdReqTimeout
-	}
-	if cfg.LockTTL < time.Second {
-		return nil, fmt.Errorf("dm: open etcd store: lock TTL %s is below etcd's 1s lease granularity", cfg.LockTTL)
+	cfg, err := normalizeEtcdStoreConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   cfg.Endpoints,
@@ -125,12 +113,58 @@ func OpenEtcdStore(ctx context.Context, cfg EtcdStoreConfig) (*EtcdStore, error)
 	if err != nil {
 		return nil, fmt.Errorf("dm: connect to etcd at %s: %w; check --etcd-endpoints", strings.Join(cfg.Endpoints, ","), err)
 	}
-	s := &EtcdStore{cfg: cfg, lockKey: cfg.Prefix + "/" + etcdLockName, cli: cli}
+	s := &EtcdStore{cfg: cfg, lockKey: cfg.Prefix + "/" + etcdLockName, cli: cli, ownsClient: true}
 	if err := s.lock(ctx); err != nil {
 		_ = cli.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// NewFencedEtcdStore is the Store on etcd of a multi-master deployment's leader (issue
+// 16). It uses cli, which it never closes, and takes no prefix lock: every Apply is
+// conditional on fenceKey having the create revision fenceRev instead. Give it the
+// leader's election key (concurrency.Election Key and Rev): once that key is gone (the
+// leader resigned or its session's lease expired) nothing this store sends is applied, so
+// a deposed leader cannot write over its successor's state. cfg's Endpoints, TLS and
+// credentials are unused (cli has them); Prefix and RequestTimeout apply.
+func NewFencedEtcdStore(cli *clientv3.Client, cfg EtcdStoreConfig, fenceKey string, fenceRev int64) (*EtcdStore, error) {
+	if cli == nil || fenceKey == "" || fenceRev <= 0 {
+		return nil, errors.New("dm: fenced etcd store needs a client and a fence key with its create revision (the leader's election key)")
+	}
+	cfg.Endpoints = cli.Endpoints()
+	cfg, err := normalizeEtcdStoreConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(fenceKey, cfg.Prefix+"/%") {
+		return nil, fmt.Errorf("dm: fenced etcd store: fence key %q must lie under %s/%% (a '%%' segment no record uses)", fenceKey, cfg.Prefix)
+	}
+	return &EtcdStore{cfg: cfg, lockKey: fenceKey, lockRev: fenceRev, cli: cli, fenced: true}, nil
+}
+
+// normalizeEtcdStoreConfig checks the prefix and fills in the defaults.
+func normalizeEtcdStoreConfig(cfg EtcdStoreConfig) (EtcdStoreConfig, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = defaultEtcdPrefix
+	}
+	cfg.Prefix = strings.TrimRight(cfg.Prefix, "/")
+	if cfg.Prefix == "" || !strings.HasPrefix(cfg.Prefix, "/") {
+		return cfg, fmt.Errorf("dm: open etcd store: prefix %q must start with '/' and name something, such as /dmkit", cfg.Prefix)
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = defaultEtcdDialTimeout
+	}
+	if cfg.LockTTL <= 0 {
+		cfg.LockTTL = defaultEtcdLockTTL
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = defaultEtcdReqTimeout
+	}
+	if cfg.LockTTL < time.Second {
+		return cfg, fmt.Errorf("dm: open etcd store: lock TTL %s is below etcd's 1s lease granularity", cfg.LockTTL)
+	}
+	return cfg, nil
 }
 
 // lock takes the prefix lock, waiting up to cfg.LockWait for a holder to release it, and
@@ -296,6 +330,9 @@ func (s *EtcdStore) ApplyRevision(ctx context.Context, ops ...StoreOp) (int64, e
 	if err != nil {
 		return 0, s.callErr(fmt.Sprintf("apply %d records to etcd store %s", len(eops), s.cfg.Prefix), err)
 	}
+	if !resp.Succeeded && s.fenced {
+		return 0, fmt.Errorf("dm: apply to etcd store %s: this dm-master is no longer the leader (its election key is gone: it resigned or its lease expired); nothing was written: retry, the request goes to the new leader", s.cfg.Prefix)
+	}
 	if !resp.Succeeded {
 		return 0, fmt.Errorf("dm: apply to etcd store %s: this server lost its lock on the prefix (its lease expired, so another dm-server may own the state now); nothing was written: restart dm-server", s.cfg.Prefix)
 	}
@@ -370,12 +407,17 @@ func (s *EtcdStore) ListRevision(ctx context.Context, kind string) ([]StoreRecor
 	return out, resp.Header.Revision, nil
 }
 
-// Close releases the prefix lock (revoking its lease) and the connection. It is safe to
-// call more than once; later calls return nil.
+// Close releases the prefix lock (revoking its lease) and the connection; a fenced
+// store's client and fence are its caller's and stay. It is safe to call more than once;
+// later calls return nil.
 func (s *EtcdStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cli == nil {
+		return nil
+	}
+	if !s.ownsClient {
+		s.cli = nil // the caller's client and election key: left to the caller
 		return nil
 	}
 	s.stopKA()

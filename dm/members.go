@@ -50,14 +50,31 @@ func (c *Cluster) UpdateClusterTopology(ctx context.Context, topo *ClusterTopolo
 	return c.ClusterInfo(ctx)
 }
 
-// ListMasters lists the masters. dmkit runs one master, this process, which is the leader.
+// ListMasters lists the masters, sorted by name. With Config.Masters (a multi-master
+// deployment) the directory answers; otherwise dmkit runs one master, this process,
+// which is the leader.
 func (c *Cluster) ListMasters(ctx context.Context) (List[ClusterMaster], error) {
+	if c.cfg.Masters != nil {
+		ms, err := c.cfg.Masters.List(ctx)
+		if err != nil {
+			return List[ClusterMaster]{}, asMastersError("list the dm-masters", err)
+		}
+		sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
+		return newList(ms), nil
+	}
 	return newList([]ClusterMaster{{Name: c.cfg.Name, Alive: true, Leader: true, Addr: "http://" + c.cfg.Addr}}), nil
 }
 
-// OfflineMaster removes a master. The only master is this process, which cannot remove
+// OfflineMaster removes a master. With Config.Masters the directory removes it (see
+// Masters.Offline); otherwise the only master is this process, which cannot remove
 // itself while serving, so every name is refused.
 func (c *Cluster) OfflineMaster(ctx context.Context, name string) error {
+	if c.cfg.Masters != nil {
+		if err := c.cfg.Masters.Offline(ctx, name); err != nil {
+			return asMastersError("offline dm-master "+name, err)
+		}
+		return nil
+	}
 	if name == c.cfg.Name {
 		return NewError(CodeOpenAPICommon, "dm-master %s is the only master and serves this request; it cannot be offlined", name)
 	}

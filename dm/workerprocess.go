@@ -145,7 +145,7 @@ func StartWorkerProcess(ctx context.Context, cfg WorkerProcessConfig) (*WorkerPr
 
 func (p *WorkerProcess) register(ctx context.Context) (*workerLease, error) {
 	reg := workerRegistration{Name: p.cfg.Name, Addr: p.cfg.Addr, URL: p.cfg.URL, Since: time.Now().UTC()}
-	return register(ctx, p.cfg.Client, p.cfg.Prefix, reg, p.cfg.KeepAliveTTL, p.cfg.KeepAliveTTL+2*time.Second)
+	return registerWorker(ctx, p.cfg.Client, p.cfg.Prefix, reg, p.cfg.KeepAliveTTL, p.cfg.KeepAliveTTL+2*time.Second)
 }
 
 // keepRegistered waits for the lease to be lost, stops every subtask, and registers

@@ -50,10 +50,10 @@ type workerLease struct {
 	done       chan struct{}
 }
 
-// register puts the registration under a new lease. A registration of the same name held
+// registerWorker puts the registration under a new lease. A registration of the same name held
 // by another live process is waited for up to wait (a killed process's lease expires),
 // then refused.
-func register(ctx context.Context, cli *clientv3.Client, prefix string, reg workerRegistration, ttl, wait time.Duration) (*workerLease, error) {
+func registerWorker(ctx context.Context, cli *clientv3.Client, prefix string, reg workerRegistration, ttl, wait time.Duration) (*workerLease, error) {
 	key := workerRegKey(prefix, reg.Name)
 	raw, _ := json.Marshal(reg)
 	deadline := time.Now().Add(wait)

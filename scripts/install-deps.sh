@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dmkit's tests need: Go (checked only), MariaDB server and
-# client, percona-toolkit (pt-online-schema-change, for the online DDL tests) and
-# Chromium (the console test), installed with apt-get on Debian/Ubuntu if missing.
+# client, percona-toolkit (pt-online-schema-change, for the online DDL tests),
+# Chromium (the console test) and etcd-server (/usr/bin/etcd, the external etcd of
+# the multi-master test), installed with apt-get on Debian/Ubuntu if missing.
 # Idempotent: it
 # does nothing when everything is present. It never starts the system MariaDB
 # service; tests start their own throwaway servers.
@@ -32,13 +33,17 @@ fi
 if ! have pt-online-schema-change; then
 	packages+=(percona-toolkit)
 fi
+# The multi-master test runs once against Debian's etcd as an external etcd.
+if ! [ -x /usr/bin/etcd ]; then
+	packages+=(etcd-server)
+fi
 if [ ${#packages[@]} -eq 0 ]; then
-	echo "install-deps: MariaDB, percona-toolkit and Chromium present ($(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version))"
+	echo "install-deps: MariaDB, percona-toolkit, Chromium and etcd present ($(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version))"
 	exit 0
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-	echo "install-deps: need ${packages[*]} but apt-get is not available; install MariaDB server and client (mariadbd, mariadb-install-db, mariadb) and percona-toolkit (pt-online-schema-change) with your package manager" >&2
+	echo "install-deps: need ${packages[*]} but apt-get is not available; install MariaDB server and client (mariadbd, mariadb-install-db, mariadb), percona-toolkit (pt-online-schema-change) and etcd 3.4+ (as /usr/bin/etcd) with your package manager" >&2
 	exit 1
 fi
 sudo=()

@@ -1,8 +1,26 @@
-// Command dm-server runs a whole DM deployment in one process: the master's OpenAPI
-// (/api/v1/...) on --listen, in-process workers, and a durable store in --data-dir (or in
-// etcd with --etcd-endpoints).
+// Command dm-server runs a whole DM deployment in one process (--role all, the default):
+// the master's OpenAPI (/api/v1/...) on --listen, in-process workers, and a durable store
+// in --data-dir (or in etcd with --etcd-endpoints).
 //
 //	dm-server --listen 127.0.0.1:8261 --data-dir ./dm-data --workers 2
+//
+// With --role master it is one of several dm-masters: an embedded etcd member
+// (--etcd-peer-urls, --etcd-advertise-peer-urls, --etcd-client-urls, --initial-cluster,
+// --etcd-data-dir) or an external etcd (--etcd-endpoints), leader election with a session
+// of --election-ttl, the Cluster on the leader only, and every other master forwarding
+// the API to the leader's --advertise-addr (503 with code 38043 while none is known).
+//
+//	dm-server --role master --name m1 --listen 10.0.0.1:8261 --secret-key-path key \
+//	  --etcd-peer-urls http://10.0.0.1:8291 --etcd-client-urls http://10.0.0.1:2379 \
+//	  --initial-cluster m1=http://10.0.0.1:8291,m2=http://10.0.0.2:8291,m3=http://10.0.0.3:8291
+//
+// With --role worker it is a dm-worker of such a cluster: it registers in the masters'
+// etcd (--etcd-endpoints) under a lease of --keepalive-ttl, runs the subtasks of the
+// source the leader binds to it, and serves the leader's calls on --listen
+// (--advertise-addr).
+//
+//	dm-server --role worker --name w1 --listen 10.0.0.11:8262 --secret-key-path key \
+//	  --etcd-endpoints http://10.0.0.1:2379,http://10.0.0.2:2379,http://10.0.0.3:2379
 //
 // SIGINT or SIGTERM stops it gracefully: in-flight requests finish, running subtasks stop
 // at a safe point and resume from their checkpoints on the next start.
@@ -22,8 +40,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,8 +83,9 @@ type config struct {
 	secretKeyPath string
 	limits        httpLimits
 	etcd          etcdFlags
-	role          string
-	worker        workerFlags
+	role          role
+	master        masterFlags // --role master
+	worker        workerFlags // --role worker
 }
 
 // httpLimits bound what a client can make the server hold.
@@ -77,6 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("dm-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	roleFlag := fs.String("role", string(roleAll), "what this process runs: `all` (the API and in-process workers, one process), master (one of several dm-masters electing a leader over etcd) or worker")
+	registerMasterFlags(fs, &cfg.master)
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8261", "`address` the OpenAPI listens on")
 	fs.StringVar(&cfg.dataDir, "data-dir", "./dm-data", "`directory` of the durable state and of relative task data dirs")
 	fs.StringVar(&cfg.name, "name", "master1", "this master's `name`")
@@ -123,7 +146,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.limits.read, "read-timeout", time.Minute, "how long a client may take to send a whole request (headers and body)")
 	fs.DurationVar(&cfg.limits.idle, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&cfg.limits.maxHeaderBytes, "max-header-bytes", 64<<10, "largest request line plus headers, in `bytes`")
-	fs.StringVar(&cfg.role, "role", "all", "what this process runs: `all` (master and in-process workers, one node) or worker (a worker process of a cluster on etcd)")
 	addWorkerFlags(fs, &cfg.worker)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -131,7 +153,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q; every setting is a flag, see --help", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
+	if cfg.role, err = parseRole(*roleFlag); err != nil {
+		return cfg, err
+	}
+	if err := checkRoleFlags(&cfg, set); err != nil {
+		return cfg, err
+	}
 	if cfg.workers, err = parseWorkers(*workers); err != nil {
 		return cfg, err
 	}
@@ -146,10 +176,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			return cfg, fmt.Errorf("%s %s: give a positive duration such as 30s", name, d)
 		}
 	}
-	if len(cfg.etcd.endpoints) == 0 {
+	if len(cfg.etcd.endpoints) == 0 && cfg.role != roleMaster { // a master's embedded etcd: checkRoleFlags
 		var stray []string
 		fs.Visit(func(f *flag.Flag) {
-			if strings.HasPrefix(f.Name, "etcd-") {
+			if strings.HasPrefix(f.Name, "etcd-") && !slices.Contains(embeddedEtcdFlags, f.Name) {
 				stray = append(stray, "--"+f.Name)
 			}
 		})
@@ -159,12 +189,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.etcd.lockWait < 0 {
 		return cfg, fmt.Errorf("--etcd-lock-wait %s: give 0 (refuse at once) or a positive duration", cfg.etcd.lockWait)
-	}
-	if cfg.role != "all" && cfg.role != "worker" {
-		return cfg, fmt.Errorf("--role %q: use all or worker", cfg.role)
-	}
-	if err := checkRoleFlags(fs, cfg.role); err != nil {
-		return cfg, err
 	}
 	if cfg.limits.maxHeaderBytes < 4096 {
 		return cfg, fmt.Errorf("--max-header-bytes %d: give at least 4096", cfg.limits.maxHeaderBytes)
@@ -224,7 +248,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		handler = slog.NewJSONHandler(stderr, hopts)
 	}
 	log := slog.New(handler)
-	if cfg.role == "worker" {
+	if cfg.role == roleWorker {
 		return runWorker(ctx, cfg, log, handler, stdout)
 	}
 
@@ -246,28 +270,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// before encryption.
 	apiLn = jsonErrorListener{apiLn}
 
-	store, where, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	reg := newRegistry()
-	cluster, err := dm.Open(ctx, dm.Config{
-		Store: store, Workers: cfg.workers, Name: cfg.name, Addr: ln.Addr().String(),
-		DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots, Logger: log, Metrics: reg,
-	})
-	if err != nil {
-		_ = store.Close()
-		return err
-	}
-	defer func() {
-		if err := cluster.Close(); err != nil {
-			log.Error("close cluster", "error", err)
+	var (
+		h        http.Handler
+		stopping *atomic.Bool
+		fatal    <-chan error // a part of the process failed for good
+		started  []any        // start-up log fields
+	)
+	if cfg.role == roleMaster {
+		mp, err := startMaster(cfg, ln.Addr(), scheme, log)
+		if err != nil {
+			return err
 		}
-	}()
-
-	h, err := newHandler(cluster, reg, log)
-	if err != nil {
-		return err
+		defer mp.stop()
+		h, stopping, fatal = mp.front, &mp.front.stopping, mp.fatal
+		started = []any{"role", cfg.role, "advertise", mp.info.APIURL, "etcd", mp.etcdDesc}
+	} else {
+		store, where, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		reg := newRegistry()
+		cluster, err := dm.Open(ctx, dm.Config{
+			Store: store, Workers: cfg.workers, Name: cfg.name, Addr: ln.Addr().String(),
+			DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots, Logger: log, Metrics: reg,
+		})
+		if err != nil {
+			_ = store.Close()
+			return err
+		}
+		defer func() {
+			if err := cluster.Close(); err != nil {
+				log.Error("close cluster", "error", err)
+			}
+		}()
+		sh, err := newHandler(cluster, reg, log)
+		if err != nil {
+			return err
+		}
+		h, stopping = sh, &sh.stopping
+		started = []any{"state", where, "workers", strings.Join(cfg.workers, ",")}
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -279,17 +320,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(apiLn) }()
-	log.Info("dm-server started", "version", versionString(), "listen", ln.Addr().String(),
-		"data_dir", cfg.dataDir, "state", where, "name", cfg.name, "workers", strings.Join(cfg.workers, ","))
+	log.Info("dm-server started", append([]any{"version", versionString(), "listen", ln.Addr().String(),
+		"data_dir", cfg.dataDir, "name", cfg.name}, started...)...)
 	fmt.Fprintf(stdout, "dm-server listening on %s://%s\n", scheme, ln.Addr())
 
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve HTTP: %w", err)
+	case err := <-fatal:
+		_ = srv.Close()
+		<-serveErr
+		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	h.stopping.Store(true)
+	stopping.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

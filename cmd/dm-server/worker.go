@@ -21,35 +21,21 @@ import (
 	"github.com/dmkit/dmkit/internal/tlsconfig"
 )
 
-// workerFlags are the flags of --role worker.
+// workerFlags are the flags of --role worker (its --advertise-addr is the masters').
 type workerFlags struct {
-	advertiseAddr string
-	keepAliveTTL  time.Duration
+	keepAliveTTL time.Duration
 }
 
 func addWorkerFlags(fs *flag.FlagSet, wf *workerFlags) {
-	fs.StringVar(&wf.advertiseAddr, "advertise-addr", "", "with --role worker: the host:port masters reach this worker's --listen at (default: --listen, when it names a host)")
 	fs.DurationVar(&wf.keepAliveTTL, "keepalive-ttl", 10*time.Second, "with --role worker: lifetime of the worker's registration lease; a worker silent this long is offline and its source goes to another worker")
 }
 
-// roleOnlyFlags are the flags that act in one role only.
-var roleOnlyFlags = map[string]string{
-	"advertise-addr": "worker", "keepalive-ttl": "worker",
-	"workers": "all", "etcd-lock-wait": "all",
-}
-
-// checkRoleFlags refuses a flag given to a role it does nothing in.
-func checkRoleFlags(fs *flag.FlagSet, role string) error {
-	var stray []string
-	fs.Visit(func(f *flag.Flag) {
-		if r, ok := roleOnlyFlags[f.Name]; ok && r != role {
-			stray = append(stray, "--"+f.Name+" (--role "+r+")")
-		}
-	})
-	if len(stray) > 0 {
-		return fmt.Errorf("--role %s: %s act in another role only; drop them", role, strings.Join(stray, ", "))
+// checkWorkerRoleFlags refuses the flags a worker process does nothing with.
+func checkWorkerRoleFlags(cfg *config, given func(names ...string) []string) error {
+	if stray := given("workers", "etcd-lock-wait"); len(stray) > 0 {
+		return fmt.Errorf("--role worker: %s act in another role only; drop them", strings.Join(stray, ", "))
 	}
-	return nil
+	return checkWorkerFlags(cfg)
 }
 
 // checkWorkerFlags validates the worker role's flags.
@@ -69,14 +55,16 @@ func checkWorkerFlags(cfg *config) error {
 // of the source the leader binds to it, and serves the masters' calls (and /healthz,
 // /metrics) on --listen.
 func runWorker(ctx context.Context, cfg config, log *slog.Logger, handler slog.Handler, stdout io.Writer) error {
-	if err := checkWorkerFlags(&cfg); err != nil {
-		return err
-	}
 	key, err := dm.LoadSecretKey(cfg.secretKeyPath, "")
 	if err != nil {
 		return err
 	}
 	srvTLS, err := tlsconfig.Server(cfg.tls, cfg.certAllowedCN)
+	if err != nil {
+		return err
+	}
+	// Calls to the leader (shard DDL coordination) trust --ssl-ca and present --ssl-cert.
+	clientTLS, err := tlsconfig.Client(cfg.tls)
 	if err != nil {
 		return err
 	}
@@ -89,7 +77,7 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, handler slog.H
 		return fmt.Errorf("listen on %s: %w; choose another --listen address", cfg.listen, err)
 	}
 	defer ln.Close()
-	addr := cfg.worker.advertiseAddr
+	addr := cfg.master.advertiseAddr
 	if addr == "" {
 		addr = ln.Addr().String()
 		if host, _, _ := net.SplitHostPort(addr); host == "" || net.ParseIP(host).IsUnspecified() {
@@ -113,6 +101,8 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, handler slog.H
 		Name: cfg.name, Addr: addr, URL: scheme + "://" + addr, Client: cli, Prefix: cfg.etcd.prefix,
 		KeepAliveTTL: cfg.worker.keepAliveTTL, SecretKey: key, DataDir: cfg.dataDir, DataDirRoots: cfg.dataDirRoots,
 		Logger: log, Metrics: reg,
+		Leader: func(ctx context.Context) (string, error) { return dm.EtcdLeaderURL(ctx, cli, cfg.etcd.prefix) },
+		TLS:    clientTLS,
 	})
 	if err != nil {
 		return err

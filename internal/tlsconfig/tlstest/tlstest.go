@@ -18,9 +18,10 @@ import (
 	"github.com/dmkit/dmkit/internal/tlsconfig"
 )
 
-// PKI writes a CA, a server certificate for 127.0.0.1 and client certificates with
-// the given common names into dir; it returns the file paths by name ("ca", "server",
-// "<cn>") as cert/key pairs.
+// PKI writes a CA, a server certificate for 127.0.0.1, a server-and-client certificate
+// for 127.0.0.1 ("peer", CN dm-peer) and client certificates with the given common names
+// into dir; it returns the file paths by name ("ca", "server", "peer", "<cn>") as
+// cert/key pairs.
 func PKI(t testing.TB, dir string, clients ...string) map[string]tlsconfig.Files {
 	t.Helper()
 	newKey := func() *ecdsa.PrivateKey {
@@ -48,12 +49,12 @@ func PKI(t testing.TB, dir string, clients ...string) map[string]tlsconfig.Files
 	}
 	ca, _ := x509.ParseCertificate(caDER)
 	out := map[string]tlsconfig.Files{"ca": {CA: write("ca.pem", "CERTIFICATE", caDER)}}
-	issue := func(name, cn string, usage x509.ExtKeyUsage, ips []net.IP) {
+	issue := func(name, cn string, usage []x509.ExtKeyUsage, ips []net.IP) {
 		serial++
 		k := newKey()
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips}
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage, IPAddresses: ips}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
 		if err != nil {
 			t.Fatal(err)
@@ -64,9 +65,13 @@ func PKI(t testing.TB, dir string, clients ...string) map[string]tlsconfig.Files
 		}
 		out[name] = tlsconfig.Files{CA: out["ca"].CA, Cert: write(name+".pem", "CERTIFICATE", der), Key: write(name+"-key.pem", "EC PRIVATE KEY", kder)}
 	}
-	issue("server", "dm-server", x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")})
+	loopback := []net.IP{net.ParseIP("127.0.0.1")}
+	issue("server", "dm-server", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, loopback)
+	// A dm-master's certificate serves its API and is presented when it forwards a request
+	// to the leader: both usages.
+	issue("peer", "dm-peer", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, loopback)
 	for _, cn := range clients {
-		issue(cn, cn, x509.ExtKeyUsageClientAuth, nil)
+		issue(cn, cn, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil)
 	}
 	return out
 }
