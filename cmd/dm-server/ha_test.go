@@ -6,64 +6,26 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"github.com/dmkit/dmkit/dm"
-	"github.com/dmkit/dmkit/httpapi"
-	"github.com/dmkit/dmkit/internal/etcdtest"
 	"github.com/dmkit/dmkit/internal/mysqltest"
 )
 
-// haCluster is a cluster on etcd: masters (here one leader in the test process, serving
-// the API over HTTP) and worker processes (dm-server --role worker children).
+// haCluster is a cluster of three --role master processes (embedded etcd) and
+// --role worker processes; api is the master the test talks to.
 type haCluster struct {
-	ep, prefix, keyPath string
-	api                 *child
-}
-
-func startHAMaster(t *testing.T, ep, prefix, keyPath string) *child {
-	t.Helper()
-	ctx := context.Background()
-	key, err := dm.LoadSecretKey(keyPath, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	es, err := dm.OpenEtcdStore(ctx, dm.EtcdStoreConfig{Endpoints: []string{ep}, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := dm.EncryptStore(es, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := dm.Open(ctx, dm.Config{Store: store, DataDir: t.TempDir(), RemoteWorkers: &dm.RemoteWorkers{Client: cli, Prefix: prefix}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(httpapi.New(c, httpapi.Options{}))
-	t.Cleanup(func() {
-		srv.Close()
-		c.Close()
-		cli.Close()
-	})
-	return &child{base: srv.URL + "/api/v1"}
+	ms  *masterSet
+	api *child
 }
 
 func (h *haCluster) startWorker(t *testing.T, name string) *child {
 	t.Helper()
-	return startChild(t, "--role", "worker", "--name", name, "--data-dir", t.TempDir(), "--etcd-endpoints", h.ep,
-		"--etcd-prefix", h.prefix, "--secret-key-path", h.keyPath, "--keepalive-ttl", "3s")
+	return startChild(t, "--role", "worker", "--name", name, "--data-dir", t.TempDir(), "--etcd-endpoints", strings.Join(h.ms.clients, ","),
+		"--etcd-prefix", h.ms.prefix, "--secret-key-path", h.ms.key, "--keepalive-ttl", "3s")
 }
 
 type haWorker struct {
@@ -147,8 +109,16 @@ func rowsApplied(t *testing.T, w *child) float64 {
 // thawed the frozen worker applies not a single row. The target ends identical to the
 // source.
 func TestHAWorkerFailover(t *testing.T) {
-	h := &haCluster{ep: etcds.Get(t).Endpoint, prefix: etcdtest.Prefix(t), keyPath: writeSecretKey(t)}
-	h.api = startHAMaster(t, h.ep, h.prefix, h.keyPath)
+	t.Run("embedded-etcd", func(t *testing.T) { testHAWorkerFailover(t, "") })
+	// Once on Debian's etcd-server (3.4) as the external etcd of masters and workers.
+	t.Run("external-etcd", func(t *testing.T) { testHAWorkerFailover(t, startSystemEtcd(t)) })
+}
+
+func testHAWorkerFailover(t *testing.T, externalEtcd string) {
+	h := &haCluster{ms: startMasters(t, externalEtcd)}
+	leader := h.ms.waitLeader(t, "")
+	// Talk to a master that does not lead: every call is forwarded.
+	h.api = h.ms.procs[(h.ms.index(leader)+1)%3]
 	w1 := h.startWorker(t, "ha-w1")
 	w2 := h.startWorker(t, "ha-w2")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
@@ -161,6 +131,9 @@ func TestHAWorkerFailover(t *testing.T) {
 		}
 	}
 
+	// Each run its own task name: the fence and checkpoints of the other run's task stay
+	// in the shared target until that task is deleted.
+	task := "ha-" + map[bool]string{true: "ext", false: "emb"}[externalEtcd != ""]
 	e2eSrc.Exec(t, "DROP DATABASE IF EXISTS hadb")
 	e2eDst.Exec(t, "DROP DATABASE IF EXISTS hadb")
 	e2eSrc.Exec(t, "CREATE DATABASE hadb")
@@ -169,13 +142,13 @@ func TestHAWorkerFailover(t *testing.T) {
 	h.api.expect(t, "POST", "/sources", fmt.Sprintf(`{"source_name": "ha-src", "host": "127.0.0.1", "port": %d, "user": %q, "password": %q}`,
 		e2eSrc.Port, e2eSrc.User, e2eSrc.Password), 201, nil)
 	h.waitBound(t, "ha-src", "ha-w1", 10*time.Second)
-	h.api.expect(t, "POST", "/tasks", fmt.Sprintf(`{"task": {"name": "ha", "task_mode": "all", "on_duplicate": "replace",
+	h.api.expect(t, "POST", "/tasks", fmt.Sprintf(`{"task": {"name": %q, "task_mode": "all", "on_duplicate": "replace",
 		"target_config": {"host": "127.0.0.1", "port": %d, "user": %q, "password": %q},
 		"table_migrate_rule": [{"source": {"source_name": "ha-src", "schema": "hadb", "table": ""}}],
 		"source_config": {"incr_migrate_conf": {"repl_threads": 4, "repl_batch": 50}, "source_conf": [{"source_name": "ha-src"}]}}}`,
-		e2eDst.Port, e2eDst.User, e2eDst.Password), 201, nil)
-	h.api.expect(t, "POST", "/tasks/ha/start", "", 200, nil)
-	h.taskOn(t, "ha", "ha-w1")
+		task, e2eDst.Port, e2eDst.User, e2eDst.Password), 201, nil)
+	h.api.expect(t, "POST", "/tasks/"+task+"/start", "", 200, nil)
+	h.taskOn(t, task, "ha-w1")
 
 	ctx, stopLoad := context.WithCancel(context.Background())
 	loadDone := make(chan error, 1)
@@ -219,8 +192,18 @@ func TestHAWorkerFailover(t *testing.T) {
 	w1.kill9(t)
 	took := h.waitBound(t, "ha-src", "ha-w2", 10*time.Second)
 	t.Logf("(b) source rebound to ha-w2 %s after SIGKILL of ha-w1 (keepalive TTL 3s)", took.Round(100*time.Millisecond))
-	h.taskOn(t, "ha", "ha-w2")
+	h.taskOn(t, task, "ha-w2")
 	w1 = h.startWorker(t, "ha-w1")
+
+	// (a) with the workers: SIGKILL the leading master; another leads, the workers keep
+	// running, and the rest goes through the new leader.
+	li := h.ms.index(leader)
+	h.ms.procs[li].kill9(t)
+	h.ms.procs[li] = nil
+	killed := time.Now()
+	leader = h.ms.waitLeader(t, leader)
+	t.Logf("(a) %s leads %s after SIGKILL of the leader", leader, time.Since(killed).Round(100*time.Millisecond))
+	h.taskOn(t, task, "ha-w2")
 
 	// (c) SIGSTOP ha-w2 past its lease, with the load paused so that what it applied so
 	// far is known; the load resumes while it is frozen, so it wakes up behind.
@@ -234,7 +217,7 @@ func TestHAWorkerFailover(t *testing.T) {
 	load <- true
 	took = h.waitBound(t, "ha-src", "ha-w1", 15*time.Second)
 	t.Logf("(c) source rebound to ha-w1 %s after SIGSTOP of ha-w2", took.Round(100*time.Millisecond))
-	h.taskOn(t, "ha", "ha-w1")
+	h.taskOn(t, task, "ha-w1")
 	time.Sleep(time.Second)
 	if err := w2.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -254,6 +237,11 @@ func TestHAWorkerFailover(t *testing.T) {
 	waitConverged(t, "hadb")
 	if ws := h.workers(t); ws["ha-w2"].Stage != "free" || ws["ha-w1"].Source != "ha-src" {
 		t.Fatalf("after the thaw ha-w2 should be online and free, ha-w1 bound: %+v", ws)
+	}
+	h.api.expect(t, "DELETE", "/tasks/"+task+"?force=true", "", 204, nil)
+	var n int
+	if err := e2eDst.DB(t).QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'dm_meta' AND TABLE_NAME LIKE ?", task+"\\_%").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d meta tables of %s (checkpoints, worker fence) left after delete: %v", n, task, err)
 	}
 }
 

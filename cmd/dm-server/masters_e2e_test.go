@@ -29,6 +29,9 @@ import (
 
 // masterSet is three --role master processes.
 type masterSet struct {
+	key      string   // the secret key file every master shares
+	clients  []string // the masters' etcd client URLs (embedded), or the external etcd
+	prefix   string   // the etcd prefix the masters use
 	names    []string
 	args     [][]string
 	procs    []*child // nil once killed
@@ -55,7 +58,7 @@ func freePortList(t *testing.T, n int) []int {
 func startMasters(t *testing.T, endpoint string) *masterSet {
 	t.Helper()
 	key := writeSecretKey(t)
-	ms := &masterSet{names: []string{"m1", "m2", "m3"}, embedded: endpoint == ""}
+	ms := &masterSet{key: key, names: []string{"m1", "m2", "m3"}, embedded: endpoint == "", prefix: "/dmkit"}
 	ports := freePortList(t, 6) // peer, client per master
 	var ic []string
 	for i, n := range ms.names {
@@ -65,9 +68,11 @@ func startMasters(t *testing.T, endpoint string) *masterSet {
 	for i, n := range ms.names {
 		args := []string{"--role", "master", "--name", n, "--data-dir", t.TempDir(), "--secret-key-path", key, "--log-level", "info"}
 		if ms.embedded {
+			ms.clients = append(ms.clients, fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]))
 			args = append(args, "--etcd-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
 				"--etcd-client-urls", fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]), "--initial-cluster", strings.Join(ic, ","))
 		} else {
+			ms.clients, ms.prefix = []string{endpoint}, prefix
 			args = append(args, "--etcd-endpoints", endpoint, "--etcd-prefix", prefix)
 		}
 		ms.args = append(ms.args, args)
