@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -236,4 +237,50 @@ func TestWorkerProcessShardMerge(t *testing.T) {
 	load.stop(t)
 	f.waitMerged(t, c, "shard-wp")
 	mustOK(t, c.DeleteTask(ctx, "shard-wp", DeleteTaskOptions{Force: true}))
+}
+
+// TestWorkerProcessRelay: relay on a worker process — enabled through the leader, run
+// in the worker's data dir, its status and purge answered over the worker RPC, the
+// subtask reading it locally, and back to the source when disabled.
+func TestWorkerProcessRelay(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := etcdConfig(t)
+	cli := rawEtcd(t)
+	c, err := Open(ctx, Config{Store: openTestEtcdStore(t, cfg), DataDir: t.TempDir(),
+		RemoteWorkers: &RemoteWorkers{Client: cli, Prefix: cfg.Prefix}})
+	mustOK(t, err)
+	defer c.Close()
+	w := startTestWorkerProcess(t, "rwp1", cli, cfg.Prefix, 3*time.Second)
+	waitFor(t, "worker process online", func() bool { return workerBinding(t, c)["rwp1"].BoundStage == WorkerFree })
+	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
+	mustOK(t, err)
+	incrTask(t, c, "wprelay")
+	mustOK(t, c.StartTask(ctx, "wprelay", StartTaskRequest{}))
+	waitUnit(t, c, "wprelay", UnitSync)
+	mustOK(t, c.EnableRelay(ctx, "src1", EnableRelayRequest{}))
+	for i := range 200 {
+		testSrc.Exec(t, fmt.Sprintf("INSERT INTO wprelay.t (v) VALUES (%d)", i))
+		if i%50 == 0 {
+			testSrc.Exec(t, "FLUSH BINARY LOGS")
+		}
+	}
+	rs := waitRelayCatchUp(t, c, "src1", "rwp1")
+	if rs.RelayDir == "" || rs.MasterBinlog == "" {
+		t.Fatalf("relay status over the RPC: %+v", rs)
+	}
+	waitBinlogType(t, c, "wprelay", "local")
+	waitSame(t, "wprelay")
+	// The relay lives in the worker's data dir, not the master's.
+	if got, _ := filepath.Glob(filepath.Join(w.cfg.DataDir, "relay-dir", "src1", "rwp1", "*", "mysql-bin.*")); len(got) == 0 {
+		t.Fatalf("no relay files in the worker's data dir %s", w.cfg.DataDir)
+	}
+	cur, _ := masterFile(t)
+	waitFor(t, "purge before "+cur, func() bool {
+		return c.PurgeRelay(ctx, "src1", PurgeRelayRequest{RelayBinlogName: cur}) == nil
+	})
+	mustOK(t, c.DisableRelay(ctx, "src1", DisableRelayRequest{}))
+	waitBinlogType(t, c, "wprelay", "remote")
+	testSrc.Exec(t, "INSERT INTO wprelay.t (v) VALUES (1)")
+	waitSame(t, "wprelay")
+	mustOK(t, c.DeleteTask(ctx, "wprelay", DeleteTaskOptions{Force: true}))
 }
