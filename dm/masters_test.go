@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
 )
 
 // leaderOf campaigns for prefix's election in a new session on cli and returns both.
@@ -142,7 +143,7 @@ func TestEtcdMasters(t *testing.T) {
 	}
 
 	// An etcd that does not answer is a 400 naming the fix, not a 500.
-	dead, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: time.Second})
+	dead, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: time.Second, Logger: zap.NewNop()})
 	mustOK(t, err)
 	defer dead.Close()
 	c2, err := Open(ctx, Config{Store: MemoryStore(), Masters: &EtcdMasters{Client: dead, Prefix: prefix, RequestTimeout: time.Second}})
