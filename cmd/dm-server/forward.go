@@ -59,6 +59,14 @@ func newFront(self string, base *prometheus.Registry, clientTLS *tls.Config, log
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = clientTLS
 	f := &front{self: self, log: log, leaderWait: defaultLeaderWait, transport: tr, mux: http.NewServeMux(), changed: make(chan struct{})}
+	base.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dmkit_master_leader", Help: "1 while this dm-master leads (runs the cluster), 0 otherwise.",
+	}, func() float64 {
+		if t, _, _ := f.snapshot(); t != nil {
+			return 1
+		}
+		return 0
+	}))
 	gather := prometheus.Gatherers{base, prometheus.GathererFunc(f.gatherTerm)}
 	f.mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	f.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -156,14 +156,14 @@ func TestFrontMetricsAcrossTerms(t *testing.T) {
 		}
 		f.setTerm(&term{api: httpapi.New(c, httpapi.Options{}), reg: reg})
 		_, _, body := do(t, "GET", srv.URL+"/metrics", "", nil)
-		if !strings.Contains(body, "dmkit_worker_bound") || !strings.Contains(body, "go_goroutines") {
+		if !strings.Contains(body, "dmkit_worker_bound") || !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "dmkit_master_leader 1") {
 			t.Fatalf("/metrics while leading lacks the cluster's or the process's metrics")
 		}
 		f.setTerm(nil)
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, body := do(t, "GET", srv.URL+"/metrics", "", nil); strings.Contains(body, "dmkit_worker_bound") {
+		if _, _, body := do(t, "GET", srv.URL+"/metrics", "", nil); strings.Contains(body, "dmkit_worker_bound") || !strings.Contains(body, "dmkit_master_leader 0") {
 			t.Fatalf("/metrics after the term still shows the closed cluster's metrics")
 		}
 	}
