@@ -135,10 +135,27 @@ func TestFrontForwards(t *testing.T) {
 		t.Errorf("a re-forward refusal should name who forwarded: %s", body)
 	}
 
+	// A leader that cannot be dialled (killed, its election key not expired yet): the
+	// request waits for the next leader and goes there, body and all.
 	leader.Close()
+	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.WriteHeader(201)
+		io.WriteString(w, "next got "+string(b))
+	}))
+	defer next.Close()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		f.setLeader(&dm.MasterInfo{Name: "m3", APIURL: next.URL})
+	}()
+	status, _, body = do(t, "POST", srv.URL+"/api/v1/sources", `{"b":2}`, nil)
+	if status != 201 || body != `next got {"b":2}` {
+		t.Fatalf("after the leader died = %d %s, want the next leader's answer", status, body)
+	}
+	next.Close()
 	status, _, body = do(t, "GET", srv.URL+"/api/v1/sources", "", nil)
 	wantNoLeader(t, status, body)
-	if !strings.Contains(body, "forwarding to m2") {
+	if !strings.Contains(body, "m3 at "+next.URL+", does not answer") {
 		t.Errorf("an unreachable leader's 503 should name it: %s", body)
 	}
 }
