@@ -138,6 +138,9 @@ func TestFrontForwards(t *testing.T) {
 	// A leader that cannot be dialled (killed, its election key not expired yet): the
 	// request waits for the next leader and goes there, body and all.
 	leader.Close()
+	f2, srv2 := testFront(t)
+	f2.leaderWait = 10 * time.Second
+	f2.setLeader(&dm.MasterInfo{Name: "m2", APIURL: leader.URL})
 	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		w.WriteHeader(201)
@@ -146,9 +149,10 @@ func TestFrontForwards(t *testing.T) {
 	defer next.Close()
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		f.setLeader(&dm.MasterInfo{Name: "m3", APIURL: next.URL})
+		f.setLeader(&dm.MasterInfo{Name: "m3", APIURL: next.URL}) // for the check below
+		f2.setLeader(&dm.MasterInfo{Name: "m3", APIURL: next.URL})
 	}()
-	status, _, body = do(t, "POST", srv.URL+"/api/v1/sources", `{"b":2}`, nil)
+	status, _, body = do(t, "POST", srv2.URL+"/api/v1/sources", `{"b":2}`, nil)
 	if status != 201 || body != `next got {"b":2}` {
 		t.Fatalf("after the leader died = %d %s, want the next leader's answer", status, body)
 	}
