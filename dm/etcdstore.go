@@ -118,7 +118,27 @@ func OpenEtcdStore(ctx context.Context, cfg EtcdStoreConfig) (*EtcdStore, error)
 		_ = cli.Close()
 		return nil, err
 	}
+	if err := s.refuseMasters(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// refuseMasters refuses a prefix that dm-server --role master processes use (they
+// campaign under <prefix>/%election): one server's lock must not write beside their
+// leader. Their leader's writes in turn require that no lock exists.
+func (s *EtcdStore) refuseMasters(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	resp, err := s.cli.Get(ctx, EtcdElectionPrefix(s.cfg.Prefix)+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return s.callErr("open etcd store: look for dm-masters on "+s.cfg.Prefix, err)
+	}
+	if resp.Count > 0 {
+		return fmt.Errorf("dm: open etcd store: dm-masters (dm-server --role master) run on %s; start this server with --role master to join them, or use another --etcd-prefix", s.cfg.Prefix)
+	}
+	return nil
 }
 
 // NewFencedEtcdStore is the Store on etcd of a multi-master deployment's leader (issue
@@ -323,15 +343,19 @@ func (s *EtcdStore) ApplyRevision(ctx context.Context, ops ...StoreOp) (int64, e
 	eops := s.collapse(ops)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.lockKey), "=", s.lockRev)}
+	if s.fenced { // and no --role all server took the prefix's lock meanwhile
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(s.cfg.Prefix+"/"+etcdLockName), "=", 0))
+	}
 	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(s.lockKey), "=", s.lockRev)).
+		If(cmps...).
 		Then(eops...).
 		Commit()
 	if err != nil {
 		return 0, s.callErr(fmt.Sprintf("apply %d records to etcd store %s", len(eops), s.cfg.Prefix), err)
 	}
 	if !resp.Succeeded && s.fenced {
-		return 0, fmt.Errorf("dm: apply to etcd store %s: this dm-master is no longer the leader (its election key is gone: it resigned or its lease expired); nothing was written: retry, the request goes to the new leader", s.cfg.Prefix)
+		return 0, fmt.Errorf("dm: apply to etcd store %s: this dm-master is no longer the leader (its election key is gone: it resigned or its lease expired), or a dm-server --role all took %s/%s; nothing was written: retry, the request goes to the new leader", s.cfg.Prefix, s.cfg.Prefix, etcdLockName)
 	}
 	if !resp.Succeeded {
 		return 0, fmt.Errorf("dm: apply to etcd store %s: this server lost its lock on the prefix (its lease expired, so another dm-server may own the state now); nothing was written: restart dm-server", s.cfg.Prefix)

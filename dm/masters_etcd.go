@@ -3,6 +3,7 @@ package dm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -55,19 +56,29 @@ func masterKey(prefix, dir, name string) string {
 	return strings.TrimRight(prefix, "/") + "/" + dir + "/" + url.PathEscape(name)
 }
 
+// ErrMasterNameTaken is RegisterMaster's answer while another running master (another
+// lease) is registered under the same name.
+var ErrMasterNameTaken = errors.New("a dm-master with this name is running")
+
 // RegisterMaster records info under prefix: alive under lease (the master's election
-// session, so the entry goes when the master does) and known until it is offlined.
+// session, so the entry goes when the master does) and known until it is offlined. A
+// name registered under another live lease is refused (ErrMasterNameTaken): two masters
+// with one name would each take the other's election key for its own.
 func RegisterMaster(ctx context.Context, cli *clientv3.Client, prefix string, info MasterInfo, lease clientv3.LeaseID) error {
 	raw, err := json.Marshal(info)
 	if err != nil {
 		return err
 	}
-	_, err = cli.Txn(ctx).Then(
-		clientv3.OpPut(masterKey(prefix, etcdMasterAlive, info.Name), string(raw), clientv3.WithLease(lease)),
+	alive := masterKey(prefix, etcdMasterAlive, info.Name)
+	resp, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(alive), "=", 0)).Then(
+		clientv3.OpPut(alive, string(raw), clientv3.WithLease(lease)),
 		clientv3.OpPut(masterKey(prefix, etcdMasterKnown, info.Name), string(raw)),
 	).Commit()
 	if err != nil {
 		return fmt.Errorf("dm: register dm-master %s in etcd: %w", info.Name, err)
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("dm: register dm-master %s: %w (registered under another lease; a master killed a moment ago goes when its lease expires): give every master its own --name", info.Name, ErrMasterNameTaken)
 	}
 	return nil
 }

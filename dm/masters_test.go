@@ -1,6 +1,7 @@
 package dm
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
 )
 
 // leaderOf campaigns for prefix's election in a new session on cli and returns both.
@@ -45,6 +47,21 @@ func TestFencedEtcdStoreFence(t *testing.T) {
 	s, err := NewFencedEtcdStore(cli, cfg, el.Key(), el.Rev())
 	mustOK(t, err)
 	mustOK(t, s.Apply(ctx, storePut("k", "x", "1")))
+
+	// A --role all server is refused on a prefix with masters; and if one holds the
+	// prefix's lock anyway, the leader writes nothing beside it.
+	if _, err := OpenEtcdStore(ctx, cfg); err == nil || !strings.Contains(err.Error(), "--role master") {
+		t.Fatalf("OpenEtcdStore on the masters' prefix = %v, want a refusal", err)
+	}
+	if _, err := cli.Put(ctx, cfg.Prefix+"/"+etcdLockName, "a --role all server"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, storePut("k", "z", "beside")); err == nil || !strings.Contains(err.Error(), "--role all") {
+		t.Fatalf("Apply while the lock exists = %v, want a refusal", err)
+	}
+	if _, err := cli.Delete(ctx, cfg.Prefix+"/"+etcdLockName); err != nil {
+		t.Fatal(err)
+	}
 	mustOK(t, el.Resign(ctx))
 	_, el2 := leaderOf(t, cli, cfg.Prefix, "m2")
 	next, err := NewFencedEtcdStore(cli, cfg, el2.Key(), el2.Rev())
@@ -114,6 +131,12 @@ func TestEtcdMasters(t *testing.T) {
 		t.Fatalf("masters (-want +got):\n%s", diff)
 	}
 	wantCode(t, c.OfflineMaster(ctx, "m2"), CodeOpenAPICommon) // running
+	dup, err := concurrency.NewSession(cli, concurrency.WithTTL(5))
+	mustOK(t, err)
+	defer dup.Close()
+	if err := RegisterMaster(ctx, cli, prefix, MasterInfo{Name: "m2", APIURL: "http://elsewhere:8261"}, dup.Lease()); !errors.Is(err, ErrMasterNameTaken) {
+		t.Fatalf("a second m2 registered: %v", err)
+	}
 	wantCode(t, c.OfflineMaster(ctx, "nope"), CodeMasterNotFound)
 
 	mustOK(t, s2.Close()) // m2 stops: its lease is revoked
@@ -142,7 +165,7 @@ func TestEtcdMasters(t *testing.T) {
 	}
 
 	// An etcd that does not answer is a 400 naming the fix, not a 500.
-	dead, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: time.Second})
+	dead, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: time.Second, Logger: zap.NewNop()})
 	mustOK(t, err)
 	defer dead.Close()
 	c2, err := Open(ctx, Config{Store: MemoryStore(), Masters: &EtcdMasters{Client: dead, Prefix: prefix, RequestTimeout: time.Second}})

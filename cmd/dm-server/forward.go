@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/dmkit/dmkit/console"
 	"github.com/dmkit/dmkit/dm"
+	"github.com/dmkit/dmkit/httpapi"
 )
 
 // forwardedHeader marks a request one master forwarded to the master it took for the
@@ -59,6 +64,14 @@ func newFront(self string, base *prometheus.Registry, clientTLS *tls.Config, log
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = clientTLS
 	f := &front{self: self, log: log, leaderWait: defaultLeaderWait, transport: tr, mux: http.NewServeMux(), changed: make(chan struct{})}
+	base.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dmkit_master_leader", Help: "1 while this dm-master leads (runs the cluster), 0 otherwise.",
+	}, func() float64 {
+		if t, _, _ := f.snapshot(); t != nil {
+			return 1
+		}
+		return 0
+	}))
 	gather := prometheus.Gatherers{base, prometheus.GathererFunc(f.gatherTerm)}
 	f.mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	f.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -110,21 +123,46 @@ func (f *front) snapshot() (*term, *dm.MasterInfo, <-chan struct{}) {
 	return f.term, f.leader, f.changed
 }
 
-// api serves, forwards or refuses one API request.
+// maxRetryBody is the largest request body kept for a second forward: the API refuses
+// larger bodies anyway (httpapi.DefaultMaxBodyBytes), so a larger one is streamed once.
+const maxRetryBody = httpapi.DefaultMaxBodyBytes
+
+// api serves, forwards or refuses one API request. A leader that cannot be dialled (it
+// died, and its election key has not expired yet) is skipped: the request waits for the
+// next leader within leaderWait and is forwarded there, body and all.
 func (f *front) api(w http.ResponseWriter, r *http.Request) {
 	timeout := time.NewTimer(f.leaderWait)
 	defer timeout.Stop()
+	var (
+		body        []byte
+		buffered    bool
+		retryable   = true
+		unreachable string // the API URL of a leader that could not be dialled
+	)
 	for {
 		t, leader, changed := f.snapshot()
 		// A term whose election key another master's replaced (this process was paused
 		// past its lease) is over: its Cluster's writes are fenced, so forward instead.
 		if t != nil && (leader == nil || leader.Name == f.self) {
+			if buffered {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
 			t.api.ServeHTTP(w, r)
 			return
 		}
-		if leader != nil && leader.Name != f.self && r.Header.Get(forwardedHeader) == "" {
-			f.forward(w, r, leader)
-			return
+		if leader != nil && leader.Name != f.self && r.Header.Get(forwardedHeader) == "" && leader.APIURL != unreachable {
+			if !buffered {
+				body, retryable = bufferBody(r)
+				buffered = true
+			}
+			if retryable {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
+			if f.forward(w, r, leader, retryable) {
+				return
+			}
+			unreachable = leader.APIURL
+			continue
 		}
 		select {
 		case <-changed:
@@ -132,7 +170,10 @@ func (f *front) api(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-timeout.C:
 			why := "the masters are electing one, or a majority of their etcd is down"
-			if leader != nil && leader.Name != f.self {
+			switch {
+			case unreachable != "":
+				why = fmt.Sprintf("the last one, %s at %s, does not answer", leader.Name, unreachable)
+			case leader != nil && leader.Name != f.self:
 				why = fmt.Sprintf("%s forwarded this request here, but this master is not the leader (%s is)", r.Header.Get(forwardedHeader), leader.Name)
 			}
 			writeNoLeader(w, fmt.Sprintf("no dm-master leader is known within %s (%s); retry in a few seconds", f.leaderWait, why))
@@ -141,14 +182,31 @@ func (f *front) api(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forward reverse-proxies the whole request to the leader's advertised API.
-func (f *front) forward(w http.ResponseWriter, r *http.Request, leader *dm.MasterInfo) {
+// bufferBody reads a body of up to maxRetryBody so it can be sent again; a larger one
+// is left to stream once (ok false).
+func bufferBody(r *http.Request) (body []byte, ok bool) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, true
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRetryBody+1))
+	if err != nil || len(b) > maxRetryBody {
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), r.Body))
+		return nil, false
+	}
+	return b, true
+}
+
+// forward reverse-proxies the whole request to the leader's advertised API. With retry,
+// a leader that cannot be dialled makes it return false having written nothing (the
+// request was not sent); every other failure is answered 503.
+func (f *front) forward(w http.ResponseWriter, r *http.Request, leader *dm.MasterInfo, retry bool) bool {
 	target, err := url.Parse(leader.APIURL)
 	if err != nil || target.Host == "" {
 		writeNoLeader(w, fmt.Sprintf("the dm-master leader %s advertises %q, not a URL; restart it with a valid --advertise-addr, then retry", leader.Name, leader.APIURL))
-		return
+		return true
 	}
 	f.log.Debug("forward to the dm-master leader", "leader", leader.Name, "url", r.URL.String())
+	sent := true
 	p := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -158,10 +216,16 @@ func (f *front) forward(w http.ResponseWriter, r *http.Request, leader *dm.Maste
 		Transport: f.transport,
 		ErrorLog:  slog.NewLogLogger(f.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			var oe *net.OpError
+			if retry && errors.As(err, &oe) && oe.Op == "dial" {
+				sent = false
+				return
+			}
 			writeNoLeader(w, fmt.Sprintf("no dm-master leader answers: forwarding to %s at %s failed (%v); retry in a few seconds, a new leader is elected within --election-ttl", leader.Name, leader.APIURL, err))
 		},
 	}
 	p.ServeHTTP(w, r)
+	return sent
 }
 
 func writeNoLeader(w http.ResponseWriter, msg string) {

@@ -135,10 +135,31 @@ func TestFrontForwards(t *testing.T) {
 		t.Errorf("a re-forward refusal should name who forwarded: %s", body)
 	}
 
+	// A leader that cannot be dialled (killed, its election key not expired yet): the
+	// request waits for the next leader and goes there, body and all.
 	leader.Close()
+	f2, srv2 := testFront(t)
+	f2.leaderWait = 10 * time.Second
+	f2.setLeader(&dm.MasterInfo{Name: "m2", APIURL: leader.URL})
+	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.WriteHeader(201)
+		io.WriteString(w, "next got "+string(b))
+	}))
+	defer next.Close()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		f.setLeader(&dm.MasterInfo{Name: "m3", APIURL: next.URL}) // for the check below
+		f2.setLeader(&dm.MasterInfo{Name: "m3", APIURL: next.URL})
+	}()
+	status, _, body = do(t, "POST", srv2.URL+"/api/v1/sources", `{"b":2}`, nil)
+	if status != 201 || body != `next got {"b":2}` {
+		t.Fatalf("after the leader died = %d %s, want the next leader's answer", status, body)
+	}
+	next.Close()
 	status, _, body = do(t, "GET", srv.URL+"/api/v1/sources", "", nil)
 	wantNoLeader(t, status, body)
-	if !strings.Contains(body, "forwarding to m2") {
+	if !strings.Contains(body, "m3 at "+next.URL+", does not answer") {
 		t.Errorf("an unreachable leader's 503 should name it: %s", body)
 	}
 }
@@ -156,14 +177,14 @@ func TestFrontMetricsAcrossTerms(t *testing.T) {
 		}
 		f.setTerm(&term{api: httpapi.New(c, httpapi.Options{}), reg: reg})
 		_, _, body := do(t, "GET", srv.URL+"/metrics", "", nil)
-		if !strings.Contains(body, "dmkit_worker_bound") || !strings.Contains(body, "go_goroutines") {
+		if !strings.Contains(body, "dmkit_worker_bound") || !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "dmkit_master_leader 1") {
 			t.Fatalf("/metrics while leading lacks the cluster's or the process's metrics")
 		}
 		f.setTerm(nil)
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, body := do(t, "GET", srv.URL+"/metrics", "", nil); strings.Contains(body, "dmkit_worker_bound") {
+		if _, _, body := do(t, "GET", srv.URL+"/metrics", "", nil); strings.Contains(body, "dmkit_worker_bound") || !strings.Contains(body, "dmkit_master_leader 0") {
 			t.Fatalf("/metrics after the term still shows the closed cluster's metrics")
 		}
 	}
