@@ -116,11 +116,15 @@ func (m *EtcdMasters) timeout() time.Duration {
 func (m *EtcdMasters) read(ctx context.Context) (map[string]*masterView, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.timeout())
 	defer cancel()
-	resp, err := m.Client.Txn(ctx).Then(
-		clientv3.OpGet(masterKey(m.Prefix, etcdMasterKnown, ""), clientv3.WithPrefix()),
-		clientv3.OpGet(masterKey(m.Prefix, etcdMasterAlive, ""), clientv3.WithPrefix()),
-		clientv3.OpGet(EtcdElectionPrefix(m.Prefix)+"/", clientv3.WithFirstCreate()...),
-	).Commit()
+	var resp *clientv3.TxnResponse
+	err := retryRaftElection(ctx, func() (err error) {
+		resp, err = m.Client.Txn(ctx).Then(
+			clientv3.OpGet(masterKey(m.Prefix, etcdMasterKnown, ""), clientv3.WithPrefix()),
+			clientv3.OpGet(masterKey(m.Prefix, etcdMasterAlive, ""), clientv3.WithPrefix()),
+			clientv3.OpGet(EtcdElectionPrefix(m.Prefix)+"/", clientv3.WithFirstCreate()...),
+		).Commit()
+		return err
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("read the dm-masters from etcd: %w", err)
 	}
@@ -147,7 +151,11 @@ func (m *EtcdMasters) read(ctx context.Context) (map[string]*masterView, string,
 		}
 	}
 	if m.Members {
-		ml, err := m.Client.MemberList(ctx)
+		var ml *clientv3.MemberListResponse
+		err := retryRaftElection(ctx, func() (err error) {
+			ml, err = m.Client.MemberList(ctx)
+			return err
+		})
 		if err != nil {
 			return nil, "", fmt.Errorf("list the etcd members: %w", err)
 		}
@@ -233,4 +241,22 @@ func EtcdLeaderURL(ctx context.Context, cli *clientv3.Client, prefix string) (st
 		return "", err
 	}
 	return mi.APIURL, nil
+}
+
+// retryRaftElection runs call again while etcd answers that its raft leader changed or is
+// being elected (a member just died): that lasts an election timeout, and a read of the
+// masters right after a failover should not fail for it. Other errors return at once.
+func retryRaftElection(ctx context.Context, call func() error) error {
+	for {
+		err := call()
+		if err == nil || !isRaftElection(err) || ctx.Err() != nil {
+			return err
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+}
+
+func isRaftElection(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "leader changed") || strings.Contains(msg, "no leader") || strings.Contains(msg, "timed out due to leader failure")
 }
