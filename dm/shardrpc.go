@@ -92,27 +92,7 @@ func closed2(ch <-chan struct{}) bool {
 
 // ShardHandler serves the shard DDL coordination of worker processes at ShardRPCPath.
 // Only the leader's cluster may serve it.
-func (c *Cluster) ShardHandler() http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-		method, ok := strings.CutPrefix(req.URL.Path, ShardRPCPath)
-		if !ok || req.Method != http.MethodPost {
-			writeRPCError(rw, http.StatusNotFound, NewError(CodeOpenAPICommon, "no shard RPC %s %s", req.Method, req.URL.Path))
-			return
-		}
-		var a shardRPCArgs
-		if err := json.NewDecoder(io.LimitReader(req.Body, 1<<20)).Decode(&a); err != nil {
-			writeRPCError(rw, http.StatusBadRequest, invalidf("shard RPC %s: bad argument: %v", method, err))
-			return
-		}
-		res, err := c.serveShard(req.Context(), method, a)
-		if err != nil {
-			writeRPCError(rw, http.StatusBadRequest, err)
-			return
-		}
-		rw.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(rw).Encode(res)
-	})
-}
+func (c *Cluster) ShardHandler() http.Handler { return rpcHandler(ShardRPCPath, c.serveShard) }
 
 func (c *Cluster) serveShard(ctx context.Context, method string, a shardRPCArgs) (*shardRPCResult, error) {
 	if method == "wait" {

@@ -67,6 +67,19 @@ func (p *testWorkerProcess) Close() error {
 	return p.WorkerProcess.Close()
 }
 
+// newRemoteCluster is a leader cluster on the package's etcd whose workers are worker
+// processes; it returns the etcd client and store config they register with.
+func newRemoteCluster(t *testing.T) (*Cluster, *clientv3.Client, EtcdStoreConfig) {
+	t.Helper()
+	cfg := etcdConfig(t)
+	cli := rawEtcd(t)
+	c, err := Open(testCtx(t), Config{Store: openTestEtcdStore(t, cfg), DataDir: t.TempDir(),
+		RemoteWorkers: &RemoteWorkers{Client: cli, Prefix: cfg.Prefix}})
+	mustOK(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c, cli, cfg
+}
+
 func workerBinding(t *testing.T, c *Cluster) map[string]ClusterWorker {
 	t.Helper()
 	ws, err := c.ListWorkers(testCtx(t))
@@ -84,19 +97,14 @@ func workerBinding(t *testing.T, c *Cluster) map[string]ClusterWorker {
 // and the target ends identical to the source.
 func TestWorkerProcessFailover(t *testing.T) {
 	ctx := testCtx(t)
-	cfg := etcdConfig(t)
-	cli := rawEtcd(t)
-	c, err := Open(ctx, Config{Store: openTestEtcdStore(t, cfg), DataDir: t.TempDir(),
-		RemoteWorkers: &RemoteWorkers{Client: cli, Prefix: cfg.Prefix}})
-	mustOK(t, err)
-	defer c.Close()
+	c, cli, cfg := newRemoteCluster(t)
 	w1 := startTestWorkerProcess(t, "wp1", cli, cfg.Prefix, 3*time.Second)
 	startTestWorkerProcess(t, "wp2", cli, cfg.Prefix, 3*time.Second)
 	waitFor(t, "both worker processes online", func() bool {
 		b := workerBinding(t, c)
 		return b["wp1"].BoundStage == WorkerFree && b["wp2"].BoundStage == WorkerFree
 	})
-	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
+	_, err := c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
 	mustOK(t, err)
 	if b := workerBinding(t, c); b["wp1"].BoundSourceName != "src1" {
 		t.Fatalf("src1 should be bound to wp1 (first free by name): %+v", b)
@@ -200,12 +208,7 @@ func TestFence(t *testing.T) {
 func TestWorkerProcessShardMerge(t *testing.T) {
 	ctx := testCtx(t)
 	f := newShardFixture(t)
-	cfg := etcdConfig(t)
-	cli := rawEtcd(t)
-	c, err := Open(ctx, Config{Store: openTestEtcdStore(t, cfg), DataDir: t.TempDir(),
-		RemoteWorkers: &RemoteWorkers{Client: cli, Prefix: cfg.Prefix}})
-	mustOK(t, err)
-	defer c.Close()
+	c, cli, cfg := newRemoteCluster(t)
 	leader := httptest.NewServer(c.ShardHandler())
 	defer leader.Close()
 	for _, name := range []string{"swp1", "swp2"} {
@@ -217,7 +220,7 @@ func TestWorkerProcessShardMerge(t *testing.T) {
 		return b["swp1"].BoundStage == WorkerFree && b["swp2"].BoundStage == WorkerFree
 	})
 	f.addSources(t, c)
-	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: f.task("shard-wp", "pessimistic")})
+	_, err := c.CreateTask(ctx, CreateTaskRequest{Task: f.task("shard-wp", "pessimistic")})
 	mustOK(t, err)
 	mustOK(t, c.StartTask(ctx, "shard-wp", StartTaskRequest{}))
 	waitUnit(t, c, "shard-wp", UnitSync)
@@ -244,15 +247,10 @@ func TestWorkerProcessShardMerge(t *testing.T) {
 // subtask reading it locally, and back to the source when disabled.
 func TestWorkerProcessRelay(t *testing.T) {
 	ctx := testCtx(t)
-	cfg := etcdConfig(t)
-	cli := rawEtcd(t)
-	c, err := Open(ctx, Config{Store: openTestEtcdStore(t, cfg), DataDir: t.TempDir(),
-		RemoteWorkers: &RemoteWorkers{Client: cli, Prefix: cfg.Prefix}})
-	mustOK(t, err)
-	defer c.Close()
+	c, cli, cfg := newRemoteCluster(t)
 	w := startTestWorkerProcess(t, "rwp1", cli, cfg.Prefix, 3*time.Second)
 	waitFor(t, "worker process online", func() bool { return workerBinding(t, c)["rwp1"].BoundStage == WorkerFree })
-	_, err = c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
+	_, err := c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
 	mustOK(t, err)
 	incrTask(t, c, "wprelay")
 	mustOK(t, c.StartTask(ctx, "wprelay", StartTaskRequest{}))

@@ -58,19 +58,24 @@ type rpcError struct {
 }
 
 // Handler serves the worker RPC for the masters (mount it at /dmkit/worker/v1/).
-func (p *WorkerProcess) Handler() http.Handler {
+func (p *WorkerProcess) Handler() http.Handler { return rpcHandler(workerRPCPath, p.serve) }
+
+// rpcHandler serves POST <path><method> with a JSON argument of type A through serve,
+// answering its result as JSON or its error in the unified error body (the worker RPC
+// and the shard RPC).
+func rpcHandler[A, R any](path string, serve func(ctx context.Context, method string, a A) (R, error)) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
-		method, ok := strings.CutPrefix(req.URL.Path, workerRPCPath)
+		method, ok := strings.CutPrefix(req.URL.Path, path)
 		if !ok || req.Method != http.MethodPost {
-			writeRPCError(rw, http.StatusNotFound, NewError(CodeOpenAPICommon, "no worker RPC %s %s", req.Method, req.URL.Path))
+			writeRPCError(rw, http.StatusNotFound, NewError(CodeOpenAPICommon, "no RPC %s %s", req.Method, req.URL.Path))
 			return
 		}
-		var a rpcArgs
+		var a A
 		if err := json.NewDecoder(io.LimitReader(req.Body, 1<<20)).Decode(&a); err != nil {
-			writeRPCError(rw, http.StatusBadRequest, invalidf("worker RPC %s: bad argument: %v", method, err))
+			writeRPCError(rw, http.StatusBadRequest, invalidf("RPC %s%s: bad argument: %v", path, method, err))
 			return
 		}
-		res, err := p.serve(req.Context(), method, a)
+		res, err := serve(req.Context(), method, a)
 		if err != nil {
 			writeRPCError(rw, http.StatusBadRequest, err)
 			return
