@@ -175,7 +175,8 @@ func (c *Cluster) workerExpired(name string) {
 }
 
 // followReports applies the reports of worker processes (workerprocesshost.go) and
-// deletes each once applied, until the cluster closes.
+// deletes each once applied, until the cluster closes. It watches for new ones, and reads
+// all that remain every 10 s, so that one whose apply failed is tried again.
 func (c *Cluster) followReports() {
 	rw := c.cfg.RemoteWorkers
 	dir := rw.Prefix + "/" + etcdReportDir + "/"
@@ -190,7 +191,8 @@ func (c *Cluster) followReports() {
 		for _, kv := range resp.Kvs {
 			c.applyReportKV(kv.Key, kv.Value)
 		}
-		wch := rw.Client.Watch(clientv3.WithRequireLeader(c.ctx), dir, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1), clientv3.WithFilterDelete())
+		wctx, stop := context.WithTimeout(c.ctx, 10*time.Second)
+		wch := rw.Client.Watch(clientv3.WithRequireLeader(wctx), dir, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1), clientv3.WithFilterDelete())
 		for wr := range wch {
 			if wr.Err() != nil {
 				break
@@ -199,7 +201,7 @@ func (c *Cluster) followReports() {
 				c.applyReportKV(ev.Kv.Key, ev.Kv.Value)
 			}
 		}
-		sleepCtx(c.ctx, time.Second)
+		stop()
 	}
 }
 
@@ -207,8 +209,9 @@ func (c *Cluster) applyReportKV(key, value []byte) {
 	var r workerReport
 	if err := json.Unmarshal(value, &r); err != nil {
 		c.log.Warn("dropping an unreadable worker report", "key", string(key), "err", err)
-	} else {
-		c.applyReport(r)
+	} else if err := c.applyReport(r); err != nil {
+		c.log.Warn("apply a worker report; kept for the next try", "key", string(key), "kind", r.Kind, "err", err)
+		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, defaultEtcdReqTimeout)
 	defer cancel()

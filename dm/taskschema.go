@@ -359,6 +359,14 @@ func (c *Cluster) DeleteTaskTableStructure(ctx context.Context, task, source, sc
 // forgetSchemaOverrides deletes the table schemas set for a subtask once its sync unit has
 // checkpointed them (they apply once, as in DM); a schema set again since is kept.
 func (c *Cluster) forgetSchemaOverrides(task, taskID, source string, applied map[[2]string]string) {
+	if err := c.forgetSchemaOverridesErr(task, taskID, source, applied); err != nil {
+		c.log.Warn("forget applied table schemas", "task", task, "source", source, "err", err)
+	}
+}
+
+// forgetSchemaOverridesErr is forgetSchemaOverrides returning the store's error (a worker process's report stays
+// in etcd until it is applied).
+func (c *Cluster) forgetSchemaOverridesErr(task, taskID, source string, applied map[[2]string]string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.update(ctx, func(w *writeTxn) error {
@@ -373,9 +381,7 @@ func (c *Cluster) forgetSchemaOverrides(task, taskID, source string, applied map
 		}
 		return nil
 	})
-	if err != nil {
-		c.log.Warn("forget applied table schemas", "task", task, "source", source, "err", err)
-	}
+	return err
 }
 
 // tableSchemaOverrides returns the schemas set for a subtask, by (schema, table); the

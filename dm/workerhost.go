@@ -156,6 +156,14 @@ func (c *Cluster) subtaskConfigWith(st *subtaskRecord, worker string, log *slog.
 // recordFinished persists that the run started for resumeSeq finished, so that a restarted
 // process does not run the subtask again.
 func (c *Cluster) recordFinished(task, taskID, source string, resumeSeq int64) {
+	if err := c.recordFinishedErr(task, taskID, source, resumeSeq); err != nil {
+		c.log.Warn("record subtask finished", "task", task, "source", source, "err", err)
+	}
+}
+
+// recordFinishedErr is recordFinished returning the store's error (a worker process's report stays
+// in etcd until it is applied).
+func (c *Cluster) recordFinishedErr(task, taskID, source string, resumeSeq int64) error {
 	// Not c.ctx: Close waits for subtask runs, and this record must not be lost to it.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -169,13 +177,19 @@ func (c *Cluster) recordFinished(task, taskID, source string, resumeSeq int64) {
 		w.put(kindSubtask, &n)
 		return nil
 	})
-	if err != nil {
-		c.log.Warn("record subtask finished", "task", task, "source", source, "err", err)
-	}
+	return err
 }
 
 // clearStartArgs forgets the start arguments of the run started for resumeSeq.
 func (c *Cluster) clearStartArgs(task, taskID, source string, resumeSeq int64) {
+	if err := c.clearStartArgsErr(task, taskID, source, resumeSeq); err != nil {
+		c.log.Warn("clear start arguments", "task", task, "source", source, "err", err)
+	}
+}
+
+// clearStartArgsErr is clearStartArgs returning the store's error (a worker process's report stays
+// in etcd until it is applied).
+func (c *Cluster) clearStartArgsErr(task, taskID, source string, resumeSeq int64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.update(ctx, func(w *writeTxn) error {
@@ -188,9 +202,7 @@ func (c *Cluster) clearStartArgs(task, taskID, source string, resumeSeq int64) {
 		w.put(kindSubtask, &n)
 		return nil
 	})
-	if err != nil {
-		c.log.Warn("clear start arguments", "task", task, "source", source, "err", err)
-	}
+	return err
 }
 
 // taskMode is the mode of a stored task, "" when it is gone.

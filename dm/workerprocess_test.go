@@ -282,3 +282,34 @@ func TestWorkerProcessRelay(t *testing.T) {
 	waitSame(t, "wprelay")
 	mustOK(t, c.DeleteTask(ctx, "wprelay", DeleteTaskOptions{Force: true}))
 }
+
+// TestWorkerProcessReportsFinished: a full-mode task on a worker process finishes; the
+// worker's report reaches the leader through etcd (the subtask is recorded finished, so a
+// restart does not run it again) and is deleted once applied.
+func TestWorkerProcessReportsFinished(t *testing.T) {
+	ctx := testCtx(t)
+	c, cli, cfg := newRemoteCluster(t)
+	startTestWorkerProcess(t, "fwp1", cli, cfg.Prefix, 3*time.Second)
+	waitFor(t, "worker process online", func() bool { return workerBinding(t, c)["fwp1"].BoundStage == WorkerFree })
+	_, err := c.CreateSource(ctx, CreateSourceRequest{Source: sourceFor("src1", testSrc)})
+	mustOK(t, err)
+	testSrc.Exec(t, "DROP DATABASE IF EXISTS wpfull")
+	testDst.Exec(t, "DROP DATABASE IF EXISTS wpfull")
+	testSrc.Exec(t, "CREATE DATABASE wpfull")
+	testSrc.Exec(t, "CREATE TABLE wpfull.t (id INT PRIMARY KEY, v VARCHAR(20))")
+	testSrc.Exec(t, "INSERT INTO wpfull.t SELECT seq, CONCAT('v', seq) FROM wpfull.seq_1_to_500")
+	_, err = c.CreateTask(ctx, CreateTaskRequest{Task: fullTask("wpfull", ModeFull, "wpfull", "src1")})
+	mustOK(t, err)
+	mustOK(t, c.StartTask(ctx, "wpfull", StartTaskRequest{}))
+	waitStage(t, c, "wpfull", StageFinished, UnitLoad)
+	waitSame(t, "wpfull")
+	waitFor(t, "the finished report applied", func() bool {
+		st, _ := getRecord(c.read(), kindSubtask, subtaskKey("wpfull", "src1")).(*subtaskRecord)
+		return st != nil && st.FinishedSeq == st.ResumeSeq && st.ResumeSeq > 0
+	})
+	waitFor(t, "the applied report deleted", func() bool {
+		resp, err := cli.Get(ctx, cfg.Prefix+"/"+etcdReportDir+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		return err == nil && resp.Count == 0
+	})
+	mustOK(t, c.DeleteTask(ctx, "wpfull", DeleteTaskOptions{Force: true}))
+}

@@ -137,20 +137,21 @@ func (rp *reporter) send(r workerReport) {
 	}
 }
 
-// applyReport is the leader's side of a report.
-func (c *Cluster) applyReport(r workerReport) {
+// applyReport is the leader's side of a report; an error leaves the report for the
+// next try (or the next leader).
+func (c *Cluster) applyReport(r workerReport) error {
 	switch r.Kind {
 	case reportFinished:
-		c.recordFinished(r.Task, r.TaskID, r.Source, r.ResumeSeq)
+		return c.recordFinishedErr(r.Task, r.TaskID, r.Source, r.ResumeSeq)
 	case reportClearStartArgs:
-		c.clearStartArgs(r.Task, r.TaskID, r.Source, r.ResumeSeq)
+		return c.clearStartArgsErr(r.Task, r.TaskID, r.Source, r.ResumeSeq)
 	case reportForgetSchemas:
 		applied := map[[2]string]string{}
 		for _, s := range r.Schemas {
 			applied[[2]string{s[0], s[1]}] = s[2]
 		}
-		c.forgetSchemaOverrides(r.Task, r.TaskID, r.Source, applied)
-	default:
-		c.log.Warn("unknown worker report ignored", "kind", r.Kind)
+		return c.forgetSchemaOverridesErr(r.Task, r.TaskID, r.Source, applied)
 	}
+	c.log.Warn("unknown worker report dropped", "kind", r.Kind)
+	return nil
 }
