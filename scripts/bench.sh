@@ -27,6 +27,8 @@
 #   RELAY [1]                        incr: also time a task reading the relay log (relay pulled
 #                                    from the snapshot's file first), beside the direct one
 #   LAG [1] LAG_SECONDS [30] LAG_RATE [500]  incr: steady-state lag under a fixed-rate load
+#                                    (auto: the native serial replica's catch-up rate of this
+#                                    run, the highest rate it sustains; issue 13's lag goal)
 #                                    (2000 saturates a 2-core machine running source + applier)
 #   PHASES [0]                       full: 1 also times dmkit's dumper alone and its loader alone
 #                                    (scripts/bench/phases) for each of PHASE_VARIANTS
@@ -948,6 +950,13 @@ bench_incr() {
 	local lag_line=()
 	if [ "$LAG" = 1 ]; then
 		for r in "${natnames[@]}"; do sql "$r" "STOP SLAVE"; done
+		if [ "$LAG_RATE" = auto ]; then
+			# The highest rate the native serial replica sustains: its catch-up rate.
+			read -r name _ <<<"${NATIVES[0]}"
+			LAG_RATE=$(calc "$txns / ${NAT_T[$name]} / $BACKLOG_THREADS" | cut -d. -f1)
+			LAG_RATE=$((LAG_RATE * BACKLOG_THREADS))
+			log "LAG_RATE=auto: $LAG_RATE tps, the catch-up rate of $name"
+		fi
 		log "steady-state lag: dmkit, sysbench --rate=$LAG_RATE for $LAG_SECONDS s"
 		local bsamples="$WORK/lag-dm.behind"
 		(while kill -0 "$DMPID" 2>/dev/null; do
@@ -961,6 +970,8 @@ bench_incr() {
 		local behind_max
 		behind_max=$(sort -n "$bsamples" | tail -1)
 		read -r p50 p99 pmax <<<"$LAG_STATS"
+		tsv lag_dmkit_p99 "$p99"
+		tsv lag_dmkit_tps "$LAG_TPS"
 		lag_line+=("$(printf '%-34s %8s %8s %8s %8s %s' 'dmkit incremental' "$LAG_TPS" "$p50" "$p99" "$pmax" \
 			"max seconds_behind_master ${behind_max:-?}")")
 		deadline=$(($(date +%s) + STEP_TIMEOUT))
@@ -1019,6 +1030,7 @@ bench_incr() {
 	sum_line "targets verified identical to the source (row counts + CHECKSUM TABLE)"
 	for r in "${relay_lines[@]}"; do sum_line "$r"; done
 	if [ ${#lag_line[@]} -gt 0 ]; then
+		tsv lag_rate "$LAG_RATE"
 		sum_line "steady-state lag under sysbench oltp_write_only --rate=$LAG_RATE x $BACKLOG_THREADS threads for $LAG_SECONDS s, one applier at a time"
 		sum_line "(heartbeat row written every 50 ms on the source, NOW(6) - heartbeat read every 100 ms on the target), ms:"
 		sum_line "$(printf '%-34s %8s %8s %8s %8s' 'applier' 'src tps' 'p50' 'p99' 'max')"
