@@ -39,6 +39,7 @@ def main():
 
     rows = []  # (profile, work, compared with, per-run ratios, goal)
     rss = {}
+    lag_rows = []  # (profile, [(p99 ms, rate)])
     for (prof, mode), rs in sorted(runs.items()):
         if mode == "full":
             for d in rs:
@@ -60,6 +61,9 @@ def main():
                 rows.append((prof, "binlog catch-up", label, ratios, goal))
         for d in rs:
             rss.setdefault(prof, []).extend(float(x) for x in d.get("incr_dmkit_rss", []))
+        lags = [(num(d, "lag_dmkit_p99"), num(d, "lag_rate")) for d in rs if num(d, "lag_dmkit_p99") is not None]
+        if lags:
+            lag_rows.append((prof, lags))
 
     print("== matrix: ratio dmkit / other (medians of per-run ratios; < 1 is faster)")
     fmt = "%-9s %-16s %-52s %7s %6s %-5s %s"
@@ -68,6 +72,10 @@ def main():
         m = statistics.median(ratios)
         print(fmt % (prof, work, other, f"{m:.2f}", f"{goal:.2f}", "yes" if m <= goal else "NO",
                      " ".join(f"{r:.2f}" for r in ratios)))
+    for prof, lags in lag_rows:
+        p99 = statistics.median(p for p, _ in lags)
+        print(f"steady-state lag ({prof}): dmkit p99 median {p99:.0f} ms (goal < 1000) at "
+              + ", ".join(f"{r:.0f} tps" for _, r in lags) + "; every run: " + " ".join(f"{p:.0f}" for p, _ in lags))
     for prof, v in sorted(rss.items()):
         if v:
             print(f"dm-server peak RSS ({prof}): max {max(v):.0f} MiB over {len(v)} runs (goal <= 256)")
