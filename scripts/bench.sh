@@ -62,6 +62,8 @@
 #   MATRIX_MODES [full incr]         matrix: which benchmarks it runs per profile
 #   DM_BIN []                        a prebuilt dm-server to run instead of building this
 #                                    checkout's (A/B of two versions on the same machine state)
+#   DM_BIN_B []                      full: a second dm-server (B) timed in every run right after
+#                                    the first (A), same target; the summary gives B/A
 #   KEEP [0]                         1 keeps the temp dir (logs, data dirs)
 #   RESULTS []                       also append the summary to this file
 set -Eeuo pipefail
@@ -339,6 +341,10 @@ perf_stop() {
 # ---------------------------------------------------------------------------- dm-server
 STATUS_PY="$ROOT/scripts/bench/status.py"
 build_dm() {
+	if [ -n "${DM_BIN_B:-}" ]; then
+		[ -x "$DM_BIN_B" ] || die "DM_BIN_B=$DM_BIN_B is not an executable dm-server"
+		cp "$DM_BIN_B" "$WORK/dm-server-b"
+	fi
 	if [ -n "${DM_BIN:-}" ]; then
 		[ -x "$DM_BIN" ] || die "DM_BIN=$DM_BIN is not an executable dm-server"
 		log "using dm-server $DM_BIN (DM_BIN)"
@@ -354,7 +360,7 @@ start_dm() {
 	local port
 	port=$(free_port)
 	API="http://127.0.0.1:$port/api/v1"
-	"$WORK/dm-server" --listen "127.0.0.1:$port" --data-dir "$WORK/dm-data-$1" --workers 1 --log-level "${DM_LOG_LEVEL:-info}" \
+	"${DM_EXE:-$WORK/dm-server}" --listen "127.0.0.1:$port" --data-dir "$WORK/dm-data-$1" --workers 1 --log-level "${DM_LOG_LEVEL:-info}" \
 		>"$WORK/dm-$1.log" 2>&1 &
 	DMPID=$!
 	PIDS+=("$DMPID")
@@ -518,6 +524,14 @@ full_dmkit() {
 	sql dst "DROP DATABASE $DB; DROP DATABASE IF EXISTS dm_meta"
 }
 
+# full_dmkit_b REP: full_dmkit with DM_BIN_B's dm-server; its figures go to B_*, D_* are kept.
+full_dmkit_b() {
+	local s=$D_S c=$D_CPU r=$D_RSS dd=$D_DUMP sc=$D_SRC_CPU dc=$D_DST_CPU
+	DM_EXE="$WORK/dm-server-b" full_dmkit "${1}b"
+	B_S=$D_S B_CPU=$D_CPU B_RSS=$D_RSS B_DUMP=$D_DUMP B_SRC_CPU=$D_SRC_CPU B_DST_CPU=$D_DST_CPU
+	D_S=$s D_CPU=$c D_RSS=$r D_DUMP=$dd D_SRC_CPU=$sc D_DST_CPU=$dc
+}
+
 # bench_verify: dmkit's full copy of the sysbench rows (verify off), then dmkit's
 # verification of the same rows (scripts/bench/verifytime: both sides snapshotted, chunk
 # checksums with THREADS connections per side), VERIFY_RUNS times.
@@ -554,13 +568,16 @@ bench_full() {
 	if [ "$TARGET_LOG_BIN" = 1 ]; then start_mariadb dst 2; else start_mariadb dst 2 --skip-log-bin; fi
 	prepare_source
 	build_dm
-	local fmt='%-24s %8s %9s %8s %9s %11s %s' rep a_all="" d_all="" f_all=""
+	local fmt='%-24s %8s %9s %8s %9s %11s %s' rep a_all="" d_all="" f_all="" b_all=""
 	sum_line "== full: $TABLES tables x $TABLE_SIZE rows = $ROWS rows, data_length $DATA_MB MiB (index $(calc "$INDEX_BYTES / 1048576") MiB), threads $THREADS"
 	sum_line "   charset $CHARSET, dmkit on_duplicate $ON_DUPLICATE, target binlog $([ "$TARGET_LOG_BIN" = 1 ] && echo on || echo off), myloader -e $MYLOADER_BINLOG, dmkit disable_target_binlog $DM_NO_BINLOG, $REPEAT run(s) each, alternating"
 	sum_line "$(printf "$fmt" 'run' 'wall s' 'rows/s' 'MiB/s' 'peak RSS' 'dump s' 'CPU s: tool | src mariadbd | dst mariadbd')"
 	[ "$FLOOR" = 1 ] && floor_export
+	D_S=0 D_CPU=0 D_RSS=0 D_DUMP=0 D_SRC_CPU=0 D_DST_CPU=0
 	for ((rep = 1; rep <= REPEAT; rep++)); do
-		# Alternate the order: odd runs anchor, floor, dmkit; even runs dmkit, floor, anchor.
+		# Alternate the order: odd runs anchor, floor, dmkit (, B); even runs (B,) dmkit,
+		# floor, anchor.
+		if [ -n "${DM_BIN_B:-}" ] && ! ((rep % 2)); then full_dmkit_b "$rep"; fi
 		if ((rep % 2)); then full_anchor "$rep"; else full_dmkit "$rep"; fi
 		if [ "$FLOOR" = 1 ]; then
 			full_floor "$rep"
@@ -569,6 +586,7 @@ bench_full() {
 		if ((rep % 2)); then full_dmkit "$rep"; else full_anchor "$rep"; fi
 		a_all+="$A_S"$'\n'
 		d_all+="$D_S"$'\n'
+		if [ -n "${DM_BIN_B:-}" ] && ((rep % 2)); then full_dmkit_b "$rep"; fi
 		tsv full_rss "$D_RSS"
 		tsv full_run_vs_anchor "$(calc "$D_S / $A_S")"
 		[ "$FLOOR" != 1 ] || tsv full_run_vs_floor "$(calc "$D_S / $F_S")"
@@ -582,6 +600,12 @@ bench_full() {
 			"$(calc "$DATA_MB / $F_S")" "-" "-" "- | - | $F_DST_CPU")"
 		sum_line "$(printf "$fmt" "#$rep dmkit full" "$D_S" "$(calc "$ROWS / $D_S" | cut -d. -f1)" \
 			"$(calc "$DATA_MB / $D_S")" "$D_RSS MiB" "$D_DUMP" "$D_CPU | $D_SRC_CPU | $D_DST_CPU")"
+		if [ -n "${DM_BIN_B:-}" ]; then
+			b_all+="$B_S"$'\n'
+			sum_line "$(printf "$fmt" "#$rep dmkit B" "$B_S" "$(calc "$ROWS / $B_S" | cut -d. -f1)" \
+				"$(calc "$DATA_MB / $B_S")" "$B_RSS MiB" "$B_DUMP" "$B_CPU | $B_SRC_CPU | $B_DST_CPU")"
+			sum_line "   run $rep: B/A wall $(calc "$B_S / $D_S"), B/anchor $(calc "$B_S / $A_S")"
+		fi
 	done
 	local am dm fm=""
 	am=$(printf '%s' "$a_all" | median)
@@ -589,6 +613,12 @@ bench_full() {
 	sum_line "median: mydumper+myloader $am s ($(calc "$ROWS / $am" | cut -d. -f1) rows/s), dmkit $dm s ($(calc "$ROWS / $dm" | cut -d. -f1) rows/s)"
 	sum_line "ratio dmkit/anchor (medians): $(calc "$dm / $am") (goal <= 0.90); durability $DURABILITY"
 	tsv full_anchor_s "$am"
+	if [ -n "${DM_BIN_B:-}" ]; then
+		local bm
+		bm=$(printf '%s' "$b_all" | median)
+		sum_line "dmkit B ($DM_BIN_B) median $bm s: B/A (medians) $(calc "$bm / $dm"), B/anchor $(calc "$bm / $am")"
+		[ "$FLOOR" != 1 ] || sum_line "dmkit B/floor: $(calc "$bm / $(printf '%s' "$f_all" | median)")"
+	fi
 	tsv full_dmkit_s "$dm"
 	if [ "$FLOOR" = 1 ]; then
 		fm=$(printf '%s' "$f_all" | median)
