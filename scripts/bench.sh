@@ -28,7 +28,8 @@
 #                                    from the snapshot's file first), beside the direct one
 #   LAG [1] LAG_SECONDS [30] LAG_RATE [500]  incr: steady-state lag under a fixed-rate load
 #                                    (auto: the native serial replica's catch-up rate of this
-#                                    run, the highest rate it sustains; issue 13's lag goal)
+#                                    run, the highest rate it sustains (issue 13's lag goal),
+#                                    capped at half the source's unthrottled backlog rate)
 #                                    (2000 saturates a 2-core machine running source + applier)
 #   PHASES [0]                       full: 1 also times dmkit's dumper alone and its loader alone
 #                                    (scripts/bench/phases) for each of PHASE_VARIANTS
@@ -62,8 +63,9 @@
 #   MATRIX_MODES [full incr]         matrix: which benchmarks it runs per profile
 #   DM_BIN []                        a prebuilt dm-server to run instead of building this
 #                                    checkout's (A/B of two versions on the same machine state)
-#   DM_BIN_B []                      full: a second dm-server (B) timed in every run right after
-#                                    the first (A), same target; the summary gives B/A
+#   DM_BIN_B []                      a second dm-server (B): full: timed in every run next to the
+#                                    first (A), same target; incr: the same task on the same
+#                                    backlog into its own target, right after A; the summary gives B/A
 #   KEEP [0]                         1 keeps the temp dir (logs, data dirs)
 #   RESULTS []                       also append the summary to this file
 set -Eeuo pipefail
@@ -870,6 +872,42 @@ run_natives() {
 	done
 }
 
+# incr_dmkit_b INCR_CONF: DM_BIN_B's dm-server runs the same incremental task into dmdstb
+# (loaded with the same snapshot), timed like the first; sets B_S, B_CPU, B_DST_CPU, B_RSS.
+# The first dm-server keeps running meanwhile, idle.
+incr_dmkit_b() {
+	local api_a=$API pid_a=$DMPID t0 deadline dm_cpu0 dst_cpu0
+	DM_EXE="$WORK/dm-server-b" start_dm incrb
+	create_dm_source
+	api POST /tasks "{\"task\":{\"name\":\"bench-incr\",\"task_mode\":\"incremental\",\"on_duplicate\":\"replace\",
+		\"meta_schema\":\"dm_meta\",
+		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dmdstb]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
+		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
+		\"source_config\":{\"incr_migrate_conf\":{$1},
+		\"source_conf\":[{\"source_name\":\"src\",\"binlog_name\":\"$SNAP_FILE\",\"binlog_pos\":$SNAP_POS}]}}}"
+	log "dmkit B ($DM_BIN_B): the same incremental task into dmdstb"
+	dm_cpu0=$(cpu "$DMPID")
+	dst_cpu0=$(cpu "${MPID[dmdstb]}")
+	t0=$(now)
+	api POST /tasks/bench-incr/start
+	deadline=$(($(date +%s) + STEP_TIMEOUT))
+	while :; do
+		task_status bench-incr
+		if [ "$ST_SYNCED" = true ] && [ "$ST_SFILE" = "$END_FILE" ] && [ "$ST_SPOS" -ge "$END_POS" ]; then break; fi
+		[ "$ST_STAGE" = Paused ] && die "dmkit B task paused: $ST_ERR (log: $WORK/dm-incrb.log)"
+		[ "$(date +%s)" -lt "$deadline" ] || die "dmkit B did not catch up in $STEP_TIMEOUT s"
+		sleep 0.1
+	done
+	B_S=$(calc "$(now) - $t0")
+	B_CPU=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
+	B_DST_CPU=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dmdstb]}")")
+	B_RSS=$(hwm_mb "$DMPID")
+	log "dmkit B: caught up in $B_S s, dm-server CPU $B_CPU s, target CPU $B_DST_CPU s"
+	stop_dm
+	verify dmdstb
+	API=$api_a DMPID=$pid_a
+}
+
 bench_incr() {
 	start_mariadb src 1
 	local lsus="1 0" lsu n name thr label
@@ -892,6 +930,11 @@ bench_incr() {
 		nid=$((nid + 1))
 	done
 	start_mariadb dmdst 20
+	local b_dst=""
+	if [ -n "${DM_BIN_B:-}" ]; then
+		start_mariadb dmdstb 21
+		b_dst=dmdstb
+	fi
 	local relay_dst=""
 	if [ "$RELAY" = 1 ]; then
 		start_mariadb dmrelay 14
@@ -911,13 +954,13 @@ bench_incr() {
 	grep -q "$SNAP_POS" "$WORK/snap/metadata" ||
 		die "the snapshot's position moved (expected $SNAP_POS in $WORK/snap/metadata)"
 	local r
-	for r in "${natnames[@]}" dmdst $relay_dst; do
+	for r in "${natnames[@]}" dmdst $b_dst $relay_dst; do
 		timeout "$STEP_TIMEOUT" myloader -h 127.0.0.1 -P "${PORT[$r]}" -u $USER_NAME -p $USER_PASS \
 			-d "$WORK/snap" -t "$THREADS" -v 2 >"$WORK/snap-myloader-$r.log" 2>&1 ||
 			die "myloader into $r failed, see $WORK/snap-myloader-$r.log"
 	done
 	rm -rf "$WORK/snap"
-	verify "${natnames[@]}" dmdst $relay_dst
+	verify "${natnames[@]}" dmdst $b_dst $relay_dst
 
 	log "backlog: sysbench oltp_write_only, $BACKLOG_THREADS threads, $DURATION s"
 	timeout "$STEP_TIMEOUT" sysbench oltp_write_only --db-driver=mysql --mysql-host=127.0.0.1 \
@@ -972,6 +1015,12 @@ bench_incr() {
 	dm_events=$ST_EVENTS
 	log "dmkit: caught up in $dm_s s ($dm_events events), dm-server CPU $dm_cpu s, target mariadbd CPU $dm_dst_cpu s, peak RSS $dm_rss MiB"
 	[ "$INCR_ORDER" != dmkit-first ] || run_natives
+	local b_line=""
+	if [ -n "$b_dst" ]; then
+		incr_dmkit_b "$incr_conf"
+		b_line=$(printf '%-56s %9s %10s %12s %s' "dmkit B ($DM_BIN_B)" "$B_S" "$(calc "$txns / $B_S" | cut -d. -f1)" \
+			"$(calc "$mb / $B_S")" "$B_CPU | $B_DST_CPU, $B_RSS MiB")
+	fi
 	verify "${natnames[@]}" dmdst
 
 	local relay_lines=()
@@ -982,10 +1031,16 @@ bench_incr() {
 		for r in "${natnames[@]}"; do sql "$r" "STOP SLAVE"; done
 		if [ "$LAG_RATE" = auto ]; then
 			# The highest rate the native serial replica sustains: its catch-up rate.
+			# Capped at half the source's unthrottled backlog rate: on a small machine the
+			# source cannot generate more while an applier runs beside it (sysbench --rate
+			# then aborts with a full event queue).
 			read -r name _ <<<"${NATIVES[0]}"
-			LAG_RATE=$(calc "$txns / ${NAT_T[$name]} / $BACKLOG_THREADS" | cut -d. -f1)
-			LAG_RATE=$((LAG_RATE * BACKLOG_THREADS))
-			log "LAG_RATE=auto: $LAG_RATE tps, the catch-up rate of $name"
+			local nat_rate src_rate
+			nat_rate=$(calc "$txns / ${NAT_T[$name]}" | cut -d. -f1)
+			src_rate=$(calc "$txns / $DURATION / 2" | cut -d. -f1)
+			LAG_RATE=$((nat_rate < src_rate ? nat_rate : src_rate))
+			LAG_RATE=$((LAG_RATE / BACKLOG_THREADS * BACKLOG_THREADS))
+			log "LAG_RATE=auto: $LAG_RATE tps (catch-up rate of $name $nat_rate tps, half the source's backlog rate $src_rate tps)"
 		fi
 		log "steady-state lag: dmkit, sysbench --rate=$LAG_RATE for $LAG_SECONDS s"
 		local bsamples="$WORK/lag-dm.behind"
@@ -1045,6 +1100,11 @@ bench_incr() {
 	done
 	sum_line "$(printf '%-56s %9s %10s %12s %s' 'dmkit incremental (dm-server)' "$dm_s" \
 		"$(calc "$txns / $dm_s" | cut -d. -f1)" "$(calc "$mb / $dm_s")" "$dm_cpu | $dm_dst_cpu, $dm_rss MiB")"
+	if [ -n "$b_line" ]; then
+		sum_line "$b_line"
+		sum_line "dmkit B/A on the same backlog: $(calc "$B_S / $dm_s") (B: $DM_BIN_B, run after A)"
+		tsv incr_b_s "$B_S"
+	fi
 	sum_line "dmkit binlog events applied: $dm_events ($(calc "$dm_events / $dm_s" | cut -d. -f1) events/s); order $INCR_ORDER; durability $DURABILITY"
 	tsv incr_dmkit_s "$dm_s"
 	tsv incr_dmkit_rss "$dm_rss"
