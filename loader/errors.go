@@ -16,7 +16,11 @@ import (
 const (
 	errDupEntry    = 1062 // ER_DUP_ENTRY
 	errNoSuchTable = 1146 // ER_NO_SUCH_TABLE
-	errBadDB       = 1049 // ER_BAD_DB_ERROR
+	// errLocalInfileOff (MariaDB, MySQL 5.7) / errLocalInfileOffMySQL (MySQL 8): the
+	// server does not allow LOAD DATA LOCAL.
+	errLocalInfileOff      = 1148
+	errLocalInfileOffMySQL = 3948
+	errBadDB               = 1049 // ER_BAD_DB_ERROR
 )
 
 // isTransient reports whether err is worth retrying on a fresh connection: the

@@ -126,6 +126,8 @@ type Loader struct {
 	verb    string // "REPLACE INTO " / "INSERT IGNORE INTO " / "INSERT INTO "
 
 	running atomic.Bool
+	// noLocal: the target refuses LOAD DATA LOCAL (local_infile off); INSERTs only.
+	noLocal atomic.Bool
 
 	prepMu     sync.Mutex
 	prepared   bool
@@ -384,6 +386,10 @@ type job struct {
 	info   dumpfile.Name
 	size   int64
 	prefix []byte // "REPLACE INTO `db`.`t`"
+	// plain: this file is loaded with INSERT statements only (a LOAD DATA of it failed
+	// or warned); ldBuf is the LOAD DATA path's reused data buffer (loaddata.go).
+	plain bool
+	ldBuf []byte
 }
 
 // Run loads the files whose paths arrive on files, until files is closed and everything

@@ -75,6 +75,21 @@ func (l *Loader) loadFileOnce(ctx context.Context, j *job) (progressed bool, err
 
 	for {
 		newOffset, eof, err := l.loadBatch(ctx, conn, r, j, start)
+		if errors.Is(err, errLoadDataFallback) && !j.plain {
+			// The batch was rolled back; the file goes on from the same offset with
+			// INSERT statements (exactly what they always did).
+			l.log.Debug("LOAD DATA not usable for this file; loading it with INSERT statements", "file", j.name, "reason", err)
+			if isMySQLError(err, errLocalInfileOff) || isMySQLError(err, errLocalInfileOffMySQL) {
+				l.noLocal.Store(true)
+			}
+			j.plain = true
+			from := max(start, dataStart)
+			if _, err := f.Seek(from, io.SeekStart); err != nil {
+				return progressed, err
+			}
+			r = newStmtReader(f, from, j.prefix, l.pieceLimit)
+			continue
+		}
 		if err != nil {
 			return progressed, err
 		}
@@ -144,8 +159,20 @@ func (l *Loader) loadBatch(ctx context.Context, conn *sql.Conn, r *stmtReader, j
 		if p.kind != pieceData {
 			return 0, false, fmt.Errorf("unsupported statement at byte %d after the first INSERT: %.60q", p.start, p.sql)
 		}
-		if _, err := tx.ExecContext(ctx, string(p.sql)); err != nil {
-			return 0, false, l.statementError(p, err)
+		loaded := false
+		if !j.plain && !l.noLocal.Load() {
+			if stmt, data, ok := loadDataPiece(p.sql, j.prefix, j.ldBuf); ok {
+				j.ldBuf = data
+				if err := execLoadData(ctx, tx, stmt, data); err != nil {
+					return 0, false, fmt.Errorf("statement at byte %d: %w", p.start, err)
+				}
+				loaded = true
+			}
+		}
+		if !loaded {
+			if _, err := tx.ExecContext(ctx, string(p.sql)); err != nil {
+				return 0, false, l.statementError(p, err)
+			}
 		}
 		size += len(p.sql)
 		if p.last {

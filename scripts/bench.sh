@@ -7,6 +7,8 @@
 #   scripts/bench.sh verify # dmkit task_mode=full, then dmkit's verification of the same rows
 #   scripts/bench.sh validate  # no false positives: continuous validation and an on-demand
 #                           # verification of a task_mode=all task under a sysbench write load
+#   scripts/bench.sh matrix # full and incr under every PROFILES x native log_slave_updates
+#                           # combination, REPEAT runs each, alternating; one table of ratios
 #
 # Everything (MariaDB servers, dm-server, dumps) lives in a temp dir on 127.0.0.1 and is
 # removed on exit. Installs mariadb-server, mariadb-client, mydumper, sysbench, curl,
@@ -25,6 +27,9 @@
 #   RELAY [1]                        incr: also time a task reading the relay log (relay pulled
 #                                    from the snapshot's file first), beside the direct one
 #   LAG [1] LAG_SECONDS [30] LAG_RATE [500]  incr: steady-state lag under a fixed-rate load
+#                                    (auto: the native serial replica's catch-up rate of this
+#                                    run, the highest rate it sustains (issue 13's lag goal),
+#                                    capped at half the source's unthrottled backlog rate)
 #                                    (2000 saturates a 2-core machine running source + applier)
 #   PHASES [0]                       full: 1 also times dmkit's dumper alone and its loader alone
 #                                    (scripts/bench/phases) for each of PHASE_VARIANTS
@@ -41,6 +46,26 @@
 #   STEP_TIMEOUT [1800]              seconds any one step may take
 #   PERF [0]                         1 records perf profiles (target mariadbd, dm-server) of each
 #                                    timed phase into the work dir, which is then kept
+#   DURABILITY [default]             durability profile of ALL servers: default =
+#                                    innodb_flush_log_at_trx_commit=1, sync_binlog MariaDB's
+#                                    default (0); relaxed = innodb_flush_log_at_trx_commit=2,
+#                                    sync_binlog=0
+#   NATIVE_LSU [both]                incr: native replicas with log_slave_updates (1), without (0),
+#                                    or both (two serial and two parallel replicas, same backlog)
+#   FLOOR [1]                        full: also time the LOAD DATA floor: every table exported as
+#                                    CSV (SELECT ... INTO OUTFILE, not timed), then THREADS
+#                                    parallel LOAD DATA INFILE sessions into empty tables (timed);
+#                                    its sessions log to the binlog as dmkit's do (sql_log_bin=0
+#                                    with DM_NO_BINLOG=1)
+#   INCR_ORDER [native-first]        incr: which appliers run first (native-first|dmkit-first)
+#   PROFILES [default relaxed]       matrix: durability profiles; REPEAT [3 in matrix] runs of each
+#   MATRIX_LAG [0]                   matrix: LAG of its incr runs
+#   MATRIX_MODES [full incr]         matrix: which benchmarks it runs per profile
+#   DM_BIN []                        a prebuilt dm-server to run instead of building this
+#                                    checkout's (A/B of two versions on the same machine state)
+#   DM_BIN_B []                      a second dm-server (B): full: timed in every run next to the
+#                                    first (A), same target; incr: the same task on the same
+#                                    backlog into its own target, right after A; the summary gives B/A
 #   KEEP [0]                         1 keeps the temp dir (logs, data dirs)
 #   RESULTS []                       also append the summary to this file
 set -Eeuo pipefail
@@ -49,9 +74,9 @@ ROOT=$(pwd)
 
 MODE=${1:-}
 case "$MODE" in
-full | incr | all | verify | validate) ;;
+full | incr | all | verify | validate | matrix) ;;
 *)
-	echo "usage: scripts/bench.sh full|incr|all|verify|validate   (environment knobs: see the header of this script)" >&2
+	echo "usage: scripts/bench.sh full|incr|all|verify|validate|matrix   (environment knobs: see the header of this script)" >&2
 	exit 2
 	;;
 esac
@@ -59,6 +84,7 @@ esac
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-250000}
 THREADS=${THREADS:-4}
+REPEAT_ENV=${REPEAT:-}
 REPEAT=${REPEAT:-1}
 BUFFER_POOL=${BUFFER_POOL:-1G}
 CHARSET=${CHARSET:-utf8mb4}
@@ -86,6 +112,27 @@ PERF=${PERF:-0}
 KEEP=${KEEP:-0}
 [ "$PERF" = 1 ] && KEEP=1
 RESULTS=${RESULTS:-}
+DURABILITY=${DURABILITY:-default}
+NATIVE_LSU=${NATIVE_LSU:-both}
+FLOOR=${FLOOR:-1}
+INCR_ORDER=${INCR_ORDER:-native-first}
+# TSV_OUT: a file the matrix mode reads back (key<TAB>value lines of this run's figures).
+TSV_OUT=${TSV_OUT:-}
+case "$DURABILITY" in
+default) DURABILITY_FLAGS=(--innodb-flush-log-at-trx-commit=1) ;;
+relaxed) DURABILITY_FLAGS=(--innodb-flush-log-at-trx-commit=2 --sync-binlog=0) ;;
+*)
+	echo "bench: DURABILITY must be default or relaxed, not '$DURABILITY'" >&2
+	exit 2
+	;;
+esac
+case "$NATIVE_LSU" in
+both | 1 | 0) ;;
+*)
+	echo "bench: NATIVE_LSU must be both, 1 or 0, not '$NATIVE_LSU'" >&2
+	exit 2
+	;;
+esac
 
 DB=sbtest
 USER_NAME=bench
@@ -101,6 +148,8 @@ now() { date +%s.%N; }
 # calc EXPR: floating-point arithmetic with awk, 2 decimals unless the expression says otherwise.
 calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 sum_line() { SUMMARY+=("$1"); }
+# tsv KEY VALUE: records a figure for the matrix mode (no-op outside it).
+tsv() { [ -z "$TSV_OUT" ] || printf '%s\t%s\n' "$1" "$2" >>"$TSV_OUT"; }
 
 # ---------------------------------------------------------------------------- deps
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
@@ -191,7 +240,7 @@ start_mariadb() {
 	"$MARIADBD" --no-defaults --datadir="$dir/data" --socket="$dir/sock" --port="$port" \
 		--bind-address=127.0.0.1 --skip-name-resolve --log-error="$dir/error.log" --pid-file="$dir/pid" \
 		--server-id="$id" --log-bin="$dir/data/mysql-bin" --binlog-format=ROW --binlog-row-image=FULL \
-		--log-slave-updates --innodb-buffer-pool-size="$BUFFER_POOL" --innodb-log-file-size=1G \
+		--log-slave-updates --innodb-buffer-pool-size="$BUFFER_POOL" --innodb-log-file-size=1G "${DURABILITY_FLAGS[@]}" \
 		--character-set-server="$CHARSET" --max-connections=1000 --max-allowed-packet=256M "${USER_FLAG[@]}" "$@" 2>"$dir/stderr.log" &
 	local pid=$!
 	PIDS+=("$pid")
@@ -294,6 +343,16 @@ perf_stop() {
 # ---------------------------------------------------------------------------- dm-server
 STATUS_PY="$ROOT/scripts/bench/status.py"
 build_dm() {
+	if [ -n "${DM_BIN_B:-}" ]; then
+		[ -x "$DM_BIN_B" ] || die "DM_BIN_B=$DM_BIN_B is not an executable dm-server"
+		cp "$DM_BIN_B" "$WORK/dm-server-b"
+	fi
+	if [ -n "${DM_BIN:-}" ]; then
+		[ -x "$DM_BIN" ] || die "DM_BIN=$DM_BIN is not an executable dm-server"
+		log "using dm-server $DM_BIN (DM_BIN)"
+		cp "$DM_BIN" "$WORK/dm-server"
+		return 0
+	fi
 	log "building dm-server"
 	go build -o "$WORK/dm-server" ./cmd/dm-server || die "go build ./cmd/dm-server failed"
 }
@@ -303,7 +362,7 @@ start_dm() {
 	local port
 	port=$(free_port)
 	API="http://127.0.0.1:$port/api/v1"
-	"$WORK/dm-server" --listen "127.0.0.1:$port" --data-dir "$WORK/dm-data-$1" --workers 1 --log-level "${DM_LOG_LEVEL:-info}" \
+	"${DM_EXE:-$WORK/dm-server}" --listen "127.0.0.1:$port" --data-dir "$WORK/dm-data-$1" --workers 1 --log-level "${DM_LOG_LEVEL:-info}" \
 		>"$WORK/dm-$1.log" 2>&1 &
 	DMPID=$!
 	PIDS+=("$DMPID")
@@ -378,6 +437,50 @@ full_anchor() {
 	rm -rf "$dir"
 }
 
+# floor_export: every sysbench table as a CSV file of the source (SELECT ... INTO OUTFILE,
+# the server's default format) plus its CREATE TABLE, for full_floor. Not timed.
+floor_export() {
+	local i
+	mkdir -p "$WORK/floor"
+	chmod 777 "$WORK/floor"
+	for ((i = 1; i <= TABLES; i++)); do
+		sql src "SELECT * INTO OUTFILE '$WORK/floor/sbtest$i.tsv' FROM $DB.sbtest$i" ||
+			die "SELECT ... INTO OUTFILE of sbtest$i on the source failed"
+		sql src "SHOW CREATE TABLE $DB.sbtest$i" | cut -f2- | sed 's/\\n/ /g' >"$WORK/floor/sbtest$i.sql"
+	done
+	FLOOR_MB=$(du -sm "$WORK/floor" | cut -f1)
+}
+
+# full_floor REP: the LOAD DATA floor, how fast the target absorbs the rows at all: empty
+# tables, then THREADS sessions in parallel, each LOAD DATA INFILE of its share of the
+# tables (one statement per table). Verified, then dropped. Sets F_* globals.
+full_floor() {
+	local i t0 dst_cpu0 pids=() binlog=1 s
+	[ "$DM_NO_BINLOG" = 1 ] && binlog=0
+	sql dst "CREATE DATABASE $DB"
+	for ((i = 1; i <= TABLES; i++)); do sql dst "USE $DB; $(cat "$WORK/floor/sbtest$i.sql")"; done
+	log "floor #$1: $THREADS parallel LOAD DATA INFILE sessions (sql_log_bin=$binlog)"
+	dst_cpu0=$(cpu "${MPID[dst]}")
+	perf_start "floor$1" "${MPID[dst]}"
+	t0=$(now)
+	for ((s = 0; s < THREADS && s < TABLES; s++)); do
+		{
+			echo "SET sql_log_bin=$binlog;"
+			for ((i = s + 1; i <= TABLES; i += THREADS)); do
+				echo "LOAD DATA INFILE '$WORK/floor/sbtest$i.tsv' INTO TABLE $DB.sbtest$i CHARACTER SET $CHARSET;"
+			done
+		} | mariadb --socket="${SOCK[dst]}" -uroot >"$WORK/floor-$s.log" 2>&1 &
+		pids+=($!)
+	done
+	for s in "${pids[@]}"; do wait "$s" || die "LOAD DATA session failed, see $WORK/floor-*.log"; done
+	F_S=$(calc "$(now) - $t0")
+	perf_stop "floor$1"
+	F_DST_CPU=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dst]}")")
+	log "floor #$1: loaded in $F_S s (dst mariadbd CPU $F_DST_CPU s)"
+	verify dst
+	sql dst "DROP DATABASE $DB"
+}
+
 # full_dmkit REP [keep]: a fresh dm-server runs task_mode=full into dst; verified, then the
 # target schema and dmkit's meta schema are dropped (unless keep). Sets D_* globals.
 full_dmkit() {
@@ -423,6 +526,14 @@ full_dmkit() {
 	sql dst "DROP DATABASE $DB; DROP DATABASE IF EXISTS dm_meta"
 }
 
+# full_dmkit_b REP: full_dmkit with DM_BIN_B's dm-server; its figures go to B_*, D_* are kept.
+full_dmkit_b() {
+	local s=$D_S c=$D_CPU r=$D_RSS dd=$D_DUMP sc=$D_SRC_CPU dc=$D_DST_CPU
+	DM_EXE="$WORK/dm-server-b" full_dmkit "${1}b"
+	B_S=$D_S B_CPU=$D_CPU B_RSS=$D_RSS B_DUMP=$D_DUMP B_SRC_CPU=$D_SRC_CPU B_DST_CPU=$D_DST_CPU
+	D_S=$s D_CPU=$c D_RSS=$r D_DUMP=$dd D_SRC_CPU=$sc D_DST_CPU=$dc
+}
+
 # bench_verify: dmkit's full copy of the sysbench rows (verify off), then dmkit's
 # verification of the same rows (scripts/bench/verifytime: both sides snapshotted, chunk
 # checksums with THREADS connections per side), VERIFY_RUNS times.
@@ -459,26 +570,64 @@ bench_full() {
 	if [ "$TARGET_LOG_BIN" = 1 ]; then start_mariadb dst 2; else start_mariadb dst 2 --skip-log-bin; fi
 	prepare_source
 	build_dm
-	local fmt='%-24s %8s %9s %8s %9s %11s %s' rep a_all="" d_all=""
+	local fmt='%-24s %8s %9s %8s %9s %11s %s' rep a_all="" d_all="" f_all="" b_all=""
 	sum_line "== full: $TABLES tables x $TABLE_SIZE rows = $ROWS rows, data_length $DATA_MB MiB (index $(calc "$INDEX_BYTES / 1048576") MiB), threads $THREADS"
 	sum_line "   charset $CHARSET, dmkit on_duplicate $ON_DUPLICATE, target binlog $([ "$TARGET_LOG_BIN" = 1 ] && echo on || echo off), myloader -e $MYLOADER_BINLOG, dmkit disable_target_binlog $DM_NO_BINLOG, $REPEAT run(s) each, alternating"
 	sum_line "$(printf "$fmt" 'run' 'wall s' 'rows/s' 'MiB/s' 'peak RSS' 'dump s' 'CPU s: tool | src mariadbd | dst mariadbd')"
+	[ "$FLOOR" = 1 ] && floor_export
+	D_S=0 D_CPU=0 D_RSS=0 D_DUMP=0 D_SRC_CPU=0 D_DST_CPU=0
 	for ((rep = 1; rep <= REPEAT; rep++)); do
-		full_anchor "$rep"
-		full_dmkit "$rep"
+		# Alternate the order: odd runs anchor, floor, dmkit (, B); even runs (B,) dmkit,
+		# floor, anchor.
+		if [ -n "${DM_BIN_B:-}" ] && ! ((rep % 2)); then full_dmkit_b "$rep"; fi
+		if ((rep % 2)); then full_anchor "$rep"; else full_dmkit "$rep"; fi
+		if [ "$FLOOR" = 1 ]; then
+			full_floor "$rep"
+			f_all+="$F_S"$'\n'
+		fi
+		if ((rep % 2)); then full_dmkit "$rep"; else full_anchor "$rep"; fi
 		a_all+="$A_S"$'\n'
 		d_all+="$D_S"$'\n'
+		if [ -n "${DM_BIN_B:-}" ] && ((rep % 2)); then full_dmkit_b "$rep"; fi
+		tsv full_rss "$D_RSS"
+		tsv full_run_vs_anchor "$(calc "$D_S / $A_S")"
+		[ "$FLOOR" != 1 ] || tsv full_run_vs_floor "$(calc "$D_S / $F_S")"
+		tsv full_dmkit_cpu "$D_CPU"
+		tsv full_dmkit_dst_cpu "$D_DST_CPU"
+		tsv full_anchor_dst_cpu "$A_DST_CPU"
 		sum_line "$(printf "$fmt" "#$rep mydumper+myloader" "$A_S" "$(calc "$ROWS / $A_S" | cut -d. -f1)" \
 			"$(calc "$DATA_MB / $A_S")" "$(((A_MD_RSS > A_ML_RSS ? A_MD_RSS : A_ML_RSS) / 1024)) MiB" "$A_DUMP" \
 			"$A_MD_CPU+$A_ML_CPU | $A_SRC_CPU | $A_DST_CPU")"
+		[ "$FLOOR" = 1 ] && sum_line "$(printf "$fmt" "#$rep LOAD DATA floor" "$F_S" "$(calc "$ROWS / $F_S" | cut -d. -f1)" \
+			"$(calc "$DATA_MB / $F_S")" "-" "-" "- | - | $F_DST_CPU")"
 		sum_line "$(printf "$fmt" "#$rep dmkit full" "$D_S" "$(calc "$ROWS / $D_S" | cut -d. -f1)" \
 			"$(calc "$DATA_MB / $D_S")" "$D_RSS MiB" "$D_DUMP" "$D_CPU | $D_SRC_CPU | $D_DST_CPU")"
+		if [ -n "${DM_BIN_B:-}" ]; then
+			b_all+="$B_S"$'\n'
+			sum_line "$(printf "$fmt" "#$rep dmkit B" "$B_S" "$(calc "$ROWS / $B_S" | cut -d. -f1)" \
+				"$(calc "$DATA_MB / $B_S")" "$B_RSS MiB" "$B_DUMP" "$B_CPU | $B_SRC_CPU | $B_DST_CPU")"
+			sum_line "   run $rep: B/A wall $(calc "$B_S / $D_S"), B/anchor $(calc "$B_S / $A_S")"
+		fi
 	done
-	local am dm
+	local am dm fm=""
 	am=$(printf '%s' "$a_all" | median)
 	dm=$(printf '%s' "$d_all" | median)
 	sum_line "median: mydumper+myloader $am s ($(calc "$ROWS / $am" | cut -d. -f1) rows/s), dmkit $dm s ($(calc "$ROWS / $dm" | cut -d. -f1) rows/s)"
-	sum_line "ratio dmkit/anchor (medians): $(calc "$dm / $am") (goal <= 0.80)"
+	sum_line "ratio dmkit/anchor (medians): $(calc "$dm / $am") (goal <= 0.90); durability $DURABILITY"
+	tsv full_anchor_s "$am"
+	if [ -n "${DM_BIN_B:-}" ]; then
+		local bm
+		bm=$(printf '%s' "$b_all" | median)
+		sum_line "dmkit B ($DM_BIN_B) median $bm s: B/A (medians) $(calc "$bm / $dm"), B/anchor $(calc "$bm / $am")"
+		[ "$FLOOR" != 1 ] || sum_line "dmkit B/floor: $(calc "$bm / $(printf '%s' "$f_all" | median)")"
+	fi
+	tsv full_dmkit_s "$dm"
+	if [ "$FLOOR" = 1 ]; then
+		fm=$(printf '%s' "$f_all" | median)
+		sum_line "LOAD DATA floor median $fm s ($FLOOR_MB MiB of CSV); ratio dmkit/floor: $(calc "$dm / $fm") (goal <= 1.10)"
+		tsv full_floor_s "$fm"
+		rm -rf "$WORK/floor"
+	fi
 	sum_line "targets verified identical to the source after every run (row counts + CHECKSUM TABLE)"
 	if [ "$PHASES" = 1 ]; then
 		log "phases: dmkit's dumper alone, then its loader alone per variant ($PHASE_VARIANTS)"
@@ -706,11 +855,86 @@ print(((json.load(sys.stdin).get("data") or [{}])[0].get("sync_status") or {}).g
 	relay_lines+=("ratio dmkit relay/direct catch-up: $(calc "$rl_s / $direct_s") (goal <= 1.15)")
 }
 
+# NATIVES: the native replicas of this run, "name threads lsu label" each.
+NATIVES=()
+declare -A NAT_T NAT_C
+# run_natives: each native replica catches up on the backlog, one at a time.
+run_natives() {
+	local n name thr lsu label
+	for n in "${NATIVES[@]}"; do
+		read -r name thr lsu label <<<"$n"
+		if [ "$thr" -gt 0 ]; then
+			sql "$name" "SET GLOBAL slave_parallel_threads=$thr; SET GLOBAL slave_parallel_mode='$PAR_MODE'"
+		fi
+		native_catchup "$name" "$label"
+		NAT_T[$name]=$NAT_S
+		NAT_C[$name]=$NAT_CPU
+	done
+}
+
+# incr_dmkit_b INCR_CONF: DM_BIN_B's dm-server runs the same incremental task into dmdstb
+# (loaded with the same snapshot), timed like the first; sets B_S, B_CPU, B_DST_CPU, B_RSS.
+# The first dm-server keeps running meanwhile, idle.
+incr_dmkit_b() {
+	local api_a=$API pid_a=$DMPID t0 deadline dm_cpu0 dst_cpu0
+	DM_EXE="$WORK/dm-server-b" start_dm incrb
+	create_dm_source
+	api POST /tasks "{\"task\":{\"name\":\"bench-incr\",\"task_mode\":\"incremental\",\"on_duplicate\":\"replace\",
+		\"meta_schema\":\"dm_meta\",
+		\"target_config\":{\"host\":\"127.0.0.1\",\"port\":${PORT[dmdstb]},\"user\":\"$USER_NAME\",\"password\":\"$USER_PASS\"},
+		\"table_migrate_rule\":[{\"source\":{\"source_name\":\"src\",\"schema\":\"$DB\",\"table\":\"*\"}}],
+		\"source_config\":{\"incr_migrate_conf\":{$1},
+		\"source_conf\":[{\"source_name\":\"src\",\"binlog_name\":\"$SNAP_FILE\",\"binlog_pos\":$SNAP_POS}]}}}"
+	log "dmkit B ($DM_BIN_B): the same incremental task into dmdstb"
+	dm_cpu0=$(cpu "$DMPID")
+	dst_cpu0=$(cpu "${MPID[dmdstb]}")
+	t0=$(now)
+	api POST /tasks/bench-incr/start
+	deadline=$(($(date +%s) + STEP_TIMEOUT))
+	while :; do
+		task_status bench-incr
+		if [ "$ST_SYNCED" = true ] && [ "$ST_SFILE" = "$END_FILE" ] && [ "$ST_SPOS" -ge "$END_POS" ]; then break; fi
+		[ "$ST_STAGE" = Paused ] && die "dmkit B task paused: $ST_ERR (log: $WORK/dm-incrb.log)"
+		[ "$(date +%s)" -lt "$deadline" ] || die "dmkit B did not catch up in $STEP_TIMEOUT s"
+		sleep 0.1
+	done
+	B_S=$(calc "$(now) - $t0")
+	B_CPU=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
+	B_DST_CPU=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dmdstb]}")")
+	B_RSS=$(hwm_mb "$DMPID")
+	log "dmkit B: caught up in $B_S s, dm-server CPU $B_CPU s, target CPU $B_DST_CPU s"
+	stop_dm
+	verify dmdstb
+	API=$api_a DMPID=$pid_a
+}
+
 bench_incr() {
 	start_mariadb src 1
-	start_mariadb rserial 11
-	start_mariadb rpar 12
-	start_mariadb dmdst 13
+	local lsus="1 0" lsu n name thr label
+	[ "$NATIVE_LSU" = both ] || lsus=$NATIVE_LSU
+	NATIVES=()
+	for lsu in $lsus; do
+		for thr in 0 "$PAR_THREADS"; do
+			name=rpar
+			label="native parallel ($PAR_THREADS, $PAR_MODE)"
+			if [ "$thr" = 0 ]; then name=rserial label="native serial"; fi
+			if [ "$lsu" = 1 ]; then label+=", log_slave_updates"; else name+=_nolsu label+=", no log_slave_updates"; fi
+			NATIVES+=("$name $thr $lsu $label")
+		done
+	done
+	local nid=11 natnames=()
+	for n in "${NATIVES[@]}"; do
+		read -r name thr lsu label <<<"$n"
+		if [ "$lsu" = 1 ]; then start_mariadb "$name" $nid; else start_mariadb "$name" $nid --log-slave-updates=0; fi
+		natnames+=("$name")
+		nid=$((nid + 1))
+	done
+	start_mariadb dmdst 20
+	local b_dst=""
+	if [ -n "${DM_BIN_B:-}" ]; then
+		start_mariadb dmdstb 21
+		b_dst=dmdstb
+	fi
 	local relay_dst=""
 	if [ "$RELAY" = 1 ]; then
 		start_mariadb dmrelay 14
@@ -730,13 +954,13 @@ bench_incr() {
 	grep -q "$SNAP_POS" "$WORK/snap/metadata" ||
 		die "the snapshot's position moved (expected $SNAP_POS in $WORK/snap/metadata)"
 	local r
-	for r in rserial rpar dmdst $relay_dst; do
+	for r in "${natnames[@]}" dmdst $b_dst $relay_dst; do
 		timeout "$STEP_TIMEOUT" myloader -h 127.0.0.1 -P "${PORT[$r]}" -u $USER_NAME -p $USER_PASS \
 			-d "$WORK/snap" -t "$THREADS" -v 2 >"$WORK/snap-myloader-$r.log" 2>&1 ||
 			die "myloader into $r failed, see $WORK/snap-myloader-$r.log"
 	done
 	rm -rf "$WORK/snap"
-	verify rserial rpar dmdst $relay_dst
+	verify "${natnames[@]}" dmdst $b_dst $relay_dst
 
 	log "backlog: sysbench oltp_write_only, $BACKLOG_THREADS threads, $DURATION s"
 	timeout "$STEP_TIMEOUT" sysbench oltp_write_only --db-driver=mysql --mysql-host=127.0.0.1 \
@@ -751,12 +975,8 @@ bench_incr() {
 	mb=$(calc "$bytes / 1048576")
 	log "backlog: $txns transactions ($(calc "$txns / $DURATION") tps on the source), $mb MiB of binlog, end ($END_FILE, $END_POS)"
 
-	# (a) native replication, one replica at a time.
-	native_catchup rserial "serial (slave_parallel_threads=0)"
-	local ser_s=$NAT_S ser_cpu=$NAT_CPU
-	sql rpar "SET GLOBAL slave_parallel_threads=$PAR_THREADS; SET GLOBAL slave_parallel_mode='$PAR_MODE'"
-	native_catchup rpar "parallel ($PAR_THREADS threads, $PAR_MODE)"
-	local par_s=$NAT_S par_cpu=$NAT_CPU
+	# (a) native replication, one replica at a time (before or after dmkit: INCR_ORDER).
+	[ "$INCR_ORDER" = dmkit-first ] || run_natives
 
 	# (b) dmkit incremental from the same position.
 	build_dm
@@ -794,15 +1014,34 @@ bench_incr() {
 	dm_rss=$(hwm_mb "$DMPID")
 	dm_events=$ST_EVENTS
 	log "dmkit: caught up in $dm_s s ($dm_events events), dm-server CPU $dm_cpu s, target mariadbd CPU $dm_dst_cpu s, peak RSS $dm_rss MiB"
-	verify rserial rpar dmdst
+	[ "$INCR_ORDER" != dmkit-first ] || run_natives
+	local b_line=""
+	if [ -n "$b_dst" ]; then
+		incr_dmkit_b "$incr_conf"
+		b_line=$(printf '%-56s %9s %10s %12s %s' "dmkit B ($DM_BIN_B)" "$B_S" "$(calc "$txns / $B_S" | cut -d. -f1)" \
+			"$(calc "$mb / $B_S")" "$B_CPU | $B_DST_CPU, $B_RSS MiB")
+	fi
+	verify "${natnames[@]}" dmdst
 
 	local relay_lines=()
 	[ "$RELAY" = 1 ] && relay_catchup "$incr_conf" "$dm_s"
 
 	local lag_line=()
 	if [ "$LAG" = 1 ]; then
-		sql rserial "STOP SLAVE"
-		sql rpar "STOP SLAVE"
+		for r in "${natnames[@]}"; do sql "$r" "STOP SLAVE"; done
+		if [ "$LAG_RATE" = auto ]; then
+			# The highest rate the native serial replica sustains: its catch-up rate.
+			# Capped at half the source's unthrottled backlog rate: on a small machine the
+			# source cannot generate more while an applier runs beside it (sysbench --rate
+			# then aborts with a full event queue).
+			read -r name _ <<<"${NATIVES[0]}"
+			local nat_rate src_rate
+			nat_rate=$(calc "$txns / ${NAT_T[$name]}" | cut -d. -f1)
+			src_rate=$(calc "$txns / $DURATION / 2" | cut -d. -f1)
+			LAG_RATE=$((nat_rate < src_rate ? nat_rate : src_rate))
+			LAG_RATE=$((LAG_RATE / BACKLOG_THREADS * BACKLOG_THREADS))
+			log "LAG_RATE=auto: $LAG_RATE tps (catch-up rate of $name $nat_rate tps, half the source's backlog rate $src_rate tps)"
+		fi
 		log "steady-state lag: dmkit, sysbench --rate=$LAG_RATE for $LAG_SECONDS s"
 		local bsamples="$WORK/lag-dm.behind"
 		(while kill -0 "$DMPID" 2>/dev/null; do
@@ -816,6 +1055,8 @@ bench_incr() {
 		local behind_max
 		behind_max=$(sort -n "$bsamples" | tail -1)
 		read -r p50 p99 pmax <<<"$LAG_STATS"
+		tsv lag_dmkit_p99 "$p99"
+		tsv lag_dmkit_tps "$LAG_TPS"
 		lag_line+=("$(printf '%-34s %8s %8s %8s %8s %s' 'dmkit incremental' "$LAG_TPS" "$p50" "$p99" "$pmax" \
 			"max seconds_behind_master ${behind_max:-?}")")
 		deadline=$(($(date +%s) + STEP_TIMEOUT))
@@ -832,9 +1073,10 @@ bench_incr() {
 		api POST /tasks/bench-incr/stop
 
 		local r label
-		for r in rserial rpar; do
+		for r in "${natnames[@]:0:2}"; do
 			label="native serial"
-			[ "$r" = rpar ] && label="native parallel ($PAR_THREADS, $PAR_MODE)"
+			[ "${r#rpar}" != "$r" ] && label="native parallel ($PAR_THREADS, $PAR_MODE)"
+			[ "${r%_nolsu}" != "$r" ] && label+=", no log_slave_updates"
 			log "steady-state lag: $label, same load"
 			sql "$r" "START SLAVE"
 			sql "$r" "SELECT MASTER_POS_WAIT('$ef', $ep, $STEP_TIMEOUT)" >/dev/null
@@ -850,18 +1092,35 @@ bench_incr() {
 	stop_dm
 
 	sum_line "== incr: backlog of $DURATION s oltp_write_only x $BACKLOG_THREADS threads on $TABLES x $TABLE_SIZE rows: $txns transactions, $mb MiB binlog"
-	sum_line "$(printf '%-34s %9s %10s %12s %s' 'catch-up' 'wall s' 'txn/s' 'binlog MiB/s' 'CPU s (applier | target mariadbd), peak RSS')"
-	sum_line "$(printf '%-34s %9s %10s %12s %s' 'native serial' "$ser_s" "$(calc "$txns / $ser_s" | cut -d. -f1)" \
-		"$(calc "$mb / $ser_s")" "- | $ser_cpu")"
-	sum_line "$(printf '%-34s %9s %10s %12s %s' "native parallel ($PAR_THREADS, $PAR_MODE)" "$par_s" \
-		"$(calc "$txns / $par_s" | cut -d. -f1)" "$(calc "$mb / $par_s")" "- | $par_cpu")"
-	sum_line "$(printf '%-34s %9s %10s %12s %s' 'dmkit incremental (dm-server)' "$dm_s" \
+	sum_line "$(printf '%-56s %9s %10s %12s %s' 'catch-up' 'wall s' 'txn/s' 'binlog MiB/s' 'CPU s (applier | target mariadbd), peak RSS')"
+	for n in "${NATIVES[@]}"; do
+		read -r name thr lsu label <<<"$n"
+		sum_line "$(printf '%-56s %9s %10s %12s %s' "$label" "${NAT_T[$name]}" "$(calc "$txns / ${NAT_T[$name]}" | cut -d. -f1)" \
+			"$(calc "$mb / ${NAT_T[$name]}")" "- | ${NAT_C[$name]}")"
+	done
+	sum_line "$(printf '%-56s %9s %10s %12s %s' 'dmkit incremental (dm-server)' "$dm_s" \
 		"$(calc "$txns / $dm_s" | cut -d. -f1)" "$(calc "$mb / $dm_s")" "$dm_cpu | $dm_dst_cpu, $dm_rss MiB")"
-	sum_line "dmkit binlog events applied: $dm_events ($(calc "$dm_events / $dm_s" | cut -d. -f1) events/s)"
-	sum_line "ratio dmkit/native-serial: $(calc "$dm_s / $ser_s") (goal <= 1.00); dmkit/native-parallel: $(calc "$dm_s / $par_s")"
+	if [ -n "$b_line" ]; then
+		sum_line "$b_line"
+		sum_line "dmkit B/A on the same backlog: $(calc "$B_S / $dm_s") (B: $DM_BIN_B, run after A)"
+		tsv incr_b_s "$B_S"
+	fi
+	sum_line "dmkit binlog events applied: $dm_events ($(calc "$dm_events / $dm_s" | cut -d. -f1) events/s); order $INCR_ORDER; durability $DURABILITY"
+	tsv incr_dmkit_s "$dm_s"
+	tsv incr_dmkit_rss "$dm_rss"
+	tsv incr_dmkit_cpu "$dm_cpu"
+	tsv incr_dmkit_dst_cpu "$dm_dst_cpu"
+	tsv incr_txns "$txns"
+	for n in "${NATIVES[@]}"; do
+		read -r name thr lsu label <<<"$n"
+		sum_line "ratio dmkit / $label: $(calc "$dm_s / ${NAT_T[$name]}") (goal <= $([ "$thr" = 0 ] && echo 0.80 || echo 1.00))"
+		tsv "incr_${name}_s" "${NAT_T[$name]}"
+		tsv "incr_${name}_cpu" "${NAT_C[$name]}"
+	done
 	sum_line "targets verified identical to the source (row counts + CHECKSUM TABLE)"
 	for r in "${relay_lines[@]}"; do sum_line "$r"; done
 	if [ ${#lag_line[@]} -gt 0 ]; then
+		tsv lag_rate "$LAG_RATE"
 		sum_line "steady-state lag under sysbench oltp_write_only --rate=$LAG_RATE x $BACKLOG_THREADS threads for $LAG_SECONDS s, one applier at a time"
 		sum_line "(heartbeat row written every 50 ms on the source, NOW(6) - heartbeat read every 100 ms on the target), ms:"
 		sum_line "$(printf '%-34s %8s %8s %8s %8s' 'applier' 'src tps' 'p50' 'p99' 'max')"
@@ -869,15 +1128,60 @@ bench_incr() {
 	fi
 }
 
+# ---------------------------------------------------------------------------- matrix
+# bench_matrix: every PROFILES x mode combination, REPEAT runs each (full: one invocation
+# alternating the contenders inside; incr: REPEAT invocations, the profiles interleaved and
+# the applier order alternating), each a fresh run of this script; then one table of
+# every combination's ratios (medians of the per-run ratios, each ratio from one run).
+bench_matrix() {
+	local dir="$WORK/matrix" prof mode rep order rc=0
+	mkdir -p "$dir"
+	for mode in $MATRIX_MODES; do
+		case "$mode" in
+		full)
+			for prof in $PROFILES; do
+				log "matrix: full, durability $prof, $REPEAT alternating runs"
+				DURABILITY=$prof REPEAT=$REPEAT TSV_OUT="$dir/$prof-full-1.tsv" KEEP=0 RESULTS="" "$ROOT/scripts/bench.sh" full \
+					>"$dir/$prof-full.out" 2>"$dir/$prof-full.err" || rc=$?
+				cat "$dir/$prof-full.out"
+				[ "$rc" = 0 ] || { tail -20 "$dir/$prof-full.err" >&2; die "matrix: full ($prof) failed"; }
+			done
+			;;
+		incr)
+			for ((rep = 1; rep <= REPEAT; rep++)); do
+				order=native-first
+				((rep % 2)) || order=dmkit-first
+				for prof in $PROFILES; do
+					log "matrix: incr, durability $prof, run $rep of $REPEAT ($order)"
+					DURABILITY=$prof INCR_ORDER=$order TSV_OUT="$dir/$prof-incr-$rep.tsv" KEEP=0 RESULTS="" RELAY=0 \
+						LAG="${MATRIX_LAG:-0}" "$ROOT/scripts/bench.sh" incr >"$dir/$prof-incr-$rep.out" 2>"$dir/$prof-incr-$rep.err" || rc=$?
+					cat "$dir/$prof-incr-$rep.out"
+					[ "$rc" = 0 ] || { tail -20 "$dir/$prof-incr-$rep.err" >&2; die "matrix: incr ($prof, run $rep) failed"; }
+				done
+			done
+			;;
+		*) die "MATRIX_MODES: unknown mode $mode (full, incr)" ;;
+		esac
+	done
+	while IFS= read -r line; do sum_line "$line"; done < <(python3 "$ROOT/scripts/bench/matrix.py" "$dir" "$PAR_THREADS" "$PAR_MODE")
+}
+
 # ---------------------------------------------------------------------------- main
 install_deps
 log "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $($MARIADBD --version | cut -d' ' -f2-4); $(mydumper --version 2>&1 | head -1); $(sysbench --version)"
 log "work dir $WORK"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 case "$MODE" in
 full) bench_full ;;
 incr) bench_incr ;;
 verify) bench_verify ;;
 validate) bench_validate ;;
+matrix)
+	PROFILES=${PROFILES:-default relaxed}
+	MATRIX_MODES=${MATRIX_MODES:-full incr}
+	REPEAT=${REPEAT_ENV:-3}
+	bench_matrix
+	;;
 all)
 	bench_full
 	stop_all
@@ -890,4 +1194,5 @@ esac
 	echo
 	echo "==================== dmkit benchmark summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores) ===================="
 	printf '%s\n' "${SUMMARY[@]}"
+	echo "load average (1, 5, 15 min): before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee ${RESULTS:+-a "$RESULTS"}

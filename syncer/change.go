@@ -117,6 +117,9 @@ const (
 	opInsertIgnore
 	opDelete
 	opUpdate
+	// opUpsert is an UPDATE that keeps its handle, written as a row of a multi-row
+	// INSERT … ON DUPLICATE KEY UPDATE (upsert.go).
+	opUpsert
 )
 
 // op is one row's statement-to-be; consecutive ops of one kind on one table are merged
@@ -132,8 +135,17 @@ const maxStmtBytes = 1 << 20
 // sqlBuilder turns a batch of changes into statements.
 type sqlBuilder struct {
 	onDuplicate string
-	ops         []op
-	buf         []byte
+	// upsert writes handle-keeping UPDATEs of compactable tables as multi-row
+	// INSERT … ON DUPLICATE KEY UPDATE and groups a batch's ops per table when they
+	// commute (upsert.go); the worker turns it off for a batch whose upsert met a missing
+	// or unchanged row, which then runs as plain UPDATEs.
+	upsert bool
+	// regroup allows regrouping ops per table (off with foreign key checks).
+	regroup bool
+	ops     []op
+	buf     []byte
+	seen    map[string]struct{}
+	group   map[groupKey]int
 }
 
 // build renders the non-nil changes of batch as statements, appended to stmts.
@@ -144,6 +156,9 @@ func (b *sqlBuilder) build(batch []*change, stmts []stmt) ([]stmt, error) {
 			continue
 		}
 		b.ops = b.appendOps(b.ops, c)
+	}
+	if b.upsert && b.regroup {
+		b.groupPerTable()
 	}
 	for i := 0; i < len(b.ops); {
 		j := i + 1
@@ -163,7 +178,7 @@ func (b *sqlBuilder) build(batch []*change, stmts []stmt) ([]stmt, error) {
 // groupable reports whether ops of this kind merge into one statement.
 func groupable(o op) bool {
 	switch o.kind {
-	case opInsert, opReplace, opInsertIgnore:
+	case opInsert, opReplace, opInsertIgnore, opUpsert:
 		return true
 	case opDelete:
 		return o.c.table.uniqueHandle
@@ -194,6 +209,9 @@ func (b *sqlBuilder) appendOps(ops []op, c *change) []op {
 			}
 			return append(ops, op{opReplace, c})
 		}
+		if b.upsert && c.table.upsertable() && !c.table.handleChanged(c.old, c.new) {
+			return append(ops, op{opUpsert, c})
+		}
 		return append(ops, op{opUpdate, c})
 	}
 	return ops
@@ -207,6 +225,9 @@ type stmt struct {
 	// onDup is the row count of a REPLACE / INSERT IGNORE written because of OnDuplicate
 	// (not safe mode): its affected rows tell how many rows hit an existing key.
 	onDup int
+	// upserts is the row count of an opUpsert statement: it must report 2 affected rows
+	// per row (each an existing row changed), else the batch runs again as UPDATEs.
+	upserts int
 }
 
 func (k opKind) String() string {
@@ -221,6 +242,8 @@ func (k opKind) String() string {
 		return "DELETE"
 	case opUpdate:
 		return "UPDATE"
+	case opUpsert:
+		return "INSERT ON DUPLICATE KEY UPDATE"
 	}
 	return "?"
 }
@@ -237,6 +260,8 @@ func (b *sqlBuilder) render(ops []op, stmts []stmt) ([]stmt, error) {
 		return b.renderDeletes(ops, stmts)
 	case opUpdate:
 		return b.renderUpdates(ops, stmts)
+	case opUpsert:
+		return b.renderUpserts(ops, stmts)
 	}
 	return stmts, nil
 }

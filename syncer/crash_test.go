@@ -161,6 +161,13 @@ func (w *crashWorkload) run(ctx context.Context) {
 			fmt.Sprintf("UPDATE t SET v = v + 1 WHERE id = %d", i/2+1),
 			fmt.Sprintf("INSERT INTO n (a, b) VALUES (%d, 'x%d')", i%50, i),
 			fmt.Sprintf("INSERT INTO log VALUES (%d)", i),
+			// p has its primary key as only unique key: its updates are written as upserts.
+			fmt.Sprintf("INSERT INTO p VALUES (%d, 0, 'p%d')", i, i),
+			fmt.Sprintf("UPDATE p SET v = v + 1 WHERE id = %d", i/2+1),
+			fmt.Sprintf("UPDATE p SET v = v + 1, w = 'q%d' WHERE id = %d", i, i/3+1),
+		}
+		if i%13 == 0 && i > 20 {
+			stmts = append(stmts, fmt.Sprintf("UPDATE p SET id = id + 100000 WHERE id = %d", i-5))
 		}
 		if i%7 == 0 {
 			stmts = append(stmts,
@@ -305,7 +312,8 @@ func TestCrash(t *testing.T) {
 			setupSchema(t, db,
 				"CREATE TABLE t (id INT PRIMARY KEY, v INT, u INT, UNIQUE KEY (u))",
 				"CREATE TABLE n (a INT, b VARCHAR(20))",
-				"CREATE TABLE log (id INT)")
+				"CREATE TABLE log (id INT)",
+				"CREATE TABLE p (id INT PRIMARY KEY, v INT, w VARCHAR(20))")
 			_ = DropCheckpoints(context.Background(), dst.DB(t), "", task)
 			w := &crashWorkload{db: db, txns: 1500, logSeq: map[int]uint64{}}
 			if tc.ddl {

@@ -51,6 +51,8 @@ func newWorker(r *run, id int, start *pubLoc) *worker {
 		idx:    map[string]int{},
 	}
 	w.builder.onDuplicate = r.cfg.OnDuplicate
+	w.builder.upsert = true
+	w.builder.regroup = !r.cfg.ForeignKeyChecks
 	w.point.Store(start)
 	return w
 }
@@ -129,7 +131,19 @@ func (w *worker) apply(ctx context.Context, batch []*change) error {
 	batchID := rand.Uint64() | 1
 	cp := workerCheckpointSQL(r.cpTable, r.cfg.Source, w.id, point.loc, applied, batchID)
 	started := time.Now()
-	if err := w.exec(ctx, cp, last.pos, batchID); err != nil {
+	err = w.exec(ctx, cp, last.pos, batchID)
+	if errors.Is(err, errUpsertNotUpdate) {
+		// A row the upsert would have inserted (or found equal): write the batch as the
+		// plain UPDATEs it stands for.
+		w.builder.upsert = false
+		w.stmts, err = w.builder.build(batch, w.stmts[:0])
+		w.builder.upsert = true
+		if err != nil {
+			return fmt.Errorf("build statements for %s: %w", last.describe(), err)
+		}
+		err = w.exec(ctx, cp, last.pos, batchID)
+	}
+	if err != nil {
 		return err
 	}
 	if o := r.cfg.Observer; o != nil {
@@ -188,6 +202,9 @@ func (w *worker) exec(ctx context.Context, cp string, applied changePos, batchID
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if errors.Is(err, errUpsertNotUpdate) {
+			return err
+		}
 		if !dbconn.IsRetryable(err) {
 			if failed != nil {
 				return &applyError{op: failed.op.String(), table: failed.c.table.target, loc: failed.c.pos, stmt: failed.sql, err: err}
@@ -225,6 +242,13 @@ func (w *worker) tryExec(ctx context.Context, cp string) (failed *stmt, err erro
 		}
 		if s.onDup > 0 {
 			w.conflicts += duplicateRows(s, res)
+		}
+		if s.upserts > 0 {
+			// 2 per row is every row existing and changed, what the UPDATEs would do.
+			if n, err := res.RowsAffected(); err != nil || n != 2*int64(s.upserts) {
+				_ = tx.Rollback()
+				return nil, errUpsertNotUpdate
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, cp); err != nil {
