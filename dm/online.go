@@ -35,16 +35,11 @@ func (o *onlineWorkers) names() []string {
 
 // all returns the online workers' handles, in name order.
 func (o *onlineWorkers) all() []workerHandle {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	names := make([]string, 0, len(o.m))
-	for n := range o.m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]workerHandle, 0, len(names))
-	for _, n := range names {
-		out = append(out, o.m[n])
+	var out []workerHandle
+	for _, n := range o.names() {
+		if h := o.get(n); h != nil { // may have gone offline since names()
+			out = append(out, h)
+		}
 	}
 	return out
 }
