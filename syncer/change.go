@@ -269,23 +269,11 @@ func (b *sqlBuilder) render(ops []op, stmts []stmt) ([]stmt, error) {
 // renderInserts writes multi-row INSERT/REPLACE/INSERT IGNORE statements of up to
 // maxStmtBytes each.
 func (b *sqlBuilder) renderInserts(ops []op, stmts []stmt) ([]stmt, error) {
-	t := ops[0].c.table
 	verb := map[opKind]string{opInsert: "INSERT INTO ", opReplace: "REPLACE INTO ", opInsertIgnore: "INSERT IGNORE INTO "}[ops[0].kind]
-	var err error
 	for start := 0; start < len(ops); {
-		b.buf = append(b.buf[:0], verb...)
-		b.buf = append(b.buf, t.target...)
-		b.buf = append(b.buf, ' ')
-		b.buf = append(b.buf, t.insertCols...)
-		b.buf = append(b.buf, " VALUES "...)
-		i := start
-		for ; i < len(ops) && (i == start || len(b.buf) < maxStmtBytes); i++ {
-			if i > start {
-				b.buf = append(b.buf, ',')
-			}
-			if b.buf, err = appendRow(b.buf, t, ops[i].c.new); err != nil {
-				return stmts, fmt.Errorf("%s: %w", t.target, err)
-			}
+		i, err := b.appendValues(verb, ops, start)
+		if err != nil {
+			return stmts, err
 		}
 		s := stmt{sql: string(b.buf), op: ops[0].kind, c: ops[start].c}
 		if s.op != opInsert && !slices.ContainsFunc(ops[start:i], func(o op) bool { return o.c.safe || o.c.replace }) {
@@ -295,6 +283,29 @@ func (b *sqlBuilder) renderInserts(ops []op, stmts []stmt) ([]stmt, error) {
 		start = i
 	}
 	return stmts, nil
+}
+
+// appendValues writes `<verb><table> (<cols>) VALUES` and the new rows of ops from start
+// into b.buf until the statement reaches maxStmtBytes (at least one row); it returns the
+// index after the last row written.
+func (b *sqlBuilder) appendValues(verb string, ops []op, start int) (int, error) {
+	t := ops[0].c.table
+	b.buf = append(b.buf[:0], verb...)
+	b.buf = append(b.buf, t.target...)
+	b.buf = append(b.buf, ' ')
+	b.buf = append(b.buf, t.insertCols...)
+	b.buf = append(b.buf, " VALUES "...)
+	i := start
+	for ; i < len(ops) && (i == start || len(b.buf) < maxStmtBytes); i++ {
+		if i > start {
+			b.buf = append(b.buf, ',')
+		}
+		var err error
+		if b.buf, err = appendRow(b.buf, t, ops[i].c.new); err != nil {
+			return i, fmt.Errorf("%s: %w", t.target, err)
+		}
+	}
+	return i, nil
 }
 
 // renderRowDeletes writes one DELETE ... LIMIT 1 per row, for tables without a unique

@@ -2,7 +2,7 @@ package syncer
 
 import (
 	"errors"
-	"fmt"
+	"slices"
 )
 
 // Fewer statements for the target to parse (issue 13): an UPDATE that keeps its handle on
@@ -42,26 +42,15 @@ func (t *tableInfo) upsertable() bool {
 // maxStmtBytes each, assigning every written column but the handle from the new row.
 func (b *sqlBuilder) renderUpserts(ops []op, stmts []stmt) ([]stmt, error) {
 	t := ops[0].c.table
-	var err error
 	for start := 0; start < len(ops); {
-		b.buf = append(b.buf[:0], "INSERT INTO "...)
-		b.buf = append(b.buf, t.target...)
-		b.buf = append(b.buf, ' ')
-		b.buf = append(b.buf, t.insertCols...)
-		b.buf = append(b.buf, " VALUES "...)
-		i := start
-		for ; i < len(ops) && (i == start || len(b.buf) < maxStmtBytes); i++ {
-			if i > start {
-				b.buf = append(b.buf, ',')
-			}
-			if b.buf, err = appendRow(b.buf, t, ops[i].c.new); err != nil {
-				return stmts, fmt.Errorf("%s: %w", t.target, err)
-			}
+		i, err := b.appendValues("INSERT INTO ", ops, start)
+		if err != nil {
+			return stmts, err
 		}
 		b.buf = append(b.buf, " ON DUPLICATE KEY UPDATE "...)
 		first := true
 		for _, ci := range t.writable {
-			if isHandle(t, ci) {
+			if slices.Contains(t.handle, ci) {
 				continue
 			}
 			if !first {
@@ -78,15 +67,6 @@ func (b *sqlBuilder) renderUpserts(ops []op, stmts []stmt) ([]stmt, error) {
 		start = i
 	}
 	return stmts, nil
-}
-
-func isHandle(t *tableInfo, ci int) bool {
-	for _, h := range t.handle {
-		if h == ci {
-			return true
-		}
-	}
-	return false
 }
 
 // groupKey is one multi-row statement's worth of ops: a table and a statement kind.
