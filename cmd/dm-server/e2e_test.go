@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -504,6 +505,21 @@ func TestKillNineDuringFullMigration(t *testing.T) {
 	}
 }
 
+// pkLoad runs write k (0 insert-or-bump, 1 update, 2 delete) of a write load's step i on
+// table pk (id INT PRIMARY KEY, v INT, s VARCHAR(40)) seeded with ids 1..5000.
+func pkLoad(db *sql.DB, k, i int) error {
+	var err error
+	switch k {
+	case 0:
+		_, err = db.Exec("INSERT INTO pk (id, v, s) VALUES (?, ?, 'load') ON DUPLICATE KEY UPDATE v = v + 1", 10000+i, i)
+	case 1:
+		_, err = db.Exec("UPDATE pk SET v = v + 1, s = CONCAT('u', ?) WHERE id = ?", i, 1+i%5000)
+	case 2:
+		_, err = db.Exec("DELETE FROM pk WHERE id = ?", 1+(i*7)%5000)
+	}
+	return err
+}
+
 // TestKillNineDuringReplication runs an all-mode task under a continuous write load
 // (inserts, updates and deletes on a keyed and a keyless table, plus DDL) and kills
 // dm-server with SIGKILL several times; the target then converges to the source with
@@ -546,12 +562,8 @@ func TestKillNineDuringReplication(t *testing.T) {
 		for i := 0; ctx.Err() == nil; i++ {
 			var err error
 			switch i % 5 {
-			case 0:
-				_, err = db.Exec("INSERT INTO pk (id, v, s) VALUES (?, ?, 'load') ON DUPLICATE KEY UPDATE v = v + 1", 10000+i, i)
-			case 1:
-				_, err = db.Exec("UPDATE pk SET v = v + 1, s = CONCAT('u', ?) WHERE id = ?", i, 1+i%5000)
-			case 2:
-				_, err = db.Exec("DELETE FROM pk WHERE id = ?", 1+(i*7)%5000)
+			case 0, 1, 2:
+				err = pkLoad(db, i%5, i)
 			case 3:
 				_, err = db.Exec("INSERT INTO nopk VALUES (?, 'x'), (?, 'y')", i, i)
 			case 4:

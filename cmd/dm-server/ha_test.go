@@ -170,16 +170,7 @@ func testHAWorkerFailover(t *testing.T, externalEtcd string) {
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
-			var err error
-			switch i % 3 {
-			case 0:
-				_, err = db.Exec("INSERT INTO pk (id, v, s) VALUES (?, ?, 'load') ON DUPLICATE KEY UPDATE v = v + 1", 10000+i, i)
-			case 1:
-				_, err = db.Exec("UPDATE pk SET v = v + 1, s = CONCAT('u', ?) WHERE id = ?", i, 1+i%5000)
-			case 2:
-				_, err = db.Exec("DELETE FROM pk WHERE id = ?", 1+(i*7)%5000)
-			}
-			if err != nil {
+			if err := pkLoad(db, i%3, i); err != nil {
 				loadDone <- err
 				return
 			}
