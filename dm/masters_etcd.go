@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -257,6 +258,5 @@ func retryRaftElection(ctx context.Context, call func() error) error {
 }
 
 func isRaftElection(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "leader changed") || strings.Contains(msg, "no leader") || strings.Contains(msg, "timed out due to leader failure")
+	return errors.Is(err, rpctypes.ErrLeaderChanged) || errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail)
 }

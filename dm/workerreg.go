@@ -3,11 +3,12 @@ package dm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -140,9 +141,7 @@ func (l *workerLease) keepAlive() error {
 }
 
 // isLeaseGone reports whether etcd says the lease no longer exists (it expired).
-func isLeaseGone(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "lease not found")
-}
+func isLeaseGone(err error) bool { return errors.Is(err, rpctypes.ErrLeaseNotFound) }
 
 // valid reports whether the lease is certainly still alive in etcd, with a safety margin
 // of a tenth of the TTL for clock drift between this host and etcd's leader.
