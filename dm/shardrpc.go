@@ -60,7 +60,7 @@ func (w *shardWaiters) add(ch <-chan struct{}) string {
 		w.m = map[string]<-chan struct{}{}
 	}
 	for k, c := range w.m { // forget the resolved ones nobody came back for
-		if closed2(c) {
+		if closed(c) {
 			delete(w.m, k)
 		}
 	}
@@ -79,15 +79,6 @@ func (w *shardWaiters) done(id string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.m, id)
-}
-
-func closed2(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 // ShardHandler serves the shard DDL coordination of worker processes at ShardRPCPath.

@@ -116,7 +116,7 @@ func (w *worker) reconcile(ctx context.Context, source string, desired map[strin
 	}
 }
 
-func closed(ch chan struct{}) bool {
+func closed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
 		return true
