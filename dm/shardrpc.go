@@ -160,10 +160,8 @@ func (s *remoteShards) call(ctx context.Context, method string, a shardRPCArgs) 
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		var e rpcError
-		if json.Unmarshal(raw, &e) == nil && e.Msg != "" {
-			err := &Error{Code: e.Code, Class: "dm-master", Scope: "internal", Level: "high", Message: e.Msg}
-			if e.Code == CodeShardDDLConflict {
+		if err := decodeRPCError(raw); err != nil {
+			if err.Code == CodeShardDDLConflict {
 				return nil, err // the user's to settle
 			}
 			return nil, &transientError{err}

@@ -136,6 +136,16 @@ func (p *WorkerProcess) serve(ctx context.Context, method string, a rpcArgs) (*r
 	return res, nil
 }
 
+// decodeRPCError is the error an RPC answered in the unified error body, nil when raw is
+// not one.
+func decodeRPCError(raw []byte) *Error {
+	var e rpcError
+	if json.Unmarshal(raw, &e) != nil || e.Msg == "" {
+		return nil
+	}
+	return &Error{Code: e.Code, Class: "dm-master", Scope: "internal", Level: "high", Message: e.Msg}
+}
+
 func writeRPCError(rw http.ResponseWriter, status int, err error) {
 	e := rpcError{Msg: err.Error(), Code: CodeOpenAPICommon}
 	var de *Error
@@ -181,9 +191,8 @@ func (r *remoteWorker) call(ctx context.Context, method string, a rpcArgs) (*rpc
 		return nil, NewError(CodeOpenAPICommon, "dm-worker %s at %s: read the answer of %s: %v", r.name, r.url, method, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e rpcError
-		if json.Unmarshal(raw, &e) == nil && e.Msg != "" {
-			return nil, &Error{Code: e.Code, Class: "dm-master", Scope: "internal", Level: "high", Message: e.Msg}
+		if e := decodeRPCError(raw); e != nil {
+			return nil, e
 		}
 		return nil, NewError(CodeOpenAPICommon, "dm-worker %s at %s answered %s to %s", r.name, r.url, resp.Status, method)
 	}
