@@ -313,3 +313,26 @@ func TestWorkerProcessReportsFinished(t *testing.T) {
 	})
 	mustOK(t, c.DeleteTask(ctx, "wpfull", DeleteTaskOptions{Force: true}))
 }
+
+// TestFreeWorkerPreferences: a source needing a worker gets, among the free online ones,
+// its relay worker first, then the worker that served it last (DM's previous binding),
+// then the first by name.
+func TestFreeWorkerPreferences(t *testing.T) {
+	c, err := Open(testCtx(t), Config{Store: MemoryStore(), Workers: []string{"a", "b", "c"}, Units: (&stepUnits{}).factory})
+	mustOK(t, err)
+	defer c.Close()
+	mustOK(t, c.update(testCtx(t), func(w *writeTxn) error {
+		w.put(kindWorker, &workerRecord{Name: "b", LastSource: "s-last"})
+		w.put(kindWorker, &workerRecord{Name: "c", RelaySource: "s-relay", LastSource: "s-last"})
+		return nil
+	}))
+	for _, tc := range []struct{ source, want string }{
+		{"s-relay", "c"}, // relay worker
+		{"s-last", "b"},  // previous binding (c runs another source's relay)
+		{"s-new", "a"},   // first free by name
+	} {
+		if got := c.freeWorker(c.read(), tc.source); got == nil || got.Name != tc.want {
+			t.Errorf("freeWorker(%s) = %+v, want %s", tc.source, got, tc.want)
+		}
+	}
+}
