@@ -35,6 +35,7 @@ type options struct {
 	src, dst, user, password, schema, dir, variants string
 	threads, runs                                   int
 	dstPID                                          int // target mariadbd, for its CPU seconds
+	pipelined                                       bool
 }
 
 // variant is one loader configuration to time.
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&o.threads, "threads", 4, "export and import threads")
 	flag.IntVar(&o.runs, "runs", 1, "loads per variant (interleaved)")
 	flag.IntVar(&o.dstPID, "dstpid", 0, "`pid` of the target mariadbd on this machine: also report its CPU seconds per load")
+	flag.BoolVar(&o.pipelined, "pipelined", true, "also time the dumper and loader pipelined as a full task runs them, once per run")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -153,6 +155,11 @@ func run(ctx context.Context, o options) error {
 			times[i] = append(times[i], secs)
 			cpus[i] = append(cpus[i], cpu)
 			fmt.Printf("  run %d %-28s %.2f s, target CPU %.2f s\n", r+1, v.name, secs, cpu)
+		}
+		if o.pipelined {
+			if err := pipelined(ctx, admin, src, dst, o); err != nil {
+				return fmt.Errorf("pipelined run %d: %w", r+1, err)
+			}
 		}
 	}
 	fmt.Printf("loader alone, %d threads (%d runs each):\n", o.threads, o.runs)
