@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -133,10 +132,11 @@ type Loader struct {
 	prepared   bool
 	pieceLimit int
 
-	ddlMu         sync.Mutex // serialises schema creation and guards the two sets
+	ddlMu         sync.Mutex // guards the maps below; serialises database creation
 	createdDBs    map[string]bool
 	schemaStmts   map[string][]byte // source schema → its CREATE DATABASE, for createTable
 	createdTables map[[2]string]bool
+	tableLocks    map[[2]string]*sync.Mutex // per target table: createTable
 
 	progMu   sync.Mutex
 	files    map[string]*fileProgress // data files seen, by base name
@@ -175,6 +175,7 @@ func New(cfg Config) (*Loader, error) {
 		createdDBs:    map[string]bool{},
 		schemaStmts:   map[string][]byte{},
 		createdTables: map[[2]string]bool{},
+		tableLocks:    map[[2]string]*sync.Mutex{},
 		files:         map[string]*fileProgress{},
 	}, nil
 }
@@ -390,6 +391,8 @@ type job struct {
 	// or warned); ldBuf is the LOAD DATA path's reused data buffer (loaddata.go).
 	plain bool
 	ldBuf []byte
+	// ready, when not nil, is closed once the table's schema file of this Run is applied.
+	ready <-chan struct{}
 }
 
 // Run loads the files whose paths arrive on files, until files is closed and everything
@@ -426,6 +429,12 @@ func (l *Loader) Run(ctx context.Context, files <-chan string) error {
 	for range l.cfg.Threads {
 		wg.Go(func() {
 			for j := range work {
+				if j.ready != nil {
+					select {
+					case <-j.ready:
+					case <-ctx.Done():
+					}
+				}
 				if ctx.Err() != nil {
 					continue // drain: the dispatcher is stopping
 				}
@@ -447,85 +456,6 @@ func (l *Loader) Run(ctx context.Context, files <-chan string) error {
 	}
 	l.log.Info("load finished", "finished_bytes", l.finished.Load(), "total_bytes", l.total.Load())
 	return nil
-}
-
-// dispatch hands each new file of files to the workers on work, in arrival order, until
-// files is closed and every job is handed out, ctx is done, or a file is rejected (fail).
-func (l *Loader) dispatch(ctx context.Context, files <-chan string, work chan<- *job, fail func(error)) {
-	seen := map[string]bool{}
-	var queue []*job
-	in := files
-	for in != nil || len(queue) > 0 {
-		var out chan<- *job
-		var head *job
-		if len(queue) > 0 {
-			out, head = work, queue[0]
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case p, ok := <-in:
-			if !ok {
-				in = nil
-				continue
-			}
-			if seen[filepath.Base(p)] { // one job per file, however its path is spelled
-				continue
-			}
-			seen[filepath.Base(p)] = true
-			j, err := l.accept(ctx, p)
-			if err != nil {
-				fail(err)
-				return
-			}
-			if j != nil {
-				queue = append(queue, j)
-			}
-		case out <- head:
-			queue[0] = nil
-			queue = queue[1:]
-		}
-	}
-}
-
-// accept classifies one arriving path: schema files are applied now, data files become
-// jobs, anything else is skipped.
-func (l *Loader) accept(ctx context.Context, p string) (*job, error) {
-	if filepath.Base(p) == p {
-		p = filepath.Join(l.cfg.Dir, p)
-	}
-	name := filepath.Base(p)
-	info, err := dumpfile.Parse(name)
-	if err != nil {
-		l.log.Warn("skipping a file that is not a dump file", "file", p, "err", err)
-		return nil, nil
-	}
-	switch info.Kind {
-	case dumpfile.KindSchemaCreate, dumpfile.KindTableSchema:
-		return nil, l.applySchemaFile(ctx, p, name, info)
-	case dumpfile.KindData:
-	default:
-		return nil, nil
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, fmt.Errorf("load dump file: %w", err)
-	}
-	if len(name) > 255 {
-		return nil, fmt.Errorf("dump file name %s is longer than the 255 characters a checkpoint can hold; use shorter table names or a route", name)
-	}
-	ts, tt, err := l.cfg.Route(info.Schema, info.Table)
-	if err != nil {
-		return nil, fmt.Errorf("route %s: %w", sqlq.QuoteTable(info.Schema, info.Table), err)
-	}
-	l.track(name, fi.Size())
-	return &job{
-		path:   p,
-		name:   name,
-		info:   info,
-		size:   fi.Size(),
-		prefix: []byte(l.verb + sqlq.QuoteTable(ts, tt)),
-	}, nil
 }
 
 // track adds a data file to TotalBytes once.

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/dmkit/dmkit/internal/dumpfile"
 	"github.com/dmkit/dmkit/internal/sqlq"
@@ -100,23 +101,20 @@ func (l *Loader) createTable(ctx context.Context, conn *sql.Conn, schema, table 
 	if err != nil {
 		return fmt.Errorf("route %s: %w", sqlq.QuoteTable(schema, table), err)
 	}
-	l.ddlMu.Lock()
-	defer l.ddlMu.Unlock()
-	if !l.createdDBs[ts] {
-		q := "CREATE DATABASE IF NOT EXISTS " + sqlq.QuoteName(ts)
-		if dbStmt, ok := l.schemaStmts[schema]; ok {
-			// Keep the source schema's character set and collation.
-			if q, err = rewriteCreateDatabase(dbStmt, sqlq.QuoteName(ts)); err != nil {
-				return err
-			}
-		}
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("create database %s: %w", sqlq.QuoteName(ts), err)
-		}
-		l.createdDBs[ts] = true
+	if err := l.ensureDatabase(ctx, conn, schema, ts); err != nil {
+		return err
 	}
+	// One lock per target table, not one for all: CREATE TABLE costs the target a file
+	// creation and two commits, and tables are created in parallel (dispatch). Source
+	// tables merged into one target table still create it once.
 	key := [2]string{ts, tt}
-	if l.createdTables[key] {
+	mu := l.tableLock(key)
+	mu.Lock()
+	defer mu.Unlock()
+	l.ddlMu.Lock()
+	done := l.createdTables[key]
+	l.ddlMu.Unlock()
+	if done {
 		return nil
 	}
 	q, err := rewriteCreateTable(stmt, sqlq.QuoteTable(ts, tt))
@@ -132,9 +130,46 @@ func (l *Loader) createTable(ctx context.Context, conn *sql.Conn, schema, table 
 	if _, err := conn.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create table %s: %w", sqlq.QuoteTable(ts, tt), err)
 	}
+	l.ddlMu.Lock()
 	l.createdTables[key] = true
+	l.ddlMu.Unlock()
 	l.log.Info("created table", "schema", ts, "table", tt, "source_schema", schema, "source_table", table)
 	return nil
+}
+
+// ensureDatabase creates target schema ts for source schema `schema` if this load has not
+// yet, keeping the source schema's character set and collation when its CREATE DATABASE
+// was seen.
+func (l *Loader) ensureDatabase(ctx context.Context, conn *sql.Conn, schema, ts string) error {
+	l.ddlMu.Lock()
+	defer l.ddlMu.Unlock()
+	if l.createdDBs[ts] {
+		return nil
+	}
+	q := "CREATE DATABASE IF NOT EXISTS " + sqlq.QuoteName(ts)
+	if dbStmt, ok := l.schemaStmts[schema]; ok {
+		var err error
+		if q, err = rewriteCreateDatabase(dbStmt, sqlq.QuoteName(ts)); err != nil {
+			return err
+		}
+	}
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create database %s: %w", sqlq.QuoteName(ts), err)
+	}
+	l.createdDBs[ts] = true
+	return nil
+}
+
+// tableLock is the lock that serialises the creation of target table key.
+func (l *Loader) tableLock(key [2]string) *sync.Mutex {
+	l.ddlMu.Lock()
+	defer l.ddlMu.Unlock()
+	mu := l.tableLocks[key]
+	if mu == nil {
+		mu = new(sync.Mutex)
+		l.tableLocks[key] = mu
+	}
+	return mu
 }
 
 // closeConn returns conn to the pool, or discards it when a file changed its session
