@@ -82,9 +82,10 @@ var guards = map[site]guard{
 		callers: map[site]string{{"relay/purge.go", "purge"}: "(relayFile{i, sub, f}).compare(limit) >= 0"},
 	},
 	// Test and benchmark tooling, never reached by a task.
-	{"internal/mysqltest/server.go", "Stop"}:  {why: "removes the throwaway server's own temp dir", in: "s.Dir"},
-	{"internal/etcdtest/etcdtest.go", "Stop"}: {why: "removes the embedded etcd's own temp dir", in: `strings.Contains(s.Dir, "etcdtest-")`},
-	{"scripts/bench/phases/main.go", "load"}:  {why: "benchmark drops its own bench schemas", in: "o.schema"},
+	{"internal/mysqltest/server.go", "Stop"}:             {why: "removes the throwaway server's own temp dir", in: "s.Dir"},
+	{"internal/etcdtest/etcdtest.go", "Stop"}:            {why: "removes the embedded etcd's own temp dir", in: `strings.Contains(s.Dir, "etcdtest-")`},
+	{"scripts/bench/phases/pipeline.go", "freshPipeDir"}: {why: "benchmark empties its own pipelined dump dir", in: `o.dir + "-pipe"`},
+	{"scripts/bench/phases/main.go", "resetTarget"}:      {why: "benchmark drops its own bench schemas", in: "o.schema"},
 }
 
 // destructive matches SQL that destroys data at the start of a string literal (the

@@ -202,14 +202,8 @@ func procCPU(pid int) float64 {
 // load drops the target schema and the loader's checkpoints, then loads the dump once
 // with variant v and returns the seconds it took.
 func load(ctx context.Context, admin *sql.DB, dst dbconn.Config, o options, v variant) (float64, error) {
-	const meta = "bench_phases_meta"
-	for _, q := range []string{
-		"DROP DATABASE IF EXISTS `" + o.schema + "`",
-		"DROP DATABASE IF EXISTS `" + meta + "`",
-	} {
-		if _, err := admin.ExecContext(ctx, q); err != nil {
-			return 0, fmt.Errorf("%s: %w", q, err)
-		}
+	if err := resetTarget(ctx, admin, o); err != nil {
+		return 0, err
 	}
 	target := dst
 	target.Params = v.params
@@ -218,7 +212,7 @@ func load(ctx context.Context, admin *sql.DB, dst dbconn.Config, o options, v va
 		Dir:         o.dir,
 		Threads:     o.threads,
 		OnDuplicate: v.onDuplicate,
-		MetaSchema:  meta,
+		MetaSchema:  benchMeta,
 		Task:        "phases",
 		Source:      "src",
 		BatchBytes:  v.batchBytes,
@@ -248,4 +242,21 @@ func dirSize(dir string) (int64, error) {
 		n += info.Size()
 	}
 	return n, nil
+}
+
+// benchMeta is the loader's meta schema in every phase.
+const benchMeta = "bench_phases_meta"
+
+// resetTarget drops the benchmark's own schema and the phases' meta schema on the target,
+// so every load starts from an empty target.
+func resetTarget(ctx context.Context, admin *sql.DB, o options) error {
+	for _, q := range []string{
+		"DROP DATABASE IF EXISTS `" + o.schema + "`",
+		"DROP DATABASE IF EXISTS `" + benchMeta + "`",
+	} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
 }

@@ -25,23 +25,17 @@ const (
 // first file reached the loader and when the dump ended. Without dm's control plane it
 // tells the data path's own pipelining cost from the task's overhead.
 func pipelined(ctx context.Context, admin *sql.DB, src, dst dbconn.Config, o options) error {
-	dir := o.dir + "-pipe"
-	if err := os.RemoveAll(dir); err != nil {
+	dir, err := freshPipeDir(o)
+	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	const meta = "bench_phases_meta"
-	for _, q := range []string{
-		"DROP DATABASE IF EXISTS `" + o.schema + "`",
-		"DROP DATABASE IF EXISTS `" + meta + "`",
-	} {
-		if _, err := admin.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
+	defer freshPipeDir(o)
+	if err := resetTarget(ctx, admin, o); err != nil {
+		return err
 	}
 	l, err := loader.New(loader.Config{
 		Target: dst, Dir: dir, Threads: o.threads, OnDuplicate: loader.OnDuplicateReplace,
-		MetaSchema: meta, Task: "phases", Source: "src", BatchBytes: pipeBatchBytes,
+		MetaSchema: benchMeta, Task: "phases", Source: "src", BatchBytes: pipeBatchBytes,
 	})
 	if err != nil {
 		return fmt.Errorf("loader: %w", err)
@@ -85,4 +79,11 @@ func pipelined(ctx context.Context, admin *sql.DB, src, dst dbconn.Config, o opt
 		pipeFileSize>>20, pipeBatchBytes>>20, wall.Seconds(), time.Duration(firstData.Load()).Seconds(),
 		dumpEnd.Seconds(), procCPU(o.dstPID)-cpu0, procCPU(os.Getpid())-self0)
 	return nil
+}
+
+// freshPipeDir empties the pipelined phase's own dump directory (-dir with "-pipe"
+// appended, which this tool alone writes) and returns its path.
+func freshPipeDir(o options) (string, error) {
+	dir := o.dir + "-pipe"
+	return dir, os.RemoveAll(dir)
 }
