@@ -7,17 +7,31 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // loadFile loads one data file, retrying transient failures. Every retry starts from the
 // checkpoint committed in the target, so no statement is applied twice.
 func (l *Loader) loadFile(ctx context.Context, j *job) error {
+	if b, ok := ldBufPool.Get().(*[]byte); ok {
+		j.ldBuf = (*b)[:0]
+	}
+	defer func() {
+		if cap(j.ldBuf) <= maxPooledBuf {
+			b := j.ldBuf[:0]
+			ldBufPool.Put(&b)
+		}
+		j.ldBuf = nil
+	}()
 	err := l.retry(ctx, j.name, func() (bool, error) { return l.loadFileOnce(ctx, j) })
 	if err != nil {
 		return fmt.Errorf("load %s: %w", j.path, err)
 	}
 	return nil
 }
+
+// ldBufPool recycles the LOAD DATA path's data buffers across files (see readerPool).
+var ldBufPool sync.Pool
 
 // loadFileOnce loads j from its committed checkpoint to the end on one connection. It
 // reports whether it committed anything.
@@ -68,6 +82,7 @@ func (l *Loader) loadFileOnce(ctx context.Context, j *job) (progressed bool, err
 		return false, err
 	}
 	r := newStmtReader(f, start, j.prefix, l.pieceLimit)
+	defer func() { r.release() }()
 	if start > offset {
 		// Nothing but the prelude before start: the first transaction covers it.
 		start = offset
@@ -87,6 +102,7 @@ func (l *Loader) loadFileOnce(ctx context.Context, j *job) (progressed bool, err
 			if _, err := f.Seek(from, io.SeekStart); err != nil {
 				return progressed, err
 			}
+			r.release()
 			r = newStmtReader(f, from, j.prefix, l.pieceLimit)
 			continue
 		}
@@ -108,6 +124,7 @@ func (l *Loader) loadFileOnce(ctx context.Context, j *job) (progressed bool, err
 // (the file size if there is none) and whether the session was changed.
 func (l *Loader) applyPrelude(ctx context.Context, conn *sql.Conn, f *os.File, j *job) (dataStart int64, tainted bool, err error) {
 	r := newStmtReader(f, 0, j.prefix, l.pieceLimit)
+	defer r.release()
 	for {
 		p, err := r.next()
 		if errors.Is(err, io.EOF) {
