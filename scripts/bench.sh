@@ -401,6 +401,17 @@ task_status() {
 	IFS=$'\t' read -r ST_STAGE ST_UNIT ST_SYNCED ST_SFILE ST_SPOS ST_MFILE ST_MPOS ST_EVENTS ST_BEHIND ST_ERR <<<"$line"
 }
 
+# catch_up NAME WHAT LOG: starts incremental task NAME and waits until its syncer is synced
+# at (END_FILE, END_POS), with scripts/bench/runtask (one Go poller, not a curl + python3
+# per poll, which took ~15 % of the machine from the applier being timed). Sets CU_S (seconds
+# from the start request) and CU_EVENTS (the task's total_events then).
+catch_up() {
+	local timing
+	timing=$(timeout "$STEP_TIMEOUT" "$WORK/runtask" -api "$API" -task "$1" -until "$END_FILE:$END_POS") ||
+		die "$2 did not catch up to ($END_FILE, $END_POS) (log: $3)"
+	read -r CU_S _ CU_EVENTS <<<"$timing"
+}
+
 # ---------------------------------------------------------------------------- full
 # median: the median of the numbers on stdin (the lower middle one for an even count).
 median() { sort -g | awk '{ v[n++] = $1 } END { if (n) print v[int((n - 1) / 2)] }'; }
@@ -505,7 +516,7 @@ full_dmkit() {
 	local timing
 	timing=$(timeout "$STEP_TIMEOUT" "$WORK/runtask" -api "$API" -task bench-full) ||
 		die "dmkit full task did not finish (log: $WORK/dm-full$1.log)"
-	read -r D_S D_DUMP <<<"$timing"
+	read -r D_S D_DUMP _ <<<"$timing"
 	perf_stop "dmkit-full$1"
 	D_CPU=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
 	D_RSS=$(hwm_mb "$DMPID")
@@ -821,17 +832,8 @@ relay_catchup() {
 		\"source_config\":{\"incr_migrate_conf\":{$conf},
 		\"source_conf\":[{\"source_name\":\"src\",\"binlog_name\":\"$SNAP_FILE\",\"binlog_pos\":$SNAP_POS}]}}}"
 	rl_cpu0=$(cpu "$DMPID")
-	t0=$(now)
-	api POST /tasks/bench-relay/start
-	deadline=$(($(date +%s) + STEP_TIMEOUT))
-	while :; do
-		task_status bench-relay
-		if [ "$ST_SYNCED" = true ] && [ "$ST_SFILE" = "$END_FILE" ] && [ "$ST_SPOS" -ge "$END_POS" ]; then break; fi
-		[ "$ST_STAGE" = Paused ] && die "dmkit relay task paused: $ST_ERR (log: $WORK/dm-incr.log)"
-		[ "$(date +%s)" -lt "$deadline" ] || die "dmkit (relay) did not catch up in $STEP_TIMEOUT s (syncer at ($ST_SFILE, $ST_SPOS))"
-		sleep 0.1
-	done
-	rl_s=$(calc "$(now) - $t0")
+	catch_up bench-relay "dmkit (relay)" "$WORK/dm-incr.log"
+	rl_s=$CU_S
 	rl_cpu=$(cpu_secs "$rl_cpu0" "$(cpu "$DMPID")")
 	rss1=$(hwm_mb "$DMPID")
 	kind=$(curl -s "$API/tasks/bench-relay/status" | python3 -c 'import json, sys
@@ -869,7 +871,7 @@ run_natives() {
 # (loaded with the same snapshot), timed like the first; sets B_S, B_CPU, B_DST_CPU, B_RSS.
 # The first dm-server keeps running meanwhile, idle.
 incr_dmkit_b() {
-	local api_a=$API pid_a=$DMPID t0 deadline dm_cpu0 dst_cpu0
+	local api_a=$API pid_a=$DMPID dm_cpu0 dst_cpu0
 	DM_EXE="$WORK/dm-server-b" start_dm incrb
 	create_dm_source
 	api POST /tasks "{\"task\":{\"name\":\"bench-incr\",\"task_mode\":\"incremental\",\"on_duplicate\":\"replace\",
@@ -881,17 +883,8 @@ incr_dmkit_b() {
 	log "dmkit B ($DM_BIN_B): the same incremental task into dmdstb"
 	dm_cpu0=$(cpu "$DMPID")
 	dst_cpu0=$(cpu "${MPID[dmdstb]}")
-	t0=$(now)
-	api POST /tasks/bench-incr/start
-	deadline=$(($(date +%s) + STEP_TIMEOUT))
-	while :; do
-		task_status bench-incr
-		if [ "$ST_SYNCED" = true ] && [ "$ST_SFILE" = "$END_FILE" ] && [ "$ST_SPOS" -ge "$END_POS" ]; then break; fi
-		[ "$ST_STAGE" = Paused ] && die "dmkit B task paused: $ST_ERR (log: $WORK/dm-incrb.log)"
-		[ "$(date +%s)" -lt "$deadline" ] || die "dmkit B did not catch up in $STEP_TIMEOUT s"
-		sleep 0.1
-	done
-	B_S=$(calc "$(now) - $t0")
+	catch_up bench-incr "dmkit B" "$WORK/dm-incrb.log"
+	B_S=$CU_S
 	B_CPU=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
 	B_DST_CPU=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dmdstb]}")")
 	B_RSS=$(hwm_mb "$DMPID")
@@ -985,27 +978,16 @@ bench_incr() {
 		\"source_config\":{\"incr_migrate_conf\":{$incr_conf},
 		\"source_conf\":[{\"source_name\":\"src\",\"binlog_name\":\"$SNAP_FILE\",\"binlog_pos\":$SNAP_POS}]}}}"
 	log "dmkit: task_mode=incremental from ($SNAP_FILE, $SNAP_POS), incr_migrate_conf {$incr_conf}"
-	local dm_cpu0 dst_cpu0 t0 deadline
+	local dm_cpu0 dst_cpu0 deadline
 	dm_cpu0=$(cpu "$DMPID")
 	dst_cpu0=$(cpu "${MPID[dmdst]}")
 	perf_start dmkit-incr "${MPID[dmdst]}" "$DMPID"
-	t0=$(now)
-	api POST /tasks/bench-incr/start
-	deadline=$(($(date +%s) + STEP_TIMEOUT))
-	while :; do
-		task_status bench-incr
-		if [ "$ST_SYNCED" = true ] && [ "$ST_SFILE" = "$END_FILE" ] && [ "$ST_SPOS" -ge "$END_POS" ]; then break; fi
-		[ "$ST_STAGE" = Paused ] && die "dmkit incremental task paused: $ST_ERR (log: $WORK/dm-incr.log)"
-		[ "$(date +%s)" -lt "$deadline" ] || die "dmkit did not catch up in $STEP_TIMEOUT s (syncer at ($ST_SFILE, $ST_SPOS))"
-		sleep 0.1
-	done
-	local dm_s dm_cpu dm_rss dm_dst_cpu dm_events
-	dm_s=$(calc "$(now) - $t0")
+	catch_up bench-incr "dmkit incremental" "$WORK/dm-incr.log"
+	local dm_s=$CU_S dm_cpu dm_rss dm_dst_cpu dm_events=$CU_EVENTS
 	perf_stop dmkit-incr
 	dm_cpu=$(cpu_secs "$dm_cpu0" "$(cpu "$DMPID")")
 	dm_dst_cpu=$(cpu_secs "$dst_cpu0" "$(cpu "${MPID[dmdst]}")")
 	dm_rss=$(hwm_mb "$DMPID")
-	dm_events=$ST_EVENTS
 	log "dmkit: caught up in $dm_s s ($dm_events events), dm-server CPU $dm_cpu s, target mariadbd CPU $dm_dst_cpu s, peak RSS $dm_rss MiB"
 	[ "$INCR_ORDER" != dmkit-first ] || run_natives
 	local b_line=""
