@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dmkit/dmkit/internal/dumpfile"
 	"github.com/dmkit/dmkit/internal/sqlq"
@@ -107,23 +108,24 @@ func (l *Loader) completeCheckpoint(ctx context.Context, q querier, name string,
 const createdPrefix = "created-table:"
 
 // markCreated records, before the CREATE TABLE runs, that the load is about to create
-// schema.table — unless the table exists already, which makes it not this load's.
-func (l *Loader) markCreated(ctx context.Context, q querier, schema, table string) error {
+// schema.table — unless the table exists already, which makes it not this load's. It
+// reports whether the table is about to be created.
+func (l *Loader) markCreated(ctx context.Context, q querier, schema, table string) (bool, error) {
 	var n int
 	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
 		schema, table).Scan(&n); err != nil {
-		return fmt.Errorf("check whether %s exists: %w", sqlq.QuoteTable(schema, table), err)
+		return false, fmt.Errorf("check whether %s exists: %w", sqlq.QuoteTable(schema, table), err)
 	}
 	if n > 0 {
-		return nil
+		return false, nil
 	}
 	_, err := q.ExecContext(ctx, "INSERT IGNORE INTO "+l.cpTable+
 		" (id, filename, cp_schema, cp_table, `offset`, end_pos) VALUES (?, ?, ?, ?, 0, 0)",
 		l.cfg.Source, createdPrefix+schema+"."+table, schema, table)
 	if err != nil {
-		return fmt.Errorf("record the creation of %s: %w", sqlq.QuoteTable(schema, table), err)
+		return false, fmt.Errorf("record the creation of %s: %w", sqlq.QuoteTable(schema, table), err)
 	}
-	return nil
+	return true, nil
 }
 
 // createdByLoad returns the target tables this source's load created.
@@ -157,8 +159,8 @@ func missingTable(err error) bool {
 // checkpoint row exists (a missing checkpoint table counts as none).
 func (l *Loader) Fresh(ctx context.Context) (bool, error) {
 	var one int
-	err := l.db.QueryRowContext(ctx, "SELECT 1 FROM "+l.cpTable+" WHERE id = ? AND filename NOT LIKE ? LIMIT 1",
-		l.cfg.Source, createdPrefix+"%").Scan(&one)
+	err := l.db.QueryRowContext(ctx, "SELECT 1 FROM "+l.cpTable+" WHERE id = ? AND filename NOT LIKE ? AND filename NOT LIKE ? LIMIT 1",
+		l.cfg.Source, createdPrefix+"%", deferredPrefix+"%").Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows), missingTable(err):
 		return true, nil
@@ -169,8 +171,8 @@ func (l *Loader) Fresh(ctx context.Context) (bool, error) {
 }
 
 // Done reports whether every schema and data file of Dir has been fully loaded: each has
-// a checkpoint at its end, and the file still has the size recorded there. An empty dump
-// is done.
+// a checkpoint at its end, and the file still has the size recorded there, and no table
+// still waits for its deferred indexes. An empty dump is done.
 func (l *Loader) Done(ctx context.Context) (bool, error) {
 	entries, err := scanDir(l.cfg.Dir)
 	if err != nil {
@@ -190,6 +192,9 @@ func (l *Loader) Done(ctx context.Context) (bool, error) {
 		var offset, endPos int64
 		if err := rows.Scan(&name, &offset, &endPos); err != nil {
 			return false, fmt.Errorf("loader: read checkpoints: %w", err)
+		}
+		if strings.HasPrefix(name, deferredPrefix) {
+			return false, nil // a table still lacks indexes the load deferred
 		}
 		if offset == endPos {
 			complete[name] = endPos
@@ -228,7 +233,10 @@ func (l *Loader) ResetForRedo(ctx context.Context, truncate [][2]string) error {
 	if err := l.fence(ctx, l.db); err != nil {
 		return err
 	}
-	if _, err := l.db.ExecContext(ctx, "DELETE FROM "+l.cpTable+" WHERE id = ? AND filename NOT LIKE ?", l.cfg.Source, createdPrefix+"%"); err != nil && !missingTable(err) {
+	// The marks of tables created without their plain indexes stay: the redone load adds
+	// them when it is done (deferindex.go).
+	if _, err := l.db.ExecContext(ctx, "DELETE FROM "+l.cpTable+" WHERE id = ? AND filename NOT LIKE ? AND filename NOT LIKE ?",
+		l.cfg.Source, createdPrefix+"%", deferredPrefix+"%"); err != nil && !missingTable(err) {
 		return fmt.Errorf("loader: delete checkpoints: %w", err)
 	}
 	for _, t := range truncate {
@@ -248,6 +256,7 @@ func (l *Loader) ResetForRedo(ctx context.Context, truncate [][2]string) error {
 	l.ddlMu.Lock()
 	clear(l.createdDBs)
 	clear(l.createdTables)
+	clear(l.deferred)
 	l.ddlMu.Unlock()
 	l.progMu.Lock()
 	clear(l.files)

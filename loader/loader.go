@@ -95,6 +95,12 @@ type Config struct {
 	// checkpoint rows do not reach the target's binlog, so its replicas do not see the
 	// copy. The target user needs SUPER / BINLOG ADMIN; without it every connection fails.
 	DisableBinlog bool
+	// DeferIndexes creates each table the load creates without its plain (non-unique)
+	// secondary indexes and adds them with one ALTER TABLE when every file of the Run is
+	// loaded (deferindex.go): the target sorts them once instead of updating them for every
+	// row. Unique and primary keys stay in the CREATE, so duplicate handling is unchanged;
+	// tables that existed before the load are never altered.
+	DeferIndexes bool
 	// Fence, when set, is asked right before every COMMIT with the transaction, and
 	// before every CREATE with the connection: an error rolls back and stops the load for
 	// good. dm uses it so that a worker whose binding moved to another worker writes
@@ -137,6 +143,7 @@ type Loader struct {
 	schemaStmts   map[string][]byte // source schema → its CREATE DATABASE, for createTable
 	createdTables map[[2]string]bool
 	tableLocks    map[[2]string]*sync.Mutex // per target table: createTable
+	deferred      map[[2]string][]string    // target table → ADD clauses still to run (deferindex.go)
 
 	progMu   sync.Mutex
 	files    map[string]*fileProgress // data files seen, by base name
@@ -176,6 +183,7 @@ func New(cfg Config) (*Loader, error) {
 		schemaStmts:   map[string][]byte{},
 		createdTables: map[[2]string]bool{},
 		tableLocks:    map[[2]string]*sync.Mutex{},
+		deferred:      map[[2]string][]string{},
 		files:         map[string]*fileProgress{},
 	}, nil
 }
@@ -453,6 +461,9 @@ func (l *Loader) Run(ctx context.Context, files <-chan string) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
+	}
+	if err := l.addDeferredIndexes(ctx); err != nil {
+		return fmt.Errorf("loader: %w", err)
 	}
 	l.log.Info("load finished", "finished_bytes", l.finished.Load(), "total_bytes", l.total.Load())
 	return nil

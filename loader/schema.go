@@ -124,7 +124,11 @@ func (l *Loader) createTable(ctx context.Context, conn *sql.Conn, schema, table 
 	if err := l.fence(ctx, conn); err != nil {
 		return err
 	}
-	if err := l.markCreated(ctx, conn, ts, tt); err != nil {
+	created, err := l.markCreated(ctx, conn, ts, tt)
+	if err != nil {
+		return err
+	}
+	if q, err = l.deferIndexes(ctx, conn, key, q, created); err != nil {
 		return err
 	}
 	if _, err := conn.ExecContext(ctx, q); err != nil {
@@ -135,6 +139,35 @@ func (l *Loader) createTable(ctx context.Context, conn *sql.Conn, schema, table 
 	l.ddlMu.Unlock()
 	l.log.Info("created table", "schema", ts, "table", tt, "source_schema", schema, "source_table", table)
 	return nil
+}
+
+// deferIndexes returns the CREATE TABLE to run for target table key: without its plain
+// secondary indexes when the load creates the table now and Config.DeferIndexes is set
+// (the indexes are then remembered, and marked in the checkpoints, for the end of the
+// Run). A table created so by an earlier, interrupted run has its indexes remembered
+// again; its CREATE TABLE IF NOT EXISTS is a no-op.
+func (l *Loader) deferIndexes(ctx context.Context, conn *sql.Conn, key [2]string, q string, created bool) (string, error) {
+	if !l.cfg.DeferIndexes {
+		return q, nil
+	}
+	base, adds := deferrableIndexes(q)
+	if len(adds) == 0 {
+		return q, nil
+	}
+	if created {
+		if err := l.markDeferred(ctx, conn, key[0], key[1]); err != nil {
+			return "", err
+		}
+	} else if pending, err := l.deferredPending(ctx, conn, key[0], key[1]); err != nil || !pending {
+		return q, err
+	}
+	l.ddlMu.Lock()
+	l.deferred[key] = adds
+	l.ddlMu.Unlock()
+	if created {
+		return base, nil
+	}
+	return q, nil
 }
 
 // ensureDatabase creates target schema ts for source schema `schema` if this load has not

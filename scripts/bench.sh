@@ -33,7 +33,7 @@
 #                                    (2000 saturates a 2-core machine running source + applier)
 #   PHASES [0]                       full: 1 also times dmkit's dumper alone and its loader alone
 #                                    (scripts/bench/phases) for each of PHASE_VARIANTS
-#   PHASE_VARIANTS [replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16]
+#   PHASE_VARIANTS [replace,replace+keepidx,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16]
 #   PHASE_RUNS [2]                   loads per variant
 #   ON_DUPLICATE [replace]           full: the dmkit task's on_duplicate (error = plain INSERT)
 #   VERIFY [off]                     full, verify: the dmkit task's verify setting (off: the copy
@@ -45,7 +45,8 @@
 #   MYLOADER_BINLOG [0]              1 runs myloader with -e (its loads go to the binlog too)
 #   STEP_TIMEOUT [1800]              seconds any one step may take
 #   PERF [0]                         1 records perf profiles (target mariadbd, dm-server) of each
-#                                    timed phase into the work dir, which is then kept
+#                                    timed phase into the work dir, which is then kept (with
+#                                    PHASES=1 also Go CPU profiles of the phases: phases-*.pprof)
 #   DURABILITY [default]             durability profile of ALL servers: default =
 #                                    innodb_flush_log_at_trx_commit=1, sync_binlog MariaDB's
 #                                    default (0); relaxed = innodb_flush_log_at_trx_commit=2,
@@ -102,7 +103,7 @@ ON_DUPLICATE=${ON_DUPLICATE:-replace}
 VERIFY=${VERIFY:-off}
 VERIFY_RUNS=${VERIFY_RUNS:-3}
 PHASES=${PHASES:-0}
-PHASE_VARIANTS=${PHASE_VARIANTS:-replace,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16}
+PHASE_VARIANTS=${PHASE_VARIANTS:-replace,replace+keepidx,error,replace+nobinlog,error+nobinlog+nouniq,replace+batch16}
 PHASE_RUNS=${PHASE_RUNS:-2}
 TARGET_LOG_BIN=${TARGET_LOG_BIN:-1}
 MYLOADER_BINLOG=${MYLOADER_BINLOG:-0}
@@ -638,7 +639,8 @@ bench_full() {
 		go build -o "$WORK/phases" ./scripts/bench/phases || die "go build ./scripts/bench/phases failed"
 		timeout "$STEP_TIMEOUT" "$WORK/phases" -src "127.0.0.1:${PORT[src]}" -dst "127.0.0.1:${PORT[dst]}" \
 			-user $USER_NAME -password $USER_PASS -schema $DB -dir "$WORK/phases-dump" -threads "$THREADS" \
-			-runs "$PHASE_RUNS" -variants "$PHASE_VARIANTS" -dstpid "${MPID[dst]}" >"$WORK/phases.out" 2>&1 ||
+			-runs "$PHASE_RUNS" -variants "$PHASE_VARIANTS" -dstpid "${MPID[dst]}" \
+			$([ "$PERF" = 1 ] && echo "-cpuprofile $WORK/phases") >"$WORK/phases.out" 2>&1 ||
 			{ cat "$WORK/phases.out" >&2; die "scripts/bench/phases failed"; }
 		cat "$WORK/phases.out" >&2
 		sum_line "phases (dmkit packages alone; compare: mydumper $A_DUMP s, myloader $A_LOAD s in the last anchor run):"

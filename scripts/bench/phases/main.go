@@ -9,7 +9,8 @@
 //
 // A variant is an on_duplicate mode (replace, error, ignore) followed by modifiers joined
 // with "+": nobinlog (the loader's sessions SET sql_log_bin=0), nouniq (unique_checks=0),
-// batchN (N MiB per transaction; DM's default is 1). Every load starts from an empty
+// batchN (N MiB per transaction; DM's default is 1), keepidx (tables created with every
+// index instead of the task's deferred plain secondary indexes). Every load starts from an empty
 // target: the schema and the loader's meta schema are dropped first.
 package main
 
@@ -20,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +38,7 @@ type options struct {
 	threads, runs                                   int
 	dstPID                                          int // target mariadbd, for its CPU seconds
 	pipelined                                       bool
+	cpuProfile                                      string // file-name prefix of Go CPU profiles; "" = none
 }
 
 // variant is one loader configuration to time.
@@ -44,6 +47,7 @@ type variant struct {
 	onDuplicate string
 	batchBytes  int
 	params      map[string]string
+	keepIndexes bool // +keepidx: create tables with every index (no Config.DeferIndexes)
 }
 
 func main() {
@@ -59,6 +63,7 @@ func main() {
 	flag.IntVar(&o.runs, "runs", 1, "loads per variant (interleaved)")
 	flag.IntVar(&o.dstPID, "dstpid", 0, "`pid` of the target mariadbd on this machine: also report its CPU seconds per load")
 	flag.BoolVar(&o.pipelined, "pipelined", true, "also time the dumper and loader pipelined as a full task runs them, once per run")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write Go CPU profiles of the first dump, load and pipelined run to `prefix`-dump.pprof, -load-VARIANT.pprof, -pipelined.pprof")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -82,6 +87,8 @@ func parseVariant(s string) (variant, error) {
 			v.params["sql_log_bin"] = "0"
 		case m == "nouniq":
 			v.params["unique_checks"] = "0"
+		case m == "keepidx":
+			v.keepIndexes = true
 		case strings.HasPrefix(m, "batch"):
 			n, err := strconv.Atoi(strings.TrimPrefix(m, "batch"))
 			if err != nil || n <= 0 {
@@ -89,7 +96,7 @@ func parseVariant(s string) (variant, error) {
 			}
 			v.batchBytes = n << 20
 		default:
-			return v, fmt.Errorf("variant %q: modifier %q is unknown; use nobinlog, nouniq or batchN", s, m)
+			return v, fmt.Errorf("variant %q: modifier %q is unknown; use nobinlog, nouniq, keepidx or batchN", s, m)
 		}
 	}
 	return v, nil
@@ -125,17 +132,22 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("dumper: %w", err)
 	}
+	stopProfile := startProfile(o, "dump")
+	self0 := procCPU(os.Getpid())
 	start := time.Now()
-	if _, err := d.Run(ctx); err != nil {
+	_, err = d.Run(ctx)
+	dumpSecs := time.Since(start).Seconds()
+	dumpCPU := procCPU(os.Getpid()) - self0
+	stopProfile()
+	if err != nil {
 		return fmt.Errorf("dump: %w", err)
 	}
-	dumpSecs := time.Since(start).Seconds()
 	size, err := dirSize(o.dir)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("dumper alone: %.2f s, %.1f MiB of files (%.1f MiB/s), %d threads\n",
-		dumpSecs, float64(size)/(1<<20), float64(size)/(1<<20)/dumpSecs, o.threads)
+	fmt.Printf("dumper alone: %.2f s, %.1f MiB of files (%.1f MiB/s), %d threads, phases CPU %.2f s\n",
+		dumpSecs, float64(size)/(1<<20), float64(size)/(1<<20)/dumpSecs, o.threads, dumpCPU)
 
 	admin, err := dbconn.Open(ctx, dst, "")
 	if err != nil {
@@ -143,32 +155,68 @@ func run(ctx context.Context, o options) error {
 	}
 	defer admin.Close()
 	times := make([][]float64, len(variants))
-	cpus := make([][]float64, len(variants)) // target CPU seconds per load (with -dstpid)
+	cpus := make([][]float64, len(variants))  // target CPU seconds per load (with -dstpid)
+	selfs := make([][]float64, len(variants)) // this process's (the loader's) CPU seconds per load
 	for r := 0; r < o.runs; r++ {
 		for i, v := range variants {
-			cpu0 := procCPU(o.dstPID)
+			stopProfile := func() {}
+			if r == 0 {
+				stopProfile = startProfile(o, "load-"+v.name)
+			}
+			cpu0, self0 := procCPU(o.dstPID), procCPU(os.Getpid())
 			secs, err := load(ctx, admin, dst, o, v)
+			stopProfile()
 			if err != nil {
 				return fmt.Errorf("load %s (run %d): %w", v.name, r+1, err)
 			}
-			cpu := procCPU(o.dstPID) - cpu0
+			cpu, self := procCPU(o.dstPID)-cpu0, procCPU(os.Getpid())-self0
 			times[i] = append(times[i], secs)
 			cpus[i] = append(cpus[i], cpu)
-			fmt.Printf("  run %d %-28s %.2f s, target CPU %.2f s\n", r+1, v.name, secs, cpu)
+			selfs[i] = append(selfs[i], self)
+			fmt.Printf("  run %d %-28s %.2f s, target CPU %.2f s, loader CPU %.2f s\n", r+1, v.name, secs, cpu, self)
 		}
 		if o.pipelined {
-			if err := pipelined(ctx, admin, src, dst, o); err != nil {
+			stopProfile := func() {}
+			if r == 0 {
+				stopProfile = startProfile(o, "pipelined")
+			}
+			err := pipelined(ctx, admin, src, dst, o)
+			stopProfile()
+			if err != nil {
 				return fmt.Errorf("pipelined run %d: %w", r+1, err)
 			}
 		}
 	}
 	fmt.Printf("loader alone, %d threads (%d runs each):\n", o.threads, o.runs)
-	fmt.Printf("  %-28s %8s %8s %10s %14s\n", "variant", "min s", "median s", "MiB/s(med)", "dst CPU s(med)")
+	fmt.Printf("  %-28s %8s %8s %10s %14s %17s\n", "variant", "min s", "median s", "MiB/s(med)", "dst CPU s(med)", "loader CPU s(med)")
 	for i, v := range variants {
-		fmt.Printf("  %-28s %8.2f %8.2f %10.1f %14.2f\n", v.name, slices.Min(times[i]), median(times[i]),
-			float64(size)/(1<<20)/median(times[i]), median(cpus[i]))
+		fmt.Printf("  %-28s %8.2f %8.2f %10.1f %14.2f %17.2f\n", v.name, slices.Min(times[i]), median(times[i]),
+			float64(size)/(1<<20)/median(times[i]), median(cpus[i]), median(selfs[i]))
 	}
 	return nil
+}
+
+// startProfile starts a Go CPU profile into -cpuprofile's prefix + "-" + name + ".pprof"
+// and returns its stop; without -cpuprofile both do nothing. A profile that cannot be
+// written is reported and skipped: it must not fail the timing.
+func startProfile(o options, name string) func() {
+	if o.cpuProfile == "" {
+		return func() {}
+	}
+	f, err := os.Create(o.cpuProfile + "-" + name + ".pprof")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "phases: cpu profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "phases: cpu profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // median is the lower middle value of v.
@@ -216,6 +264,8 @@ func load(ctx context.Context, admin *sql.DB, dst dbconn.Config, o options, v va
 		Task:        "phases",
 		Source:      "src",
 		BatchBytes:  v.batchBytes,
+		// As a task loads (dm/units_full.go), unless the variant says keepidx.
+		DeferIndexes: !v.keepIndexes,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("loader: %w", err)

@@ -36,6 +36,7 @@ func pipelined(ctx context.Context, admin *sql.DB, src, dst dbconn.Config, o opt
 	l, err := loader.New(loader.Config{
 		Target: dst, Dir: dir, Threads: o.threads, OnDuplicate: loader.OnDuplicateReplace,
 		MetaSchema: benchMeta, Task: "phases", Source: "src", BatchBytes: pipeBatchBytes,
+		DeferIndexes: true, // as dm/units_full.go loads
 	})
 	if err != nil {
 		return fmt.Errorf("loader: %w", err)
