@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dmkit/dmkit/internal/mysqltest"
 	"github.com/dmkit/dmkit/internal/sqlq"
 )
 
@@ -127,21 +128,7 @@ INSERT INTO defx.pre SELECT seq, seq FROM mysql.seq_1_to_100;`)
 	tg := openDB(t, tgt)
 	indexes := func(table string) []string {
 		t.Helper()
-		rows, err := tg.QueryContext(ctx, "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'defx' AND TABLE_NAME = ?", table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, n)
-		}
-		slices.Sort(out)
-		return out
+		return mysqltest.QueryStrings(t, tg, "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'defx' AND TABLE_NAME = ?", table)
 	}
 	if got := indexes("sb"); !slices.Equal(got, []string{"PRIMARY", "uq"}) {
 		t.Errorf("indexes of sb during the load = %q, want PRIMARY and uq only (k_1, kc deferred)", got)

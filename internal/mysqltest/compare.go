@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/dmkit/dmkit/internal/sqlq"
@@ -214,4 +215,20 @@ func WaitEqual(ctx context.Context, src *sql.DB, srcSchema, srcTable string, dst
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// QueryStrings runs a query of one string column on db and returns its values sorted,
+// failing t on error.
+func QueryStrings(t testing.TB, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	out, err := scanStrings(rows)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	slices.Sort(out)
+	return out
 }
