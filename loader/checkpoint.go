@@ -119,14 +119,24 @@ func (l *Loader) markCreated(ctx context.Context, q querier, schema, table strin
 	if n > 0 {
 		return false, nil
 	}
-	_, err := q.ExecContext(ctx, "INSERT IGNORE INTO "+l.cpTable+
-		" (id, filename, cp_schema, cp_table, `offset`, end_pos) VALUES (?, ?, ?, ?, 0, 0)",
-		l.cfg.Source, createdPrefix+schema+"."+table, schema, table)
-	if err != nil {
+	if err := l.mark(ctx, q, createdPrefix, schema, table); err != nil {
 		return false, fmt.Errorf("record the creation of %s: %w", sqlq.QuoteTable(schema, table), err)
 	}
 	return true, nil
 }
+
+// mark writes the checkpoint row prefix+schema.table (a mark about a target table, not a
+// file: offset and end 0).
+func (l *Loader) mark(ctx context.Context, q querier, prefix, schema, table string) error {
+	_, err := q.ExecContext(ctx, "INSERT IGNORE INTO "+l.cpTable+
+		" (id, filename, cp_schema, cp_table, `offset`, end_pos) VALUES (?, ?, ?, ?, 0, 0)",
+		l.cfg.Source, prefix+schema+"."+table, schema, table)
+	return err
+}
+
+// fileRows restricts a checkpoint query to the rows of files, leaving out the marks about
+// tables (createdPrefix, deferredPrefix; neither holds a LIKE wildcard or a quote).
+const fileRows = " AND filename NOT LIKE '" + createdPrefix + "%' AND filename NOT LIKE '" + deferredPrefix + "%'"
 
 // createdByLoad returns the target tables this source's load created.
 func (l *Loader) createdByLoad(ctx context.Context) (map[[2]string]bool, error) {
@@ -159,8 +169,7 @@ func missingTable(err error) bool {
 // checkpoint row exists (a missing checkpoint table counts as none).
 func (l *Loader) Fresh(ctx context.Context) (bool, error) {
 	var one int
-	err := l.db.QueryRowContext(ctx, "SELECT 1 FROM "+l.cpTable+" WHERE id = ? AND filename NOT LIKE ? AND filename NOT LIKE ? LIMIT 1",
-		l.cfg.Source, createdPrefix+"%", deferredPrefix+"%").Scan(&one)
+	err := l.db.QueryRowContext(ctx, "SELECT 1 FROM "+l.cpTable+" WHERE id = ?"+fileRows+" LIMIT 1", l.cfg.Source).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows), missingTable(err):
 		return true, nil
@@ -235,8 +244,7 @@ func (l *Loader) ResetForRedo(ctx context.Context, truncate [][2]string) error {
 	}
 	// The marks of tables created without their plain indexes stay: the redone load adds
 	// them when it is done (deferindex.go).
-	if _, err := l.db.ExecContext(ctx, "DELETE FROM "+l.cpTable+" WHERE id = ? AND filename NOT LIKE ? AND filename NOT LIKE ?",
-		l.cfg.Source, createdPrefix+"%", deferredPrefix+"%"); err != nil && !missingTable(err) {
+	if _, err := l.db.ExecContext(ctx, "DELETE FROM "+l.cpTable+" WHERE id = ?"+fileRows, l.cfg.Source); err != nil && !missingTable(err) {
 		return fmt.Errorf("loader: delete checkpoints: %w", err)
 	}
 	for _, t := range truncate {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"sync"
@@ -30,14 +31,19 @@ const deferredPrefix = "deferred-index:"
 // plainKeyLine is a non-unique secondary index line of SHOW CREATE TABLE: "  KEY `name` (…".
 var plainKeyLine = regexp.MustCompile("^  KEY `((?:[^`]|``)+)` \\(")
 
+// deferredKey is a plain secondary index taken out of a CREATE TABLE.
+type deferredKey struct {
+	name string // the index name, unquoted
+	def  string // its definition line, "KEY `name` (…) …"
+}
+
 // deferrableIndexes splits a CREATE TABLE statement in SHOW CREATE TABLE's layout (one
 // column or index per line, two spaces in, the body closed by a line starting with ")")
-// into the statement without its plain KEY lines and the ALTER TABLE clauses that add
-// them back, in their order. Anything else is left alone (adds is empty): another layout,
+// into the statement without its plain KEY lines and those indexes, in their order. Anything else is left alone (adds is empty): another layout,
 // a table with a FOREIGN KEY (its index would be created implicitly and then duplicated),
 // partitioned tables, or a line whose quoting is not closed on that line (an identifier
 // holding a newline).
-func deferrableIndexes(create string) (base string, adds []string) {
+func deferrableIndexes(create string) (base string, keys []deferredKey) {
 	lines := strings.Split(create, "\n")
 	if len(lines) < 3 || !strings.HasSuffix(lines[0], " (") {
 		return create, nil
@@ -63,61 +69,23 @@ func deferrableIndexes(create string) (base string, adds []string) {
 			strings.HasPrefix(l, "  FOREIGN KEY "):
 			return create, nil
 		case plainKeyLine.MatchString(l):
-			adds = append(adds, "ADD "+strings.TrimSpace(def))
+			name := plainKeyLine.FindStringSubmatch(l)[1]
+			keys = append(keys, deferredKey{name: strings.ReplaceAll(name, "``", "`"), def: strings.TrimSpace(def)})
 		default:
 			keep = append(keep, def)
 		}
 	}
-	if len(adds) == 0 || len(keep) == 0 {
+	if len(keys) == 0 || len(keep) == 0 {
 		return create, nil
 	}
-	return lines[0] + "\n" + strings.Join(keep, ",\n") + "\n" + strings.Join(lines[end:], "\n"), adds
-}
-
-// indexName is the name an ADD clause of deferrableIndexes creates.
-func indexName(add string) string {
-	m := plainKeyLine.FindStringSubmatch("  " + strings.TrimPrefix(add, "ADD "))
-	if m == nil {
-		return ""
-	}
-	return strings.ReplaceAll(m[1], "``", "`")
-}
-
-// markDeferred records, before the CREATE TABLE runs, that schema.table is created
-// without its plain secondary indexes.
-func (l *Loader) markDeferred(ctx context.Context, q querier, schema, table string) error {
-	_, err := q.ExecContext(ctx, "INSERT IGNORE INTO "+l.cpTable+
-		" (id, filename, cp_schema, cp_table, `offset`, end_pos) VALUES (?, ?, ?, ?, 0, 0)",
-		l.cfg.Source, deferredPrefix+schema+"."+table, schema, table)
-	if err != nil {
-		return fmt.Errorf("record the deferred indexes of %s: %w", sqlq.QuoteTable(schema, table), err)
-	}
-	return nil
-}
-
-// deferredPending reports whether schema.table still lacks indexes an earlier run of this
-// load deferred.
-func (l *Loader) deferredPending(ctx context.Context, q querier, schema, table string) (bool, error) {
-	var one int
-	err := q.QueryRowContext(ctx, "SELECT 1 FROM "+l.cpTable+" WHERE id = ? AND filename = ?",
-		l.cfg.Source, deferredPrefix+schema+"."+table).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("read the deferred indexes of %s: %w", sqlq.QuoteTable(schema, table), err)
-	}
-	return true, nil
+	return lines[0] + "\n" + strings.Join(keep, ",\n") + "\n" + strings.Join(lines[end:], "\n"), keys
 }
 
 // addDeferredIndexes adds the deferred indexes of every table this Run saw, up to
 // Threads tables at a time; called when every file of the Run is loaded.
 func (l *Loader) addDeferredIndexes(ctx context.Context) error {
 	l.ddlMu.Lock()
-	pending := make(map[[2]string][]string, len(l.deferred))
-	for k, v := range l.deferred {
-		pending[k] = v
-	}
+	pending := maps.Clone(l.deferred)
 	l.ddlMu.Unlock()
 	if len(pending) == 0 {
 		return nil
@@ -126,11 +94,11 @@ func (l *Loader) addDeferredIndexes(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	for key, adds := range pending {
+	for key, keys := range pending {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			if err := l.addIndexes(ctx, key, adds); err != nil {
+			if err := l.addIndexes(ctx, key, keys); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -145,9 +113,9 @@ func (l *Loader) addDeferredIndexes(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// addIndexes runs one ALTER TABLE adding those of adds that the table lacks (an earlier
+// addIndexes runs one ALTER TABLE adding those of keys that the table lacks (an earlier
 // attempt may have added them before it was cut short), then clears the table's mark.
-func (l *Loader) addIndexes(ctx context.Context, key [2]string, adds []string) error {
+func (l *Loader) addIndexes(ctx context.Context, key [2]string, keys []deferredKey) error {
 	name := sqlq.QuoteTable(key[0], key[1])
 	return l.retry(ctx, "add deferred indexes of "+name, func() (bool, error) {
 		conn, err := l.db.Conn(ctx)
@@ -160,9 +128,9 @@ func (l *Loader) addIndexes(ctx context.Context, key [2]string, adds []string) e
 			return false, err
 		}
 		var missing []string
-		for _, a := range adds {
-			if !have[strings.ToLower(indexName(a))] {
-				missing = append(missing, a)
+		for _, k := range keys {
+			if !have[strings.ToLower(k.name)] {
+				missing = append(missing, "ADD "+k.def)
 			}
 		}
 		if len(missing) > 0 {

@@ -56,7 +56,14 @@ func TestDeferrableIndexes(t *testing.T) {
 				tl = tc.tail
 			}
 			in := head + tc.body + tl
-			base, adds := deferrableIndexes(in)
+			base, keys := deferrableIndexes(in)
+			var adds []string
+			for _, k := range keys {
+				adds = append(adds, "ADD "+k.def)
+				if !strings.HasPrefix(k.def, "KEY `"+strings.ReplaceAll(k.name, "`", "``")+"` (") {
+					t.Errorf("index name %q does not match its definition %q", k.name, k.def)
+				}
+			}
 			want := in
 			if tc.wantBody != "" {
 				want = head + tc.wantBody + tl
@@ -67,15 +74,10 @@ func TestDeferrableIndexes(t *testing.T) {
 			if !slices.Equal(adds, tc.wantAdds) {
 				t.Errorf("adds = %q, want %q", adds, tc.wantAdds)
 			}
-			for _, a := range adds {
-				if indexName(a) == "" {
-					t.Errorf("indexName(%q) is empty", a)
-				}
-			}
 		})
 	}
-	if n := indexName("ADD KEY `b``x` (`b`(5))"); n != "b`x" {
-		t.Errorf("indexName = %q, want b`x", n)
+	if _, keys := deferrableIndexes(head + "  `b` int,\n  KEY `b``x` (`b`)" + tail); len(keys) != 1 || keys[0].name != "b`x" {
+		t.Errorf("keys = %q, want one named b`x", keys)
 	}
 }
 

@@ -142,8 +142,8 @@ type Loader struct {
 	createdDBs    map[string]bool
 	schemaStmts   map[string][]byte // source schema → its CREATE DATABASE, for createTable
 	createdTables map[[2]string]bool
-	tableLocks    map[[2]string]*sync.Mutex // per target table: createTable
-	deferred      map[[2]string][]string    // target table → ADD clauses still to run (deferindex.go)
+	tableLocks    map[[2]string]*sync.Mutex   // per target table: createTable
+	deferred      map[[2]string][]deferredKey // target table → indexes still to add (deferindex.go)
 
 	progMu   sync.Mutex
 	files    map[string]*fileProgress // data files seen, by base name
@@ -183,7 +183,7 @@ func New(cfg Config) (*Loader, error) {
 		schemaStmts:   map[string][]byte{},
 		createdTables: map[[2]string]bool{},
 		tableLocks:    map[[2]string]*sync.Mutex{},
-		deferred:      map[[2]string][]string{},
+		deferred:      map[[2]string][]deferredKey{},
 		files:         map[string]*fileProgress{},
 	}, nil
 }

@@ -150,19 +150,19 @@ func (l *Loader) deferIndexes(ctx context.Context, conn *sql.Conn, key [2]string
 	if !l.cfg.DeferIndexes {
 		return q, nil
 	}
-	base, adds := deferrableIndexes(q)
-	if len(adds) == 0 {
+	base, keys := deferrableIndexes(q)
+	if len(keys) == 0 {
 		return q, nil
 	}
 	if created {
-		if err := l.markDeferred(ctx, conn, key[0], key[1]); err != nil {
-			return "", err
+		if err := l.mark(ctx, conn, deferredPrefix, key[0], key[1]); err != nil {
+			return "", fmt.Errorf("record the deferred indexes of %s: %w", sqlq.QuoteTable(key[0], key[1]), err)
 		}
-	} else if pending, err := l.deferredPending(ctx, conn, key[0], key[1]); err != nil || !pending {
+	} else if _, _, pending, err := l.getCheckpoint(ctx, conn, deferredPrefix+key[0]+"."+key[1]); err != nil || !pending {
 		return q, err
 	}
 	l.ddlMu.Lock()
-	l.deferred[key] = adds
+	l.deferred[key] = keys
 	l.ddlMu.Unlock()
 	if created {
 		return base, nil
